@@ -1,0 +1,48 @@
+# wscenter — common tasks.
+#
+#   make run     build and start `wscenter serve` (ARGS="..." passes options)
+#   make test    run the tests against a throwaway redis-server
+#   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
+#
+# `make test` and `make bench` start a redis-server on a free port of 127.0.0.1
+# and stop it afterwards (scripts/with-redis.sh). To use your own Redis instead:
+#   REDIS_URL=redis://127.0.0.1:6379 make test
+# Pass options to `swift test` with SWIFT_TEST_FLAGS, e.g.
+#   make test SWIFT_TEST_FLAGS="--filter RedisTests"
+
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SWIFT_BUILD_FLAGS ?=
+SWIFT_TEST_FLAGS ?=
+BENCH_ARGS ?=
+ARGS ?=
+
+.PHONY: all deps build test run bench clean
+
+all: build
+
+## Install libhiredis-dev, redis-server, redis-tools and pkg-config if any is missing.
+deps:
+	@scripts/deps.sh
+
+## Build everything (not the tests).
+build:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set).
+test: deps
+	scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
+
+## Build, then start `wscenter serve`; e.g. make run ARGS="--port 0".
+run:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
+	"$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" serve $(ARGS)
+
+## Run the package-benchmark suite in Benchmarks/ with REDIS_URL set.
+bench: deps
+	@test -f Benchmarks/Package.swift || { echo "bench: no Benchmarks/Package.swift yet" >&2; exit 1; }
+	cd Benchmarks && ../scripts/with-redis.sh $(SWIFT) package benchmark $(BENCH_ARGS)
+
+## Remove build products.
+clean:
+	$(SWIFT) package clean
+	rm -rf Benchmarks/.build

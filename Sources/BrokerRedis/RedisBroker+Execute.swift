@@ -1,0 +1,152 @@
+import BrokerCore
+import Redis
+
+extension RedisBroker {
+    public func execute(_ commands: [BrokerCommand], atomically: Bool) async throws -> [BrokerValue] {
+        guard !commands.isEmpty else { return [] }
+        for command in commands { try command.validate() }
+        // A lone compare-and-delete uses the cached script (EVALSHA, NOSCRIPT fallback);
+        // inside a batch the source travels with EVAL so MULTI cannot abort on NOSCRIPT.
+        if commands.count == 1, case .deleteIfEquals(let key, let value) = commands[0] {
+            let reply = try await mapErrors("DELIFEQ") {
+                try await client.evaluate(Self.deleteIfEqualsScript, keys: [key], arguments: [.string(value)])
+            }
+            return [try Self.decode(reply, for: commands[0])]
+        }
+        let redisCommands = commands.map(Self.redisCommand(for:))
+        let replies = try await mapErrors(commands[0].name) {
+            atomically ? try await client.transaction(redisCommands) : try await client.pipeline(redisCommands)
+        }
+        guard replies.count == commands.count else {
+            throw BrokerError(.commandFailed, "expected \(commands.count) replies, got \(replies.count)")
+        }
+        return try zip(commands, replies).map { try Self.decode($1, for: $0) }
+    }
+
+    /// Runs `body`, turning Redis errors into broker errors.
+    func mapErrors<T>(_ command: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RedisError {
+            throw Self.brokerError(error, command: command)
+        }
+    }
+
+    static func brokerError(_ error: RedisError, command: String) -> BrokerError {
+        switch error.code {
+        case .serverError:
+            return serverError(error.message, command: command)
+        case .timeout:
+            return BrokerError(.timeout, "\(command): Redis did not answer in time", underlying: error)
+        case .shutdown:
+            return BrokerError(.shutdown, "\(command): the broker has shut down", underlying: error)
+        default:
+            return BrokerError(.unavailable, "\(command): Redis is unavailable (\(error.code))", underlying: error)
+        }
+    }
+
+    static func serverError(_ message: String, command: String) -> BrokerError {
+        if message.hasPrefix("WRONGTYPE") {
+            return BrokerError(.wrongType, "\(command): the key holds a value of another type")
+        }
+        if message.contains("not an integer") {
+            return BrokerError(.commandFailed, "\(command): value is not an integer")
+        }
+        return BrokerError(.commandFailed, "\(command): \(message)")
+    }
+
+    static func redisCommand(for command: BrokerCommand) -> RedisCommand {
+        switch command {
+        case .get(let key):
+            return RedisCommand("GET", [.string(key)])
+        case .set(let key, let value, let ttl):
+            return RedisCommand("SET", [.string(key), .string(value)] + expiry(ttl))
+        case .setIfAbsent(let key, let value, let ttl):
+            return RedisCommand("SET", [.string(key), .string(value), "NX"] + expiry(ttl))
+        case .delete(let keys):
+            return RedisCommand("DEL", keys.map { .string($0) })
+        case .deleteIfEquals(let key, let value):
+            return RedisCommand("EVAL", [.string(deleteIfEqualsScript.source), 1, .string(key), .string(value)])
+        case .expire(let key, let ttl):
+            return RedisCommand("PEXPIRE", [.string(key), .int(Int(BrokerCommand.milliseconds(ttl) ?? 0))])
+        case .ttl(let key):
+            return RedisCommand("PTTL", [.string(key)])
+        case .incrementBy(let key, let amount):
+            return RedisCommand("INCRBY", [.string(key), .int(amount)])
+        case .hashSet(let key, let fields):
+            var arguments: [RedisArgument] = [.string(key)]
+            arguments.reserveCapacity(1 + fields.count * 2)
+            for (field, value) in fields {
+                arguments.append(.string(field))
+                arguments.append(.string(value))
+            }
+            return RedisCommand("HSET", arguments)
+        case .hashGet(let key, let field):
+            return RedisCommand("HGET", [.string(key), .string(field)])
+        case .hashGetAll(let key):
+            return RedisCommand("HGETALL", [.string(key)])
+        case .hashDelete(let key, let fields):
+            return RedisCommand("HDEL", [.string(key)] + fields.map { .string($0) })
+        case .hashIncrementBy(let key, let field, let amount):
+            return RedisCommand("HINCRBY", [.string(key), .string(field), .int(amount)])
+        case .hashLength(let key):
+            return RedisCommand("HLEN", [.string(key)])
+        case .setAdd(let key, let members):
+            return RedisCommand("SADD", [.string(key)] + members.map { .string($0) })
+        case .setRemove(let key, let members):
+            return RedisCommand("SREM", [.string(key)] + members.map { .string($0) })
+        case .setMembers(let key):
+            return RedisCommand("SMEMBERS", [.string(key)])
+        case .setCardinality(let key):
+            return RedisCommand("SCARD", [.string(key)])
+        case .setIsMember(let key, let member):
+            return RedisCommand("SISMEMBER", [.string(key), .string(member)])
+        }
+    }
+
+    private static func expiry(_ ttl: Duration?) -> [RedisArgument] {
+        guard let ttl, let milliseconds = BrokerCommand.milliseconds(ttl) else { return [] }
+        return ["PX", .int(Int(milliseconds))]
+    }
+
+    static func decode(_ reply: RESPValue, for command: BrokerCommand) throws -> BrokerValue {
+        if let message = reply.errorMessage {
+            throw serverError(message, command: command.name)
+        }
+        let unexpected = BrokerError(.commandFailed, "\(command.name): unexpected reply from Redis")
+        switch command {
+        case .get, .hashGet:
+            if reply.isNull { return .null }
+            guard let text = reply.string else { throw unexpected }
+            return .string(text)
+        case .set:
+            return .ok
+        case .setIfAbsent:
+            return .bool(!reply.isNull)
+        case .deleteIfEquals, .expire, .setIsMember:
+            guard let value = reply.int else { throw unexpected }
+            return .bool(value != 0)
+        case .delete, .ttl, .incrementBy, .hashSet, .hashDelete, .hashIncrementBy, .hashLength,
+             .setAdd, .setRemove, .setCardinality:
+            guard case .integer(let value) = reply else { throw unexpected }
+            return .int(Int(value))
+        case .hashGetAll:
+            guard let parts = reply.array, parts.count % 2 == 0 else { throw unexpected }
+            var hash: [String: String] = [:]
+            hash.reserveCapacity(parts.count / 2)
+            var index = 0
+            while index < parts.count {
+                guard let field = parts[index].string, let value = parts[index + 1].string else { throw unexpected }
+                hash[field] = value
+                index += 2
+            }
+            return .hash(hash)
+        case .setMembers:
+            guard let parts = reply.array else { throw unexpected }
+            return .strings(try parts.map { part in
+                guard let member = part.string else { throw unexpected }
+                return member
+            })
+        }
+    }
+}

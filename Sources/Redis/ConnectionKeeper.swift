@@ -1,0 +1,187 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Keeps one ``RedisConnection`` alive: connects, runs the owner's restore step, waits for
+/// the connection to close, backs off and reconnects, until its `run()` task is cancelled.
+///
+/// While a connection attempt is under way, callers of ``connection()`` wait for it; while
+/// backing off, they fail fast with `.notConnected`.
+final class ConnectionKeeper: Sendable {
+    typealias Restore = @Sendable (RedisConnection, ReconnectStateMachine<SystemRandomNumberGenerator>.Established) async throws -> Void
+
+    private struct Shared: ~Copyable {
+        var machine: ReconnectStateMachine<SystemRandomNumberGenerator>
+        var connection: RedisConnection?
+        var lastError: RedisError?
+        var waiters: [CheckedContinuation<RedisConnection, any Error>] = []
+        var listeners: [UInt64: AsyncStream<RedisConnectionEvent>.Continuation] = [:]
+        var nextListener: UInt64 = 0
+    }
+
+    private let shared: Mutex<Shared>
+    private let configuration: RedisConfiguration
+    private let onPush: (@Sendable (RESPValue) -> Void)?
+    private let restore: Restore?
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+
+    init(
+        configuration: RedisConfiguration,
+        onPush: (@Sendable (RESPValue) -> Void)?,
+        restore: Restore?,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.onPush = onPush
+        self.restore = restore
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        let machine = ReconnectStateMachine(
+            base: configuration.reconnectBase,
+            cap: configuration.reconnectCap,
+            random: SystemRandomNumberGenerator()
+        )
+        self.shared = Mutex(Shared(machine: machine))
+    }
+
+    /// The current connection, or the one being made.
+    func connection() async throws -> RedisConnection {
+        enum Decision { case ready(RedisConnection), fail(RedisError), wait }
+        let decision: Decision = shared.withLock { shared in
+            switch shared.machine.state {
+            case .connected:
+                if let connection = shared.connection { return .ready(connection) }
+                return .wait
+            case .connecting, .idle:
+                return .wait
+            case .backingOff:
+                return .fail(RedisError(.notConnected, "not connected to Redis (reconnecting)", underlying: shared.lastError))
+            case .shutdown:
+                return .fail(RedisError(.shutdown, "the Redis client has shut down"))
+            }
+        }
+        switch decision {
+        case .ready(let connection): return connection
+        case .fail(let error): throw error
+        case .wait: break
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let immediate: Result<RedisConnection, RedisError>? = shared.withLock { shared in
+                switch shared.machine.state {
+                case .connected where shared.connection != nil:
+                    return .success(shared.connection!)
+                case .connecting, .idle, .connected:
+                    shared.waiters.append(continuation)
+                    return nil
+                case .backingOff:
+                    return .failure(RedisError(.notConnected, "not connected to Redis (reconnecting)", underlying: shared.lastError))
+                case .shutdown:
+                    return .failure(RedisError(.shutdown, "the Redis client has shut down"))
+                }
+            }
+            if let immediate { continuation.resume(with: immediate) }
+        }
+    }
+
+    /// The connection if one is established now (never waits).
+    var currentConnection: RedisConnection? {
+        shared.withLock { $0.machine.state == .connected ? $0.connection : nil }
+    }
+
+    /// A new stream of connection events, ended when the keeper shuts down.
+    func events() -> AsyncStream<RedisConnectionEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RedisConnectionEvent.self, bufferingPolicy: .bufferingNewest(64))
+        let alreadyShutdown = shared.withLock { shared -> Bool in
+            if shared.machine.state == .shutdown { return true }
+            let id = shared.nextListener
+            shared.nextListener += 1
+            shared.listeners[id] = continuation
+            continuation.onTermination = { [weak self] _ in
+                self?.shared.withLock { _ = $0.listeners.removeValue(forKey: id) }
+            }
+            return false
+        }
+        if alreadyShutdown { continuation.finish() }
+        return stream
+    }
+
+    /// Connects and reconnects until the calling task is cancelled; then closes the connection.
+    func run() async {
+        while !Task.isCancelled {
+            guard shared.withLock({ $0.machine.startConnecting() }) else { break }
+            let delay: Duration
+            do {
+                let connection = try await RedisConnection.connect(
+                    configuration: configuration, onPush: onPush, eventLoopGroup: eventLoopGroup
+                )
+                let established: ReconnectStateMachine<SystemRandomNumberGenerator>.Established
+                do {
+                    let upcoming = shared.withLock { $0.machine.nextEstablished }
+                    try await restore?(connection, upcoming)
+                    established = shared.withLock { $0.machine.connected() }
+                } catch {
+                    await connection.close()
+                    throw error
+                }
+                let waiters = shared.withLock { shared in
+                    shared.connection = connection
+                    shared.lastError = nil
+                    defer { shared.waiters = [] }
+                    return shared.waiters
+                }
+                for waiter in waiters { waiter.resume(returning: connection) }
+                logger.info("redis connected", metadata: ["redis": "\(connection.description)", "reconnect": "\(established == .reconnect)"])
+                emit(established == .first ? .connected : .reconnected)
+
+                await withTaskCancellationHandler {
+                    _ = try? await connection.closeFuture.get()
+                } onCancel: {
+                    connection.channel.close(promise: nil)
+                }
+                if Task.isCancelled { break }
+                let lost = RedisError(.connectionClosed, "the connection to \(connection.description) was lost")
+                delay = shared.withLock { shared in
+                    shared.connection = nil
+                    shared.lastError = lost
+                    return shared.machine.connectionLost()
+                }
+                logger.warning("redis connection lost", metadata: ["redis": "\(connection.description)"])
+                emit(.disconnected(lost))
+            } catch {
+                let redisError = (error as? RedisError) ?? RedisError(.connectFailed, "connecting failed", underlying: error)
+                let (next, waiters) = shared.withLock { shared in
+                    shared.lastError = redisError
+                    defer { shared.waiters = [] }
+                    return (shared.machine.connectFailed(), shared.waiters)
+                }
+                for waiter in waiters { waiter.resume(throwing: redisError) }
+                logger.warning("redis connect failed", metadata: ["error": "\(String(reflecting: redisError))", "retry_in": "\(next)"])
+                delay = next
+            }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                break
+            }
+        }
+        let (connection, waiters, listeners) = shared.withLock { shared in
+            shared.machine.shutdown()
+            defer {
+                shared.connection = nil
+                shared.waiters = []
+                shared.listeners = [:]
+            }
+            return (shared.connection, shared.waiters, Array(shared.listeners.values))
+        }
+        for waiter in waiters { waiter.resume(throwing: RedisError(.shutdown, "the Redis client has shut down")) }
+        await connection?.close()
+        for listener in listeners { listener.finish() }
+    }
+
+    private func emit(_ event: RedisConnectionEvent) {
+        let listeners = shared.withLock { Array($0.listeners.values) }
+        for listener in listeners { listener.yield(event) }
+    }
+}

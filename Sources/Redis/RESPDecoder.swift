@@ -1,0 +1,149 @@
+import CHiredis
+import NIOCore
+
+/// Decodes RESP2 replies with hiredis's reader. The only file that calls into C.
+///
+/// hiredis keeps its own buffer: bytes are fed as they arrive, in any chunking, and
+/// complete replies are pulled one at a time. hiredis limits nesting to 7 levels and
+/// rejects unknown type bytes; both, and a reply larger than `maximumBufferedBytes`,
+/// become a ``RedisError`` with code `.protocolError`, after which the decoder is unusable
+/// (the connection that saw it must be closed).
+public struct RESPDecoder {
+    private let reader: HiredisReader
+    /// The most bytes an unfinished reply may occupy (Redis's own `proto-max-bulk-len` is 512 MiB).
+    public let maximumBufferedBytes: Int
+
+    public init(maximumBufferedBytes: Int = 512 * 1024 * 1024) {
+        self.reader = HiredisReader()
+        self.maximumBufferedBytes = maximumBufferedBytes
+    }
+
+    /// Hands bytes to the reader.
+    public mutating func feed(_ buffer: ByteBuffer) throws {
+        try buffer.withUnsafeReadableBytes { try reader.feed($0) }
+        if reader.bufferedBytes > maximumBufferedBytes {
+            throw RedisError(.protocolError, "a reply exceeds \(maximumBufferedBytes) bytes")
+        }
+    }
+
+    /// The next complete reply, or `nil` when more bytes are needed.
+    public mutating func next() throws -> RESPValue? {
+        try reader.nextReply()
+    }
+
+    /// Whether bytes of an unfinished reply are buffered (a close now cuts a reply short).
+    public var hasPartialReply: Bool { reader.hasPartialReply }
+}
+
+/// Feeds inbound bytes to a ``RESPDecoder`` and passes each reply on.
+final class RESPDecodingHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = RESPValue
+
+    private var decoder = RESPDecoder()
+    private var failed = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !failed else { return }
+        do {
+            try decoder.feed(unwrapInboundIn(data))
+            while let reply = try decoder.next() {
+                context.fireChannelRead(wrapInboundOut(reply))
+            }
+        } catch {
+            failed = true
+            context.fireErrorCaught(error)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !failed, decoder.hasPartialReply {
+            context.fireErrorCaught(RedisError(.connectionClosed, "the server closed the connection in the middle of a reply"))
+        }
+        context.fireChannelInactive()
+    }
+}
+
+@available(*, unavailable)
+extension RESPDecodingHandler: Sendable {}
+
+/// Owns one `redisReader`. Used from one event loop only.
+final class HiredisReader {
+    private let reader: UnsafeMutablePointer<redisReader>
+
+    init() {
+        guard let reader = redisReaderCreate() else {
+            fatalError("hiredis could not allocate a reader (out of memory)")
+        }
+        self.reader = reader
+    }
+
+    deinit {
+        redisReaderFree(reader)
+    }
+
+    /// Bytes fed but not yet turned into replies.
+    var bufferedBytes: Int { reader.pointee.len - reader.pointee.pos }
+
+    /// Whether bytes of an unfinished reply are buffered.
+    var hasPartialReply: Bool {
+        // After a reply hiredis may sit at `ridx == 0` with an untyped root task: that is idle.
+        let state = reader.pointee
+        return state.pos < state.len || state.ridx > 0 || (state.ridx == 0 && state.rstack.0.type != -1)
+    }
+
+    func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        if redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count) != REDIS_OK {
+            throw readerError()
+        }
+    }
+
+    func nextReply() throws -> RESPValue? {
+        var raw: UnsafeMutableRawPointer?
+        guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
+            throw readerError()
+        }
+        guard let raw else { return nil }
+        defer { freeReplyObject(raw) }
+        return Self.value(of: raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    private func readerError() -> RedisError {
+        let detail = withUnsafeBytes(of: reader.pointee.errstr) { bytes in
+            String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return RedisError(.protocolError, "unparseable reply: \(detail)")
+    }
+
+    private static func value(of reply: UnsafeMutablePointer<redisReply>) -> RESPValue {
+        let node = reply.pointee
+        switch node.type {
+        case REDIS_REPLY_STRING:
+            return .bulkString(ByteBuffer(bytes: UnsafeRawBufferPointer(start: node.str, count: node.len)))
+        case REDIS_REPLY_STATUS:
+            return .simpleString(text(node))
+        case REDIS_REPLY_ERROR:
+            return .error(text(node))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(node.integer))
+        case REDIS_REPLY_ARRAY:
+            var elements: [RESPValue] = []
+            elements.reserveCapacity(node.elements)
+            for index in 0..<node.elements {
+                if let child = node.element[index] {
+                    elements.append(value(of: child))
+                } else {
+                    elements.append(.null)
+                }
+            }
+            return .array(elements)
+        default:
+            return .null
+        }
+    }
+
+    private static func text(_ node: redisReply) -> String {
+        String(decoding: UnsafeRawBufferPointer(start: node.str, count: node.len), as: UTF8.self)
+    }
+}

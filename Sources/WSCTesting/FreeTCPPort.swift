@@ -1,0 +1,14 @@
+/// A TCP port on 127.0.0.1 that is free right now: binds port 0, reads the port the
+/// kernel chose, and closes the socket.
+///
+/// Another process may take the port before you bind it; ``RedisServerProcess`` retries
+/// with a new port when that happens.
+///
+/// - Returns: the port number.
+/// - Throws: ``WSCTestingError`` with code `systemCallFailed` if a socket call fails.
+public func freeTCPPort() throws -> Int {
+    let socket = try LoopbackSocket()
+    defer { socket.close() }
+    try socket.bind(port: 0)
+    return try socket.localPort()
+}

@@ -1,0 +1,1 @@
+print("wscenter: not implemented yet")

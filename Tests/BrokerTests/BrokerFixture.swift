@@ -1,0 +1,78 @@
+import BrokerCore
+import BrokerEmbedded
+import BrokerRedis
+import Foundation
+import Redis
+import Testing
+import WSCTesting
+
+/// The brokers every contract test runs against.
+enum BrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case embedded
+    case redis
+
+    var testDescription: String { rawValue }
+
+    /// A fresh broker of this kind; Redis comes from `REDIS_URL` (or `url`).
+    func make(url: String? = nil) throws -> any Broker {
+        switch self {
+        case .embedded:
+            return EmbeddedBroker()
+        case .redis:
+            return RedisBroker(configuration: try RedisConfiguration(url: url ?? TestEnvironment.redisURL()))
+        }
+    }
+}
+
+/// Runs `body` with a running broker of `kind`: its `run()` goes in a child task, `body`
+/// starts once the broker reports `.connected`, and the broker is stopped afterwards.
+func withBroker(
+    _ kind: BrokerKind,
+    url: String? = nil,
+    _ body: @Sendable (any Broker) async throws -> Void
+) async throws {
+    try await withRunningBroker(try kind.make(url: url), body)
+}
+
+/// Runs `broker` for the duration of `body` (which starts once it is connected).
+func withRunningBroker(
+    _ broker: any Broker,
+    _ body: @Sendable (any Broker) async throws -> Void
+) async throws {
+    let events = broker.events()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await broker.run() }
+        defer { group.cancelAll() }
+        try await waitForEvent(events, within: .seconds(10)) { $0 == .connected }
+        try await body(broker)
+    }
+}
+
+/// Waits for the first event that satisfies `predicate`, failing after `timeout`.
+func waitForEvent(
+    _ events: AsyncStream<BrokerEvent>,
+    within timeout: Duration,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    where predicate: @escaping @Sendable (BrokerEvent) -> Bool
+) async throws {
+    let found = await withTaskGroup(of: Bool.self) { group in
+        group.addTask {
+            for await event in events where predicate(event) { return true }
+            return false
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return false
+        }
+        let first = await group.next() ?? false
+        group.cancelAll()
+        return first
+    }
+    try #require(found, "the broker event did not come within \(timeout)", sourceLocation: sourceLocation)
+}
+
+/// A prefix unique to one test, for every key and channel it uses, so tests can run in
+/// parallel against one Redis.
+func uniqueNamespace() -> String {
+    "t:\(UUID().uuidString.lowercased()):"
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs a command with REDIS_URL pointing at a Redis.
+#
+#   scripts/with-redis.sh swift test
+#
+# If REDIS_URL is already set, the command runs against that Redis unchanged.
+# Otherwise a throwaway redis-server is started on a free port of 127.0.0.1, with
+# no persistence, in a temporary directory; REDIS_URL=redis://127.0.0.1:PORT is
+# exported for the command; and the server is stopped when the command ends,
+# fails or is interrupted. The command's exit status is preserved.
+set -euo pipefail
+
+if [[ $# -eq 0 ]]; then
+    echo "usage: $0 COMMAND [ARGS...]" >&2
+    exit 2
+fi
+
+if [[ -n "${REDIS_URL:-}" ]]; then
+    # Print the URL without any password.
+    echo "with-redis: using REDIS_URL=$(sed -E 's#//[^@/]*@#//***@#' <<<"$REDIS_URL")" >&2
+    exec "$@"
+fi
+
+for tool in redis-server redis-cli; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "with-redis: $tool not found; run \`make deps\`, or set REDIS_URL to use your own Redis" >&2
+        exit 1
+    fi
+done
+
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+        return
+    fi
+    local port
+    while true; do
+        port=$((20000 + RANDOM % 40000))
+        # Free if nothing accepts a connection there.
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/wscenter-redis.XXXXXX")
+pid=""
+
+cleanup() {
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Start redis-server; if it dies at once (port taken meanwhile), try another port.
+up=""
+for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --protected-mode no --dir "$dir" --logfile "$dir/redis.log" &
+    pid=$!
+    for _ in $(seq 100); do  # 10 seconds
+        # Up when it answers, and it is ours (not another server that took the port).
+        if redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$pid"; then
+            up=1
+            break 2
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=""
+done
+
+if [[ -z "$up" ]]; then
+    echo "with-redis: redis-server did not start; its log:" >&2
+    tail -n 20 "$dir/redis.log" >&2 2>/dev/null || true
+    exit 1
+fi
+
+export REDIS_URL="redis://127.0.0.1:$port"
+echo "with-redis: started redis-server (pid $pid) at $REDIS_URL" >&2
+
+status=0
+"$@" || status=$?
+exit "$status"
