@@ -1,0 +1,137 @@
+import Foundation
+import Synchronization
+
+/// A call sent over the broker: whoever handles it answers on `replyTo` with the same `id`.
+public struct BrokerRequest: Codable, Sendable, Hashable {
+    /// Correlation id, unique per request.
+    public var id: String
+    /// The channel the requester listens on.
+    public var replyTo: String
+    /// The call itself (the caller's own encoding, typically JSON).
+    public var body: String
+
+    public init(id: String, replyTo: String, body: String) {
+        self.id = id
+        self.replyTo = replyTo
+        self.body = body
+    }
+
+    /// Decodes a request received on a subscription. - Throws: when it is not one.
+    public init(decoding payload: String) throws {
+        self = try JSONDecoder().decode(Self.self, from: Data(payload.utf8))
+    }
+
+    /// The text to publish.
+    public func encoded() throws -> String {
+        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+    }
+}
+
+/// One responder's answer to a ``BrokerRequest``.
+public struct BrokerReply: Codable, Sendable, Hashable {
+    /// The request's correlation id.
+    public var id: String
+    /// Who answered (a node id): replies are counted once per responder.
+    public var from: String
+    public var body: String
+
+    public init(id: String, from: String, body: String) {
+        self.id = id
+        self.from = from
+        self.body = body
+    }
+}
+
+/// What came back for one request before its deadline.
+public struct BrokerResponses: Sendable {
+    /// At most one reply per responder, in order of arrival.
+    public var replies: [BrokerReply]
+    /// Whether every expected responder answered (otherwise the deadline passed first).
+    public var isComplete: Bool
+}
+
+/// Publishes requests and gathers their replies: one reply channel per requester,
+/// replies matched by correlation id, collection bounded by a deadline.
+///
+/// ```swift
+/// let requester = try await BrokerRequester.start(broker: broker, replyChannel: "wsc:reply:gw1")
+/// group.addTask { await requester.run() }
+/// let responses = try await requester.request(body, on: "wsc:all", expecting: liveNodes.count, timeout: .seconds(2))
+/// ```
+public final class BrokerRequester: Sendable {
+    private let broker: any Broker
+    private let replyChannel: String
+    private let subscription: BrokerSubscription
+    private let waiting = Mutex<[String: AsyncStream<BrokerReply>.Continuation]>([:])
+
+    private init(broker: any Broker, replyChannel: String, subscription: BrokerSubscription) {
+        self.broker = broker
+        self.replyChannel = replyChannel
+        self.subscription = subscription
+    }
+
+    /// Subscribes to `replyChannel`; replies are received once ``run()`` is running.
+    public static func start(broker: any Broker, replyChannel: String) async throws -> BrokerRequester {
+        let subscription = try await broker.subscribe(to: [replyChannel])
+        return BrokerRequester(broker: broker, replyChannel: replyChannel, subscription: subscription)
+    }
+
+    /// Routes replies to their requests until the calling task is cancelled.
+    public func run() async {
+        await withTaskCancellationHandler {
+            let decoder = JSONDecoder()
+            for await message in subscription {
+                guard let reply = try? decoder.decode(BrokerReply.self, from: Data(message.payload.utf8)) else { continue }
+                let continuation = waiting.withLock { $0[reply.id] }
+                continuation?.yield(reply)
+            }
+        } onCancel: {
+            subscription.cancel()
+        }
+    }
+
+    /// Publishes `body` on `channel` and waits for `count` distinct responders, or `timeout`.
+    /// - Returns: the replies that came in time; never throws for missing replies.
+    /// - Throws: ``BrokerError`` when the request cannot be published.
+    public func request(
+        _ body: String,
+        on channel: String,
+        expecting count: Int,
+        timeout: Duration
+    ) async throws -> BrokerResponses {
+        let id = UUID().uuidString
+        let (stream, continuation) = AsyncStream.makeStream(of: BrokerReply.self)
+        waiting.withLock { $0[id] = continuation }
+        defer {
+            waiting.withLock { _ = $0.removeValue(forKey: id) }
+            continuation.finish()
+        }
+        let request = BrokerRequest(id: id, replyTo: replyChannel, body: body)
+        try await broker.publish(try request.encoded(), to: channel)
+        guard count > 0 else { return BrokerResponses(replies: [], isComplete: true) }
+
+        return await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                continuation.finish()
+            }
+            var replies: [BrokerReply] = []
+            var responders = Set<String>()
+            for await reply in stream where responders.insert(reply.from).inserted {
+                replies.append(reply)
+                if replies.count >= count { break }
+            }
+            group.cancelAll()
+            return BrokerResponses(replies: replies, isComplete: replies.count >= count)
+        }
+    }
+}
+
+extension Broker {
+    /// Answers `request` on its reply channel.
+    public func reply(to request: BrokerRequest, from responder: String, body: String) async throws {
+        let reply = BrokerReply(id: request.id, from: responder, body: body)
+        let payload = String(decoding: try JSONEncoder().encode(reply), as: UTF8.self)
+        try await publish(payload, to: request.replyTo)
+    }
+}

@@ -1,0 +1,92 @@
+import BrokerCore
+import Testing
+
+@Suite("Request/reply over the broker")
+struct RequestReplyTests {
+    /// Answers every request on `channel` as `name`, echoing the body, until cancelled.
+    private static func respond(_ broker: any Broker, on subscription: BrokerSubscription, as name: String) async {
+        for await message in subscription {
+            guard let request = try? BrokerRequest(decoding: message.payload) else { continue }
+            try? await broker.reply(to: request, from: name, body: "\(name):\(request.body)")
+        }
+    }
+
+    @Test(arguments: BrokerKind.allCases)
+    func everyResponderAnswers(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker async throws in
+            let ns = uniqueNamespace()
+            let requester = try await BrokerRequester.start(broker: broker, replyChannel: ns + "reply")
+            let first = try await broker.subscribe(to: [ns + "calls"])
+            let second = try await broker.subscribe(to: [ns + "calls"])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await requester.run() }
+                group.addTask { await Self.respond(broker, on: first, as: "n1") }
+                group.addTask { await Self.respond(broker, on: second, as: "n2") }
+                let started = ContinuousClock.now
+                let responses = try await requester.request("ping", on: ns + "calls", expecting: 2, timeout: .seconds(5))
+                #expect(ContinuousClock.now - started < .seconds(4), "a complete answer does not wait for the deadline")
+                #expect(responses.isComplete)
+                #expect(Set(responses.replies.map(\.body)) == ["n1:ping", "n2:ping"])
+                // Requests do not see each other's replies.
+                async let a = requester.request("a", on: ns + "calls", expecting: 2, timeout: .seconds(5))
+                async let b = requester.request("b", on: ns + "calls", expecting: 2, timeout: .seconds(5))
+                let (ra, rb) = try await (a, b)
+                #expect(Set(ra.replies.map(\.body)) == ["n1:a", "n2:a"])
+                #expect(Set(rb.replies.map(\.body)) == ["n1:b", "n2:b"])
+                group.cancelAll()
+            }
+            first.cancel()
+            second.cancel()
+        }
+    }
+
+    @Test("a missing responder gives a partial answer at the deadline", arguments: BrokerKind.allCases)
+    func partialAtDeadline(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker async throws in
+            let ns = uniqueNamespace()
+            let requester = try await BrokerRequester.start(broker: broker, replyChannel: ns + "reply")
+            let only = try await broker.subscribe(to: [ns + "calls"])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await requester.run() }
+                group.addTask { await Self.respond(broker, on: only, as: "alive") }
+                let started = ContinuousClock.now
+                let responses = try await requester.request("x", on: ns + "calls", expecting: 3, timeout: .milliseconds(300))
+                let elapsed = ContinuousClock.now - started
+                #expect(!responses.isComplete)
+                #expect(responses.replies.map(\.from) == ["alive"])
+                #expect(elapsed >= .milliseconds(300))
+                #expect(elapsed < .seconds(3))
+
+                let nobody = try await requester.request("y", on: ns + "nobody-listens", expecting: 1, timeout: .milliseconds(100))
+                #expect(nobody.replies.isEmpty)
+                #expect(!nobody.isComplete)
+                group.cancelAll()
+            }
+            only.cancel()
+        }
+    }
+
+    @Test("a responder that answers twice is counted once", arguments: BrokerKind.allCases)
+    func duplicateReplies(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker async throws in
+            let ns = uniqueNamespace()
+            let requester = try await BrokerRequester.start(broker: broker, replyChannel: ns + "reply")
+            let calls = try await broker.subscribe(to: [ns + "calls"])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await requester.run() }
+                group.addTask {
+                    for await message in calls {
+                        guard let request = try? BrokerRequest(decoding: message.payload) else { continue }
+                        try? await broker.reply(to: request, from: "twice", body: "1")
+                        try? await broker.reply(to: request, from: "twice", body: "2")
+                    }
+                }
+                let responses = try await requester.request("x", on: ns + "calls", expecting: 2, timeout: .milliseconds(300))
+                #expect(responses.replies.map(\.body) == ["1"])
+                #expect(!responses.isComplete)
+                group.cancelAll()
+            }
+            calls.cancel()
+        }
+    }
+}
