@@ -103,5 +103,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "WSCenterTests",
+            dependencies: ["WSCTesting"],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

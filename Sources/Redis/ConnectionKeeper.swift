@@ -109,6 +109,7 @@ final class ConnectionKeeper: Sendable {
 
     /// Connects and reconnects until the calling task is cancelled; then closes the connection.
     func run() async {
+        var failures = 0
         while !Task.isCancelled {
             guard shared.withLock({ $0.machine.startConnecting() }) else { break }
             let delay: Duration
@@ -132,6 +133,7 @@ final class ConnectionKeeper: Sendable {
                     return shared.waiters
                 }
                 for waiter in waiters { waiter.resume(returning: connection) }
+                failures = 0
                 logger.info("redis connected", metadata: ["redis": "\(connection.description)", "reconnect": "\(established == .reconnect)"])
                 emit(established == .first ? .connected : .reconnected)
 
@@ -157,7 +159,13 @@ final class ConnectionKeeper: Sendable {
                     return (shared.machine.connectFailed(), shared.waiters)
                 }
                 for waiter in waiters { waiter.resume(throwing: redisError) }
-                logger.warning("redis connect failed", metadata: ["error": "\(String(reflecting: redisError))", "retry_in": "\(next)"])
+                // One warning per outage, then one every 20 attempts; the rest at debug level.
+                failures += 1
+                logger.log(
+                    level: failures == 1 || failures % 20 == 0 ? .warning : .debug,
+                    "redis connect failed",
+                    metadata: ["error": "\(String(reflecting: redisError))", "attempt": "\(failures)", "retry_in": "\(next)"]
+                )
                 delay = next
             }
             do {

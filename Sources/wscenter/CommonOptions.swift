@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+
+/// Reads an environment variable, treating an empty value as unset.
+func environment(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+/// Options every role shares. Each is a flag and an environment variable (the flag wins).
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("redis-url"), help: "redis://[user:pass@]host:port[/db] (env REDIS_URL).")
+    var redisURLFlag: String?
+    /// The flag, else `REDIS_URL`.
+    var redisURL: String? { redisURLFlag ?? environment("REDIS_URL") }
+
+    @Option(help: "Bind address (env HOST).")
+    var host: String = environment("HOST") ?? "0.0.0.0"
+
+    @Option(help: "Node WebSocket port; 0 picks a free one (env PORT).")
+    var port: Int = environment("PORT").flatMap(Int.init) ?? 8090
+
+    @Option(name: .customLong("http-port"), help: "Gateway HTTP port; 0 picks a free one (env HTTP_PORT).")
+    var httpPort: Int = environment("HTTP_PORT").flatMap(Int.init) ?? 8011
+
+    @Option(name: .customLong("node-id"), help: "This node's id in master_ids (env NODE_ID; default random 32 hex).")
+    var nodeIDFlag: String?
+    /// The flag, else `NODE_ID`.
+    var nodeID: String? { nodeIDFlag ?? environment("NODE_ID") }
+
+    @Option(name: .customLong("redis-prefix"), help: "Prefix of every Redis key and channel (env REDIS_PREFIX).")
+    var redisPrefix: String = environment("REDIS_PREFIX") ?? "wsc:"
+
+    @Option(name: .customLong("token"), help: "API tokens, comma-separated; unset = API open (env TOKEN).")
+    var tokenFlag: String?
+    /// The flag, else `TOKEN`.
+    var token: String? { tokenFlag ?? environment("TOKEN") }
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
+    var logLevel: String = environment("LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        for (name, value) in [("--port", port), ("--http-port", httpPort)] where !(0...65535).contains(value) {
+            throw ValidationError("\(name) must be 0-65535, got \(value)")
+        }
+        if let nodeID, nodeID.isEmpty || nodeID.contains(where: { $0.isWhitespace }) {
+            throw ValidationError("--node-id must be non-empty and without spaces")
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import BrokerCore
+import BrokerEmbedded
+import BrokerRedis
+import Foundation
+import Logging
+import Redis
+
+/// What every role sets up the same way: logging, its node id, its broker.
+struct RoleContext {
+    let role: String
+    let options: CommonOptions
+    let nodeID: String
+    let logger: Logger
+
+    init(role: String, options: CommonOptions) {
+        self.role = role
+        self.options = options
+        self.nodeID = options.nodeID ?? Self.randomNodeID()
+        let level = Logger.Level(rawValue: options.logLevel.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "wscenter")
+        logger[metadataKey: "role"] = "\(role)"
+        logger[metadataKey: "node"] = "\(nodeID)"
+        self.logger = logger
+    }
+
+    /// 32 random hex digits.
+    static func randomNodeID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let value = generator.next() as UInt64
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// The Redis broker when `REDIS_URL` is set; otherwise the embedded one, or a clear
+    /// error for roles that only make sense in a fleet.
+    func makeBroker(requireRedis: Bool) throws -> any Broker {
+        guard let url = options.redisURL else {
+            if requireRedis {
+                throw ValidationError("wscenter \(role) needs Redis: set REDIS_URL (or --redis-url), e.g. REDIS_URL=redis://127.0.0.1:6379")
+            }
+            logger.info("using the embedded broker (no REDIS_URL): a single-process hub")
+            return EmbeddedBroker()
+        }
+        let configuration: RedisConfiguration
+        do {
+            configuration = try RedisConfiguration(url: url)
+        } catch let error as RedisError {
+            throw ValidationError("REDIS_URL is not usable: \(error.message)")
+        }
+        logger.info("using Redis", metadata: ["redis": "\(configuration.host):\(configuration.port)/\(configuration.database)"])
+        return RedisBroker(configuration: configuration, logger: logger)
+    }
+
+    /// Runs the broker until it reports `.connected` (or 10 s pass), then stops it.
+    func checkBroker(_ broker: any Broker) async throws {
+        let events = broker.events()
+        let connected = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await broker.run()
+                return false
+            }
+            group.addTask {
+                for await event in events where event == .connected { return true }
+                return false
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let first = try await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        guard connected else {
+            throw RoleError("the broker did not become ready within 10 s (is Redis reachable at REDIS_URL?)")
+        }
+        logger.info("broker ready")
+    }
+
+    /// The honest answer for a role whose server is not built yet.
+    func notImplementedYet(_ what: String) -> RoleError {
+        logger.error("not implemented yet", metadata: ["missing": "\(what)"])
+        return RoleError("wscenter \(role): not implemented yet: \(what); only the broker layer exists in this build")
+    }
+}
+
+/// A fatal error of a role: printed as one line, exit code 1.
+struct RoleError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

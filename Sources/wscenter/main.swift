@@ -1,1 +1,0 @@
-print("wscenter: not implemented yet")

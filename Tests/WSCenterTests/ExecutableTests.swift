@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import WSCTesting
+
+/// Runs the built `wscenter` binary (next to the test bundle) and captures its output.
+private func runWSCenter(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, stderr: String) {
+    let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let binary = binDirectory.appendingPathComponent("wscenter")
+    try #require(FileManager.default.isExecutableFile(atPath: binary.path), "wscenter is not built at \(binary.path)")
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    for name in ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN"] { environment[name] = nil }
+    environment.merge(extra) { $1 }
+    process.environment = environment
+    let stderr = Pipe()
+    process.standardError = stderr
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let output = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
+
+@Suite("The wscenter executable")
+struct ExecutableTests {
+    @Test("fleet roles without REDIS_URL exit non-zero and say what to set", arguments: ["node", "gateway", "hooks"])
+    func needsRedis(role: String) throws {
+        let (status, stderr) = try runWSCenter([role])
+        #expect(status != 0)
+        #expect(stderr.contains("set REDIS_URL"), "\(stderr)")
+    }
+
+    @Test("serve starts the embedded broker, then says honestly what is missing")
+    func serveIsHonest() throws {
+        let (status, stderr) = try runWSCenter(["serve", "--node-id", "n1"])
+        #expect(status != 0)
+        #expect(stderr.contains("embedded broker"), "\(stderr)")
+        #expect(stderr.contains("broker ready"), "\(stderr)")
+        #expect(stderr.contains("not implemented yet"), "\(stderr)")
+        #expect(stderr.contains("node=n1"), "every log line carries the node id: \(stderr)")
+    }
+
+    @Test("a fleet role reaches the real Redis before reporting what is missing")
+    func gatewayReachesRedis() throws {
+        let (status, stderr) = try runWSCenter(["gateway"], environment: ["REDIS_URL": try TestEnvironment.redisURL()])
+        #expect(status != 0)
+        #expect(stderr.contains("broker ready"), "\(stderr)")
+        #expect(stderr.contains("not implemented yet"), "\(stderr)")
+    }
+
+    @Test("bad options are refused with the reason", arguments: [["serve", "--port", "70000"], ["serve", "--redis-url", "http://x"]])
+    func badOptions(arguments: [String]) throws {
+        let (status, stderr) = try runWSCenter(arguments)
+        #expect(status != 0)
+        #expect(stderr.contains("Error:"), "\(stderr)")
+    }
+}
