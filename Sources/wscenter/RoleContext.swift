@@ -85,6 +85,14 @@ struct RoleContext {
         logger.info("broker ready")
     }
 
+    /// What every role does today: reach its broker, then say honestly what is not built yet.
+    /// - Parameter missing: the servers of this role that do not exist yet.
+    func start(requireRedis: Bool, missing: String) async throws {
+        let broker = try makeBroker(requireRedis: requireRedis)
+        try await checkBroker(broker)
+        throw notImplementedYet(missing)
+    }
+
     /// The honest answer for a role whose server is not built yet.
     func notImplementedYet(_ what: String) -> RoleError {
         logger.error("not implemented yet", metadata: ["missing": "\(what)"])

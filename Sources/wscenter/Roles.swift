@@ -1,7 +1,4 @@
 import ArgumentParser
-import BrokerCore
-import Foundation
-import Logging
 
 /// `wscenter serve`: node + gateway + hooks in one process, on the embedded broker unless
 /// `REDIS_URL` is set.
@@ -11,11 +8,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        let context = RoleContext(role: "serve", options: options)
-        let broker = try context.makeBroker(requireRedis: false)
-        try await context.checkBroker(broker)
-        throw context.notImplementedYet(
-            "the WebSocket node (port \(options.port)) and the HTTP gateway (port \(options.httpPort))"
+        try await RoleContext(role: "serve", options: options).start(
+            requireRedis: false,
+            missing: "the WebSocket node (port \(options.port)) and the HTTP gateway (port \(options.httpPort))"
         )
     }
 }
@@ -27,10 +22,9 @@ struct Node: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        let context = RoleContext(role: "node", options: options)
-        let broker = try context.makeBroker(requireRedis: true)
-        try await context.checkBroker(broker)
-        throw context.notImplementedYet("the WebSocket node (port \(options.port))")
+        try await RoleContext(role: "node", options: options).start(
+            requireRedis: true, missing: "the WebSocket node (port \(options.port))"
+        )
     }
 }
 
@@ -41,10 +35,9 @@ struct Gateway: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        let context = RoleContext(role: "gateway", options: options)
-        let broker = try context.makeBroker(requireRedis: true)
-        try await context.checkBroker(broker)
-        throw context.notImplementedYet("the HTTP gateway (port \(options.httpPort))")
+        try await RoleContext(role: "gateway", options: options).start(
+            requireRedis: true, missing: "the HTTP gateway (port \(options.httpPort))"
+        )
     }
 }
 
@@ -55,9 +48,6 @@ struct Hooks: AsyncParsableCommand {
     @OptionGroup var options: CommonOptions
 
     func run() async throws {
-        let context = RoleContext(role: "hooks", options: options)
-        let broker = try context.makeBroker(requireRedis: true)
-        try await context.checkBroker(broker)
-        throw context.notImplementedYet("webhook delivery")
+        try await RoleContext(role: "hooks", options: options).start(requireRedis: true, missing: "webhook delivery")
     }
 }

@@ -55,20 +55,8 @@ func waitForEvent(
     sourceLocation: SourceLocation = #_sourceLocation,
     where predicate: @escaping @Sendable (BrokerEvent) -> Bool
 ) async throws {
-    let found = await withTaskGroup(of: Bool.self) { group in
-        group.addTask {
-            for await event in events where predicate(event) { return true }
-            return false
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return false
-        }
-        let first = await group.next() ?? false
-        group.cancelAll()
-        return first
-    }
-    try #require(found, "the broker event did not come within \(timeout)", sourceLocation: sourceLocation)
+    let found = await firstElement(of: events, within: timeout, where: predicate)
+    try #require(found != nil, "the broker event did not come within \(timeout)", sourceLocation: sourceLocation)
 }
 
 /// A prefix unique to one test, for every key and channel it uses, so tests can run in

@@ -30,20 +30,8 @@ func waitFor<Element: Sendable>(
     sourceLocation: SourceLocation = #_sourceLocation,
     where predicate: @escaping @Sendable (Element) -> Bool
 ) async throws {
-    let found = await withTaskGroup(of: Bool.self) { group in
-        group.addTask {
-            for await element in stream where predicate(element) { return true }
-            return false
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return false
-        }
-        let first = await group.next() ?? false
-        group.cancelAll()
-        return first
-    }
-    try #require(found, "the awaited event did not come within \(timeout)", sourceLocation: sourceLocation)
+    let found = await firstElement(of: stream, within: timeout, where: predicate)
+    try #require(found != nil, "the awaited event did not come within \(timeout)", sourceLocation: sourceLocation)
 }
 
 /// Polls `condition` until it holds, failing after `timeout`.
