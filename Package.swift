@@ -41,9 +41,7 @@ let package = Package(
         // The broker contract the node and gateway program against, and helpers built on it.
         .target(
             name: "BrokerCore",
-            dependencies: [
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: [],
             swiftSettings: swiftSettings
         ),
         // The in-process broker: `wscenter serve` with nothing else installed.
@@ -70,6 +68,7 @@ let package = Package(
                 "BrokerCore",
                 "BrokerEmbedded",
                 "BrokerRedis",
+                "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -138,7 +138,7 @@ final class ConnectionKeeper: Sendable {
                 emit(established == .first ? .connected : .reconnected)
 
                 await withTaskCancellationHandler {
-                    _ = try? await connection.closeFuture.get()
+                    await watch(connection)
                 } onCancel: {
                     connection.channel.close(promise: nil)
                 }
@@ -186,6 +186,25 @@ final class ConnectionKeeper: Sendable {
         for waiter in waiters { waiter.resume(throwing: RedisError(.shutdown, "the Redis client has shut down")) }
         await connection?.close()
         for listener in listeners { listener.finish() }
+    }
+
+    /// Returns when `connection` has closed; meanwhile PINGs it every `healthCheckInterval`
+    /// (an unanswered PING times out, which closes the connection).
+    private func watch(_ connection: RedisConnection) async {
+        guard let interval = configuration.healthCheckInterval else {
+            _ = try? await connection.closeFuture.get()
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try? await connection.closeFuture.get() }
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil {
+                    _ = try? await connection.send(RedisCommand("PING"))
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     private func emit(_ event: RedisConnectionEvent) {

@@ -16,6 +16,10 @@ public struct RedisConfiguration: Sendable {
     /// each further one doubles up to `cap`; the actual delay is drawn at random below it.
     public var reconnectBase: Duration
     public var reconnectCap: Duration
+    /// How often an idle-looking connection is checked with `PING` (`nil`: never). A check
+    /// that gets no answer within `commandTimeout` closes the connection, so a half-open TCP
+    /// connection (a vanished server, a network partition) is replaced instead of waited on.
+    public var healthCheckInterval: Duration?
     /// Sent as `CLIENT SETNAME` so the connection is recognisable in `CLIENT LIST`.
     public var clientName: String?
 
@@ -29,6 +33,7 @@ public struct RedisConfiguration: Sendable {
         commandTimeout: Duration = .seconds(5),
         reconnectBase: Duration = .milliseconds(50),
         reconnectCap: Duration = .seconds(3),
+        healthCheckInterval: Duration? = .seconds(5),
         clientName: String? = nil
     ) {
         self.host = host
@@ -40,6 +45,7 @@ public struct RedisConfiguration: Sendable {
         self.commandTimeout = commandTimeout
         self.reconnectBase = reconnectBase
         self.reconnectCap = reconnectCap
+        self.healthCheckInterval = healthCheckInterval
         self.clientName = clientName
     }
 

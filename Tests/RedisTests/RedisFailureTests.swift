@@ -47,6 +47,25 @@ struct RedisFailureTests {
         try await connection.closeFuture.get()
     }
 
+    @Test("a server that stops answering is detected by the health check and replaced")
+    func healthCheck() async throws {
+        let server = try await FakeRedisServer.start(.silent)
+        defer { Task { await server.stop() } }
+        var configuration = try RedisConfiguration(url: server.url)
+        configuration.commandTimeout = .milliseconds(200)
+        configuration.healthCheckInterval = .milliseconds(100)
+        let client = RedisClient(configuration: configuration)
+        let events = client.events()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            try await waitFor(events, within: .seconds(5)) { if case .connected = $0 { true } else { false } }
+            try await waitFor(events, within: .seconds(5)) { event in
+                if case .disconnected(let error) = event { error.code == .connectionClosed } else { false }
+            }
+            group.cancelAll()
+        }
+    }
+
     @Test("nothing listening: connect fails with connectFailed")
     func refused() async throws {
         let port = try freeTCPPort()
