@@ -117,20 +117,18 @@ final class ConnectionKeeper: Sendable {
                 let connection = try await RedisConnection.connect(
                     configuration: configuration, onPush: onPush, eventLoopGroup: eventLoopGroup
                 )
-                let established: ReconnectStateMachine<SystemRandomNumberGenerator>.Established
                 do {
                     let upcoming = shared.withLock { $0.machine.nextEstablished }
                     try await restore?(connection, upcoming)
-                    established = shared.withLock { $0.machine.connected() }
                 } catch {
                     await connection.close()
                     throw error
                 }
-                let waiters = shared.withLock { shared in
+                let (established, waiters) = shared.withLock { shared in
                     shared.connection = connection
                     shared.lastError = nil
                     defer { shared.waiters = [] }
-                    return shared.waiters
+                    return (shared.machine.connected(), shared.waiters)
                 }
                 for waiter in waiters { waiter.resume(returning: connection) }
                 failures = 0
