@@ -45,8 +45,8 @@ public final class RedisBroker: Broker {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.client.run() }
             group.addTask { await self.subscriber.run() }
-            group.addTask { await self.follow(commandEvents, as: .commands) }
-            group.addTask { await self.follow(subscriberEvents, as: .subscriber) }
+            group.addTask { await self.follow(commandEvents, as: "commands") }
+            group.addTask { await self.follow(subscriberEvents, as: "pub/sub") }
         }
         let remaining = listeners.withLock { listeners in
             defer { listeners = [:] }
@@ -55,15 +55,12 @@ public final class RedisBroker: Broker {
         for listener in remaining { listener.finish() }
     }
 
-    private func follow(_ events: AsyncStream<RedisConnectionEvent>, as kind: LinkState.Link) async {
+    private func follow(_ events: AsyncStream<RedisConnectionEvent>, as name: String) async {
         for await event in events {
+            var reason = ""
+            if case .disconnected(let error) = event { reason = "\(name): \(error.message)" }
             let brokerEvent: BrokerEvent? = link.withLock { link in
-                switch event {
-                case .connected, .reconnected:
-                    return link.update(kind, up: true)
-                case .disconnected(let error):
-                    return link.update(kind, up: false, reason: "\(kind): \(error.message)")
-                }
+                link.update(commandsUp: client.isConnected, subscriberUp: subscriber.isConnected, reason: reason)
             }
             guard let brokerEvent else { continue }
             let current = listeners.withLock { Array($0.values) }

@@ -34,6 +34,9 @@ public final class RedisClient: Sendable {
         await keeper.run()
     }
 
+    /// Whether a connection is established and open right now.
+    public var isConnected: Bool { keeper.currentConnection?.isActive ?? false }
+
     /// Connection events: connected, disconnected, reconnected.
     public func events() -> AsyncStream<RedisConnectionEvent> {
         keeper.events()

@@ -44,6 +44,9 @@ public final class RedisSubscriber: Sendable {
         await keeper.run()
     }
 
+    /// Whether the connection is established (subscriptions restored) and open right now.
+    public var isConnected: Bool { keeper.currentConnection?.isActive ?? false }
+
     /// Connection events; ``RedisConnectionEvent/reconnected`` comes after subscriptions are restored.
     public func events() -> AsyncStream<RedisConnectionEvent> {
         keeper.events()
