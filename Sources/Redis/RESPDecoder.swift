@@ -106,7 +106,46 @@ final class HiredisReader {
         }
         guard let raw else { return nil }
         defer { freeReplyObject(raw) }
-        return Self.value(of: raw.assumingMemoryBound(to: redisReply.self))
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        // Every bulk string of the reply is copied into this one buffer, then handed out as a
+        // slice of it: one allocation per reply instead of two per string. All bytes are
+        // written before the first slice is taken, so the writes never copy the buffer.
+        var arena = ByteBufferAllocator().buffer(capacity: Self.bulkBytes(in: reply))
+        Self.copyBulkStrings(of: reply, into: &arena)
+        var offset = arena.readerIndex
+        return Self.value(of: reply, arena: arena, offset: &offset)
+    }
+
+    /// Writes the bytes of all bulk strings in `reply` to `arena`, depth first.
+    private static func copyBulkStrings(of reply: UnsafeMutablePointer<redisReply>, into arena: inout ByteBuffer) {
+        let node = reply.pointee
+        switch node.type {
+        case REDIS_REPLY_STRING:
+            arena.writeBytes(UnsafeRawBufferPointer(start: node.str, count: node.len))
+        case REDIS_REPLY_ARRAY:
+            for index in 0..<node.elements {
+                if let child = node.element[index] { copyBulkStrings(of: child, into: &arena) }
+            }
+        default:
+            break
+        }
+    }
+
+    /// The bytes of all bulk strings in `reply`, nested ones included.
+    private static func bulkBytes(in reply: UnsafeMutablePointer<redisReply>) -> Int {
+        let node = reply.pointee
+        switch node.type {
+        case REDIS_REPLY_STRING:
+            return node.len
+        case REDIS_REPLY_ARRAY:
+            var total = 0
+            for index in 0..<node.elements {
+                if let child = node.element[index] { total += bulkBytes(in: child) }
+            }
+            return total
+        default:
+            return 0
+        }
     }
 
     private func readerError() -> RedisError {
@@ -116,11 +155,15 @@ final class HiredisReader {
         return RedisError(.protocolError, "unparseable reply: \(detail)")
     }
 
-    private static func value(of reply: UnsafeMutablePointer<redisReply>) -> RESPValue {
+    /// The value of `reply`, its bulk strings sliced from `arena` in the order
+    /// ``copyBulkStrings(of:into:)`` wrote them, from `offset` on.
+    private static func value(of reply: UnsafeMutablePointer<redisReply>, arena: ByteBuffer, offset: inout Int) -> RESPValue {
         let node = reply.pointee
         switch node.type {
         case REDIS_REPLY_STRING:
-            return .bulkString(ByteBuffer(bytes: UnsafeRawBufferPointer(start: node.str, count: node.len)))
+            let slice = arena.getSlice(at: offset, length: node.len)!
+            offset += node.len
+            return .bulkString(slice)
         case REDIS_REPLY_STATUS:
             return .simpleString(text(node))
         case REDIS_REPLY_ERROR:
@@ -132,7 +175,7 @@ final class HiredisReader {
             elements.reserveCapacity(node.elements)
             for index in 0..<node.elements {
                 if let child = node.element[index] {
-                    elements.append(value(of: child))
+                    elements.append(value(of: child, arena: arena, offset: &offset))
                 } else {
                     elements.append(.null)
                 }

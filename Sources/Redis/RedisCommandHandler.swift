@@ -24,10 +24,14 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private struct Pending {
         var request: RedisRequest
         var deadline: NIODeadline
-        var replies: [RESPValue] = []
     }
 
     private var pending = CircularBuffer<Pending>(initialCapacity: 64)
+    /// Replies received so far for the head of `pending` when it expects more than one.
+    /// Kept here, not in `Pending`, so appending never copies: an array inside the
+    /// circular buffer would be shared with the copy read out of it, and each append
+    /// would reallocate and copy all the replies before it.
+    private var collected: [RESPValue] = []
     private let commandTimeout: TimeAmount
     private let onPush: (@Sendable (RESPValue) -> Void)?
     private var timer: RepeatedTask?
@@ -73,21 +77,25 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             onPush(value)
             return
         }
-        guard var head = pending.first else {
+        guard let head = pending.first else {
             fail(context: context, RedisError(.protocolError, "the server sent a reply no command asked for"))
             return
         }
-        if head.request.replyCount == 1 {
+        let expected = head.request.replyCount
+        if expected == 1 {
             pending.removeFirst()
             head.request.promise.succeed(value)
             return
         }
-        head.replies.append(value)
-        if head.replies.count == head.request.replyCount {
+        if collected.isEmpty {
+            collected.reserveCapacity(expected)
+        }
+        collected.append(value)
+        if collected.count == expected {
             pending.removeFirst()
-            head.request.promise.succeed(.array(head.replies))
-        } else {
-            pending[pending.startIndex] = head
+            let replies = collected
+            collected = []
+            head.request.promise.succeed(.array(replies))
         }
     }
 
@@ -117,6 +125,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: RedisError) {
         if closedError == nil { closedError = error }
+        collected = []
         while let entry = pending.popFirst() {
             var error = error
             if error.command == nil { error.command = entry.request.command }
