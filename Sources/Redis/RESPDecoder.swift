@@ -110,11 +110,15 @@ final class HiredisReader {
         // Every bulk string of the reply is copied into this one buffer, then handed out as a
         // slice of it: one allocation per reply instead of two per string. All bytes are
         // written before the first slice is taken, so the writes never copy the buffer.
-        var arena = ByteBufferAllocator().buffer(capacity: Self.bulkBytes(in: reply))
-        Self.copyBulkStrings(of: reply, into: &arena)
+        let bulkBytes = Self.bulkBytes(in: reply)
+        // Integer, status and nil replies carry no bytes: they need no arena at all.
+        var arena = bulkBytes == 0 ? Self.emptyArena : ByteBufferAllocator().buffer(capacity: bulkBytes)
+        if bulkBytes > 0 { Self.copyBulkStrings(of: reply, into: &arena) }
         var offset = arena.readerIndex
         return Self.value(of: reply, arena: arena, offset: &offset)
     }
+
+    private static let emptyArena = ByteBuffer()
 
     /// Writes the bytes of all bulk strings in `reply` to `arena`, depth first.
     private static func copyBulkStrings(of reply: UnsafeMutablePointer<redisReply>, into arena: inout ByteBuffer) {
