@@ -16,7 +16,7 @@ SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
 ARGS ?=
 
-.PHONY: all deps build test run bench clean
+.PHONY: all deps build test run bench bench-compare clean
 
 all: build
 
@@ -41,6 +41,10 @@ run:
 bench: deps
 	@test -f Benchmarks/Package.swift || { echo "bench: no Benchmarks/Package.swift yet" >&2; exit 1; }
 	cd Benchmarks && ../scripts/with-redis.sh $(SWIFT) package benchmark $(BENCH_ARGS)
+
+## The benchmarks, then redis-benchmark's PUBLISH runs against the same Redis.
+bench-compare: deps
+	cd Benchmarks && ../scripts/with-redis.sh sh -c '$(SWIFT) package benchmark $(BENCH_ARGS) && ./redis-benchmark.sh'
 
 ## Remove build products.
 clean:

@@ -9,7 +9,7 @@ import PackageDescription
 
 let package = Package(
     name: "wscenter-benchmarks",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     dependencies: [
         // The root package; named so the product reference below does not depend on the
         // name of the directory it was cloned into.
