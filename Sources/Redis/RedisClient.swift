@@ -16,16 +16,24 @@ import NIOPosix
 public final class RedisClient: Sendable {
     private let keeper: ConnectionKeeper
     public let configuration: RedisConfiguration
+    /// The event loop every connection of this client lives on, across reconnections.
+    public let eventLoop: any EventLoop
+    /// Runs tasks on ``eventLoop``: a task that prefers it sends and receives without
+    /// changing threads (see ``EventLoopTaskExecutor``).
+    public let taskExecutor: EventLoopTaskExecutor
 
     public init(
         configuration: RedisConfiguration,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "redis")
     ) {
+        let eventLoop = eventLoopGroup.next()
         self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.taskExecutor = EventLoopTaskExecutor(eventLoop)
         self.keeper = ConnectionKeeper(
             configuration: configuration, onPush: nil, restore: nil,
-            eventLoopGroup: eventLoopGroup, logger: logger
+            eventLoopGroup: eventLoop, logger: logger
         )
     }
 

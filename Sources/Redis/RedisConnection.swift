@@ -141,11 +141,18 @@ public final class RedisConnection: Sendable {
     /// it never blocks, and writes keep the order of calls.
     func enqueue(_ bytes: ByteBuffer, replyCount: Int, command: String) -> EventLoopFuture<RESPValue> {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
+        let request = RedisRequest(bytes: bytes, replyCount: replyCount, command: command, promise: promise)
+        if channel.eventLoop.inEventLoop, channel.isActive {
+            // On the loop of an open channel the handler is in the pipeline and sees this
+            // write now: it completes or fails the request itself.
+            channel.writeAndFlush(request, promise: nil)
+            return promise.futureResult
+        }
+        // From elsewhere the channel may close first; then no handler would ever see it.
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
             promise.fail(RedisError(.connectionClosed, "the command could not be written", command: command, underlying: error))
         }
-        let request = RedisRequest(bytes: bytes, replyCount: replyCount, command: command, promise: promise)
         channel.writeAndFlush(request, promise: written)
         return promise.futureResult
     }

@@ -34,7 +34,7 @@ public final class RedisSubscriber: Sendable {
             configuration: configuration,
             onPush: { registry.dispatch($0) },
             restore: { connection, _ in try await registry.restore(on: connection) },
-            eventLoopGroup: eventLoopGroup,
+            eventLoopGroup: eventLoopGroup.next(),
             logger: logger
         )
     }

@@ -59,6 +59,22 @@ struct RedisClientTests {
         }
     }
 
+    @Test("a task on the client's executor runs on its event loop, and commands work from there")
+    func onTheClientsExecutor() async throws {
+        try await withClient { client in
+            let key = namespace() + "pinned"
+            try await withTaskExecutorPreference(client.taskExecutor) {
+                #expect(client.eventLoop.inEventLoop)
+                try await client.send("SET", .string(key), "1")
+                let replies = try await client.pipeline((0..<32).map { _ in RedisCommand("INCR", [.string(key)]) })
+                #expect(replies.last == .integer(33))
+                #expect(client.eventLoop.inEventLoop, "resumed on the loop after the reply")
+                await expectRedisError(.serverError) { _ = try await client.send("LPUSH", .string(key), "x") }
+                try await client.send("DEL", .string(key))
+            }
+        }
+    }
+
     @Test("a pipeline keeps error replies in place")
     func pipelineErrors() async throws {
         try await withClient { client in

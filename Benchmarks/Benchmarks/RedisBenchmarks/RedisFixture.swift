@@ -11,7 +11,6 @@ final class RedisFixture: Sendable {
     private struct State {
         var clients: [RedisClient] = []
         var runner: Task<Void, Never>?
-        var eventLoopGroup: MultiThreadedEventLoopGroup?
         var executor: EventLoopTaskExecutor?
         var tally = Tally()
     }
@@ -24,19 +23,19 @@ final class RedisFixture: Sendable {
     }
 
     private let state = Mutex(State())
-    /// With `true`, the clients connect on an event loop group of their own with one thread,
-    /// and ``executor`` runs tasks on that thread.
-    private let dedicatedEventLoop: Bool
+    /// With `true`, ``executor`` is the first client's `taskExecutor`: tasks that prefer it
+    /// run on that client's event loop.
+    private let onClientExecutor: Bool
 
     /// The benchmark's name, for the summary line ``stop()`` prints.
     private let name: String
     /// Iterations not counted in the summary (package-benchmark's warm-up).
     private let warmupIterations: Int
 
-    init(name: String, warmupIterations: Int, dedicatedEventLoop: Bool = false) {
+    init(name: String, warmupIterations: Int, onClientExecutor: Bool = false) {
         self.name = name
         self.warmupIterations = warmupIterations
-        self.dedicatedEventLoop = dedicatedEventLoop
+        self.onClientExecutor = onClientExecutor
     }
 
     /// Counts one iteration's commands and time towards the overall rate ``stop()`` prints.
@@ -54,7 +53,7 @@ final class RedisFixture: Sendable {
     /// The running clients; empty outside setup … teardown.
     var clients: [RedisClient] { state.withLock { $0.clients } }
 
-    /// The clients' event loop as a task executor, with `dedicatedEventLoop` only.
+    /// The first client's task executor, with `onClientExecutor` only.
     var executor: EventLoopTaskExecutor? { state.withLock { $0.executor } }
 
     /// Connects `count` clients (one connection each) and waits until each answers `PING`.
@@ -63,13 +62,8 @@ final class RedisFixture: Sendable {
         let configuration = try RedisConfiguration(url: url)
         var logger = Logger(label: "redis-benchmarks")
         logger.logLevel = .warning  // keep "connected" lines out of the result tables
-        let group = dedicatedEventLoop ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         let clients = (0..<count).map { _ in
-            RedisClient(
-                configuration: configuration,
-                eventLoopGroup: group ?? MultiThreadedEventLoopGroup.singleton,
-                logger: logger
-            )
+            RedisClient(configuration: configuration, logger: logger)
         }
         let runner = Task {
             await withDiscardingTaskGroup { tasks in
@@ -78,17 +72,16 @@ final class RedisFixture: Sendable {
                 }
             }
         }
-        let executor = group.map { EventLoopTaskExecutor($0.next()) }
+        let executor = onClientExecutor ? clients.first?.taskExecutor : nil
         state.withLock {
-            $0 = State(clients: clients, runner: runner, eventLoopGroup: group, executor: executor)
+            $0 = State(clients: clients, runner: runner, executor: executor)
         }
         for client in clients {
             try await waitUntilReady(client, url: url)
         }
     }
 
-    /// Cancels the clients' `run()` tasks, waits for them to end, and shuts down the
-    /// dedicated event loop if there is one.
+    /// Cancels the clients' `run()` tasks and waits for them to end.
     func stop() async {
         let stopped = state.withLock { state in
             defer { state = State() }
@@ -96,7 +89,6 @@ final class RedisFixture: Sendable {
         }
         stopped.runner?.cancel()
         await stopped.runner?.value
-        try? await stopped.eventLoopGroup?.shutdownGracefully()
         let tally = stopped.tally
         if tally.commands > 0 {
             // Total commands over total time, like redis-benchmark's "requests per second"
@@ -126,20 +118,4 @@ final class RedisFixture: Sendable {
 struct BenchmarkSetupError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
-}
-
-/// Runs a task's jobs on a NIO event loop. A task that prefers it (`addTask(executorPreference:)`,
-/// `withTaskExecutorPreference`) and talks to a connection on the same loop writes, reads
-/// and resumes without changing threads.
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
-
-    init(_ eventLoop: any EventLoop) {
-        self.eventLoop = eventLoop
-    }
-
-    func enqueue(_ job: consuming ExecutorJob) {
-        let job = UnownedJob(job)
-        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
-    }
 }
