@@ -17,6 +17,21 @@ final class ConnectionKeeper: Sendable {
         var waiters: [CheckedContinuation<RedisConnection, any Error>] = []
         var listeners: [UInt64: AsyncStream<RedisConnectionEvent>.Continuation] = [:]
         var nextListener: UInt64 = 0
+
+        /// The connection, or the error to fail with at once; `nil` when a caller must wait
+        /// for the attempt under way (or for `run()` to start one).
+        func settledConnection() -> Result<RedisConnection, RedisError>? {
+            switch machine.state {
+            case .connected:
+                return connection.map { .success($0) }
+            case .connecting, .idle:
+                return nil
+            case .backingOff:
+                return .failure(RedisError(.notConnected, "not connected to Redis (reconnecting)", underlying: lastError))
+            case .shutdown:
+                return .failure(RedisError(.shutdown, "the Redis client has shut down"))
+            }
+        }
     }
 
     private let shared: Mutex<Shared>
@@ -48,40 +63,17 @@ final class ConnectionKeeper: Sendable {
 
     /// The current connection, or the one being made.
     func connection() async throws -> RedisConnection {
-        enum Decision { case ready(RedisConnection), fail(RedisError), wait }
-        let decision: Decision = shared.withLock { shared in
-            switch shared.machine.state {
-            case .connected:
-                if let connection = shared.connection { return .ready(connection) }
-                return .wait
-            case .connecting, .idle:
-                return .wait
-            case .backingOff:
-                return .fail(RedisError(.notConnected, "not connected to Redis (reconnecting)", underlying: shared.lastError))
-            case .shutdown:
-                return .fail(RedisError(.shutdown, "the Redis client has shut down"))
-            }
-        }
-        switch decision {
-        case .ready(let connection): return connection
-        case .fail(let error): throw error
-        case .wait: break
+        // Fast path without a continuation: connected, or failing fast.
+        if let result = shared.withLock({ $0.settledConnection() }) {
+            return try result.get()
         }
         return try await withCheckedThrowingContinuation { continuation in
-            let immediate: Result<RedisConnection, RedisError>? = shared.withLock { shared in
-                switch shared.machine.state {
-                case .connected where shared.connection != nil:
-                    return .success(shared.connection!)
-                case .connecting, .idle, .connected:
-                    shared.waiters.append(continuation)
-                    return nil
-                case .backingOff:
-                    return .failure(RedisError(.notConnected, "not connected to Redis (reconnecting)", underlying: shared.lastError))
-                case .shutdown:
-                    return .failure(RedisError(.shutdown, "the Redis client has shut down"))
-                }
+            let result: Result<RedisConnection, RedisError>? = shared.withLock { shared in
+                if let result = shared.settledConnection() { return result }
+                shared.waiters.append(continuation)
+                return nil
             }
-            if let immediate { continuation.resume(with: immediate) }
+            if let result { continuation.resume(with: result) }
         }
     }
 

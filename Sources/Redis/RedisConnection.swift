@@ -114,13 +114,10 @@ public final class RedisConnection: Sendable {
         }
         var bytes = channel.allocator.buffer(capacity: commands.reduce(0) { $0 + $1.encoded.readableBytes })
         var replyCount = 0
-        var shape: [Int] = []
-        shape.reserveCapacity(commands.count)
         for command in commands {
             var encoded = command.encoded
             bytes.writeBuffer(&encoded)
             replyCount += command.replyCount
-            shape.append(command.replyCount)
         }
         let reply = try await enqueue(bytes, replyCount: replyCount, command: first.name).get()
         guard case .array(let flat) = reply, flat.count == replyCount else {
@@ -129,8 +126,10 @@ public final class RedisConnection: Sendable {
         if replyCount == commands.count { return flat }
         // Group multi-reply commands (SUBSCRIBE a b) back into one value each.
         var grouped: [RESPValue] = []
+        grouped.reserveCapacity(commands.count)
         var index = 0
-        for count in shape {
+        for command in commands {
+            let count = command.replyCount
             grouped.append(count == 1 ? flat[index] : .array(Array(flat[index..<index + count])))
             index += count
         }
