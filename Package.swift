@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
     ],
     targets: [
         // hiredis 0.14 (Debian libhiredis-dev): only its RESP reader is used.
@@ -61,6 +63,40 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What travels between gateway and node: the 27 events, calls and replies, the Redis
+        // key layout. The node and the gateway depend on it, never on each other.
+        .target(
+            name: "FleetCore",
+            dependencies: ["BrokerCore"],
+            swiftSettings: swiftSettings
+        ),
+        // The WebSocket node: connections in memory, bindings and heartbeat in the broker,
+        // calls from the bus.
+        .target(
+            name: "FleetNode",
+            dependencies: [
+                "BrokerCore",
+                "FleetCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The stateless HTTP gateway: the event API over the bus.
+        .target(
+            name: "FleetGateway",
+            dependencies: [
+                "BrokerCore",
+                "FleetCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The executable: reads configuration, wires services together.
         .executableTarget(
             name: "wscenter",
@@ -68,6 +104,9 @@ let package = Package(
                 "BrokerCore",
                 "BrokerEmbedded",
                 "BrokerRedis",
+                "FleetCore",
+                "FleetGateway",
+                "FleetNode",
                 "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,6 +138,24 @@ let package = Package(
                 "BrokerRedis",
                 "Redis",
                 "WSCTesting",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetTests",
+            dependencies: [
+                "BrokerCore",
+                "BrokerEmbedded",
+                "BrokerRedis",
+                "FleetCore",
+                "FleetGateway",
+                "FleetNode",
+                "Redis",
+                "WSCTesting",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

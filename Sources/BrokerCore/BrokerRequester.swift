@@ -99,6 +99,29 @@ public final class BrokerRequester: Sendable {
         expecting count: Int,
         timeout: Duration
     ) async throws -> BrokerResponses {
+        try await request(body, on: channel, timeout: timeout) { replies, _ in replies.count >= count }
+    }
+
+    /// Publishes `body` on `channel` and collects one reply from each of `responders` (others
+    /// are ignored) until all have answered or `timeout` passes.
+    public func request(
+        _ body: String,
+        on channel: String,
+        awaiting responders: Set<String>,
+        timeout: Duration
+    ) async throws -> BrokerResponses {
+        try await request(body, on: channel, timeout: timeout, accepting: { responders.contains($0) }) { _, heard in
+            heard.isSuperset(of: responders)
+        }
+    }
+
+    private func request(
+        _ body: String,
+        on channel: String,
+        timeout: Duration,
+        accepting accept: @escaping (String) -> Bool = { _ in true },
+        isComplete: @escaping ([BrokerReply], Set<String>) -> Bool
+    ) async throws -> BrokerResponses {
         let id = UUID().uuidString
         let (stream, continuation) = AsyncStream.makeStream(of: BrokerReply.self)
         waiting.withLock { $0[id] = continuation }
@@ -108,7 +131,7 @@ public final class BrokerRequester: Sendable {
         }
         let request = BrokerRequest(id: id, replyTo: replyChannel, body: body)
         try await broker.publish(try request.encoded(), to: channel)
-        guard count > 0 else { return BrokerResponses(replies: [], isComplete: true) }
+        guard !isComplete([], []) else { return BrokerResponses(replies: [], isComplete: true) }
 
         return await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -117,12 +140,16 @@ public final class BrokerRequester: Sendable {
             }
             var replies: [BrokerReply] = []
             var responders = Set<String>()
-            for await reply in stream where responders.insert(reply.from).inserted {
+            var complete = false
+            for await reply in stream where accept(reply.from) && responders.insert(reply.from).inserted {
                 replies.append(reply)
-                if replies.count >= count { break }
+                if isComplete(replies, responders) {
+                    complete = true
+                    break
+                }
             }
             group.cancelAll()
-            return BrokerResponses(replies: replies, isComplete: replies.count >= count)
+            return BrokerResponses(replies: replies, isComplete: complete)
         }
     }
 }

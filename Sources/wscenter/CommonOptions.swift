@@ -39,7 +39,34 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
+    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between a node's heartbeats (env HEARTBEAT_INTERVAL).")
+    var heartbeatInterval: Double = environment("HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 1
+
+    @Option(name: .customLong("heartbeat-ttl"), help: "Seconds a heartbeat keeps a node in master_ids (env HEARTBEAT_TTL).")
+    var heartbeatTTL: Double = environment("HEARTBEAT_TTL").flatMap(Double.init) ?? 3
+
+    @Option(name: .customLong("call-timeout"), help: "Seconds a gateway waits for the nodes' replies (env CALL_TIMEOUT).")
+    var callTimeout: Double = environment("CALL_TIMEOUT").flatMap(Double.init) ?? 2
+
+    @Option(name: .customLong("max-body"), help: "Largest API request body in bytes (env MAX_BODY).")
+    var maxBody: Int = environment("MAX_BODY").flatMap(Int.init) ?? 1 << 20
+
+    /// The tokens, split on commas; empty when unset.
+    var tokens: Set<String> {
+        Set((token ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
     func validate() throws {
+        for (name, value) in [("--heartbeat-interval", heartbeatInterval), ("--heartbeat-ttl", heartbeatTTL), ("--call-timeout", callTimeout)]
+        where !(value > 0 && value <= 3600) {
+            throw ValidationError("\(name) must be a number of seconds in (0, 3600], got \(value)")
+        }
+        if heartbeatTTL <= heartbeatInterval {
+            throw ValidationError("--heartbeat-ttl (\(heartbeatTTL) s) must be longer than --heartbeat-interval (\(heartbeatInterval) s)")
+        }
+        if maxBody < 1 {
+            throw ValidationError("--max-body must be at least 1 byte")
+        }
         for (name, value) in [("--port", port), ("--http-port", httpPort)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0-65535, got \(value)")
         }

@@ -4,6 +4,8 @@ import BrokerEmbedded
 import BrokerRedis
 import Foundation
 import Logging
+import FleetGateway
+import FleetNode
 import Redis
 
 /// What every role sets up the same way: logging, its node id, its broker.
@@ -59,14 +61,29 @@ struct RoleContext {
         return RedisBroker(configuration: configuration, logger: logger)
     }
 
-    /// Runs the broker until it reports `.connected` (or 10 s pass), then stops it.
-    func checkBroker(_ broker: any Broker) async throws {
+    /// Runs the broker, waits until it is ready, then runs `services` on it until one fails
+    /// or the process is stopped.
+    func start(requireRedis: Bool, services: [RoleService]) async throws {
+        if services.contains(.hooks) {
+            // Webhook delivery arrives with the Pusher work; say so rather than pretend.
+            _ = try makeBroker(requireRedis: requireRedis)
+            throw notImplementedYet("webhook delivery (wscenter hooks)")
+        }
+        let broker = try makeBroker(requireRedis: requireRedis)
         let events = broker.events()
-        let connected = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                try await broker.run()
-                return false
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            try await waitUntilReady(events)
+            for service in services {
+                group.addTask { try await self.run(service, on: broker) }
             }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func waitUntilReady(_ events: AsyncStream<BrokerEvent>) async throws {
+        let ready = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await event in events where event == .connected { return true }
                 return false
@@ -79,25 +96,42 @@ struct RoleContext {
             group.cancelAll()
             return first
         }
-        guard connected else {
+        guard ready else {
             throw RoleError("the broker did not become ready within 10 s (is Redis reachable at REDIS_URL?)")
         }
         logger.info("broker ready")
     }
 
-    /// What every role does today: reach its broker, then say honestly what is not built yet.
-    /// - Parameter missing: the servers of this role that do not exist yet.
-    func start(requireRedis: Bool, missing: String) async throws {
-        let broker = try makeBroker(requireRedis: requireRedis)
-        try await checkBroker(broker)
-        throw notImplementedYet(missing)
+    private func run(_ service: RoleService, on broker: any Broker) async throws {
+        switch service {
+        case .node:
+            var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
+            configuration.heartbeatInterval = .seconds(options.heartbeatInterval)
+            configuration.heartbeatTTL = .seconds(options.heartbeatTTL)
+            try await NodeService(configuration: configuration, broker: broker, logger: logger).run()
+        case .gateway:
+            var configuration = GatewayConfiguration(
+                gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,
+                prefix: options.redisPrefix, tokens: options.tokens
+            )
+            configuration.callTimeout = .seconds(options.callTimeout)
+            configuration.maxBodySize = options.maxBody
+            try await GatewayService(configuration: configuration, broker: broker, logger: logger).run()
+        case .hooks:
+            throw notImplementedYet("webhook delivery (wscenter hooks)")
+        }
     }
 
     /// The honest answer for a role whose server is not built yet.
     func notImplementedYet(_ what: String) -> RoleError {
         logger.error("not implemented yet", metadata: ["missing": "\(what)"])
-        return RoleError("wscenter \(role): not implemented yet: \(what); only the broker layer exists in this build")
+        return RoleError("wscenter \(role): not implemented yet: \(what)")
     }
+}
+
+/// A service a role runs on its broker.
+enum RoleService: Sendable, Hashable {
+    case node, gateway, hooks
 }
 
 /// A fatal error of a role: printed as one line, exit code 1.

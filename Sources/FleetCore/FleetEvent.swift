@@ -1,0 +1,88 @@
+/// The 27 events of the websocket-center API. The raw value is the event's name on the wire.
+public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
+    case getConnectionCount, getIds, get_Ids, isOnlineId, isOnline_Id
+    case bindId, unBindId, unBind_Id
+    case getGroupIds, joinGroupById, joinGroupBy_Id, leaveGroupById, leaveGroupBy_Id
+    case leaveAllGroupById, leaveAllGroupBy_Id, getGroupIdsById, getGroupIdsBy_Id
+    case isInGroupById, isInGroupBy_Id, getGroupIdCount, getGroup_IdCount
+    case sendMessageToId, sendMessageTo_Id, sendToGroup, broadcast
+    case sendMessageToGroupByOnlyId, sendMessageToGroupByOnly_Id
+
+    /// The parameters the event requires, in the order the docs list them.
+    public var parameters: [FleetParameter] {
+        switch self {
+        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds: []
+        case .isOnlineId, .unBindId, .leaveAllGroupById, .getGroupIdsById: [.id]
+        case .isOnline_Id, .unBind_Id, .leaveAllGroupBy_Id, .getGroupIdsBy_Id: [.connectionID]
+        case .bindId: [.id, .connectionID]
+        case .joinGroupById, .leaveGroupById, .isInGroupById: [.groupID, .id]
+        case .joinGroupBy_Id, .leaveGroupBy_Id, .isInGroupBy_Id: [.groupID, .connectionID]
+        case .getGroupIdCount, .getGroup_IdCount: [.groupID]
+        case .sendMessageToId, .sendMessageToGroupByOnlyId: [.id, .message]
+        case .sendMessageTo_Id, .sendMessageToGroupByOnly_Id: [.connectionID, .message]
+        case .sendToGroup: [.groupID, .message]
+        case .broadcast: [.message]
+        }
+    }
+
+    /// What one node answers.
+    public var resultKind: ResultKind {
+        switch self {
+        case .isOnlineId, .isOnline_Id, .isInGroupById, .isInGroupBy_Id: .bool
+        case .getIds, .get_Ids, .getGroupIds, .getGroupIdsById, .getGroupIdsBy_Id: .strings
+        default: .int
+        }
+    }
+
+    /// Whether `groupId` may name several groups, comma-separated.
+    public var acceptsGroupList: Bool {
+        switch self {
+        case .joinGroupById, .joinGroupBy_Id, .leaveGroupById, .leaveGroupBy_Id, .sendToGroup: true
+        default: false
+        }
+    }
+
+    /// Which nodes have to run the event.
+    public var routing: Routing {
+        switch self {
+        case .isOnline_Id, .bindId, .unBind_Id, .joinGroupBy_Id, .leaveGroupBy_Id, .leaveAllGroupBy_Id,
+            .getGroupIdsBy_Id, .isInGroupBy_Id, .sendMessageTo_Id:
+            .connectionOwner
+        case .sendMessageToGroupByOnlyId, .sendMessageToGroupByOnly_Id:
+            .groupsThenSend
+        default:
+            .everyNode
+        }
+    }
+
+    public enum ResultKind: Sendable, Hashable {
+        case int, bool, strings
+
+        /// The answer of a node that did not have to run the event.
+        public var neutral: OperationResult {
+            switch self {
+            case .int: .int(0)
+            case .bool: .bool(false)
+            case .strings: .strings([])
+            }
+        }
+    }
+
+    public enum Routing: Sendable, Hashable {
+        /// Every live node runs it on its own connections.
+        case everyNode
+        /// Only the node that owns the `_id` can change or answer anything.
+        case connectionOwner
+        /// Two steps: collect the groups of the user / connection from every node, then send
+        /// to the members of those groups on every node, once per connection.
+        case groupsThenSend
+    }
+}
+
+/// A parameter of an event, by its wire name.
+public enum FleetParameter: String, Sendable, CaseIterable, Hashable {
+    case id
+    case connectionID = "_id"
+    case groupID = "groupId"
+    case message = "msg"
+}

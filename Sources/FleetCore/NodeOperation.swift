@@ -1,0 +1,123 @@
+/// The arguments of an event once the gateway has checked them. Unused ones are nil.
+public struct EventArguments: Codable, Sendable, Hashable {
+    /// A user id.
+    public var id: String?
+    /// A connection id.
+    public var connectionID: String?
+    /// One or more groups (`groupId`, split on commas where the event allows a list).
+    public var groups: [String]?
+    /// The message text, delivered as is.
+    public var message: String?
+
+    public init(id: String? = nil, connectionID: String? = nil, groups: [String]? = nil, message: String? = nil) {
+        self.id = id
+        self.connectionID = connectionID
+        self.groups = groups
+        self.message = message
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case connectionID = "_id"
+        case groups = "groupId"
+        case message = "msg"
+    }
+}
+
+/// One thing a node is asked to do.
+public enum NodeOperation: Sendable, Hashable {
+    /// One of the API's events.
+    case event(FleetEvent, EventArguments)
+    /// Send `message` to every local member of any of `groups`, once per connection; answers
+    /// the number reached. The second step of `sendMessageToGroupByOnly(_)Id`.
+    case sendToGroups([String], message: String)
+}
+
+extension NodeOperation: Codable {
+    private enum CodingKeys: String, CodingKey { case op, args }
+    private static let sendToGroupsName = "_sendToGroups"
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try container.decode(String.self, forKey: .op)
+        let arguments = try container.decode(EventArguments.self, forKey: .args)
+        if name == Self.sendToGroupsName {
+            self = .sendToGroups(arguments.groups ?? [], message: arguments.message ?? "")
+        } else if let event = FleetEvent(rawValue: name) {
+            self = .event(event, arguments)
+        } else {
+            throw DecodingError.dataCorruptedError(forKey: .op, in: container, debugDescription: "unknown operation \(name)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .event(let event, let arguments):
+            try container.encode(event.rawValue, forKey: .op)
+            try container.encode(arguments, forKey: .args)
+        case .sendToGroups(let groups, let message):
+            try container.encode(Self.sendToGroupsName, forKey: .op)
+            try container.encode(EventArguments(groups: groups, message: message), forKey: .args)
+        }
+    }
+}
+
+/// A node's answer to one operation.
+public enum OperationResult: Sendable, Hashable {
+    case int(Int)
+    case bool(Bool)
+    case strings([String])
+    /// The operation could not run on that node: `code` 1 for bad arguments (the gateway
+    /// checks them first, so this means a version mismatch), 3 for a timeout.
+    case failure(code: Int, message: String)
+
+    /// What the gateway reports for a node that did not answer in time.
+    public static let timeout = OperationResult.failure(code: 3, message: "timeout")
+}
+
+extension OperationResult: Codable {
+    // Tagged, so that no JSON decoder can confuse `true` with `1`.
+    private enum CodingKeys: String, CodingKey { case i, b, s, code, msg }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let value = try container.decodeIfPresent(Int.self, forKey: .i) {
+            self = .int(value)
+        } else if let value = try container.decodeIfPresent(Bool.self, forKey: .b) {
+            self = .bool(value)
+        } else if let value = try container.decodeIfPresent([String].self, forKey: .s) {
+            self = .strings(value)
+        } else {
+            self = .failure(
+                code: try container.decode(Int.self, forKey: .code),
+                message: try container.decode(String.self, forKey: .msg)
+            )
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .int(let value): try container.encode(value, forKey: .i)
+        case .bool(let value): try container.encode(value, forKey: .b)
+        case .strings(let value): try container.encode(value, forKey: .s)
+        case .failure(let code, let message):
+            try container.encode(code, forKey: .code)
+            try container.encode(message, forKey: .msg)
+        }
+    }
+}
+
+/// The body of a call from a gateway to a node: operations to run in order.
+public struct NodeCall: Codable, Sendable, Hashable {
+    public var operations: [NodeOperation]
+    public init(operations: [NodeOperation]) { self.operations = operations }
+    enum CodingKeys: String, CodingKey { case operations = "ops" }
+}
+
+/// A node's reply: one result per operation, in order.
+public struct NodeCallReply: Codable, Sendable, Hashable {
+    public var results: [OperationResult]
+    public init(results: [OperationResult]) { self.results = results }
+}

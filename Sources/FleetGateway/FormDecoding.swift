@@ -1,0 +1,50 @@
+/// `application/x-www-form-urlencoded` (and URL query) decoding: `a=b&c=d`, `+` as space,
+/// `%XX` escapes. A malformed escape or invalid UTF-8 is an error, not a guess.
+enum FormDecoding {
+    struct Malformed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func pairs(_ text: Substring) throws -> [(name: String, value: String)] {
+        var result: [(String, String)] = []
+        for part in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = try decode(pieces[0])
+            let value = pieces.count > 1 ? try decode(pieces[1]) : ""
+            result.append((name, value))
+        }
+        return result
+    }
+
+    static func decode(_ text: Substring) throws -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"):
+                bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
+                    throw Malformed(description: "malformed percent-escape in \"\(text.prefix(64))\"")
+                }
+                bytes.append(high << 4 | low)
+            default:
+                bytes.append(byte)
+            }
+        }
+        guard let string = String(validating: bytes, as: UTF8.self) else {
+            throw Malformed(description: "invalid UTF-8 in \"\(text.prefix(64))\"")
+        }
+        return string
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import BrokerCore
+import FleetCore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// How a gateway runs.
+public struct GatewayConfiguration: Sendable {
+    public var gatewayID: String
+    public var host: String
+    /// HTTP port; 0 picks a free one.
+    public var port: Int
+    public var prefix: String
+    /// Accepted API tokens; empty = the API is open.
+    public var tokens: Set<String>
+    /// How long to wait for the nodes' replies.
+    public var callTimeout: Duration = .seconds(2)
+    /// Largest request body accepted (bytes).
+    public var maxBodySize: Int = 1 << 20
+
+    public init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
+        self.gatewayID = gatewayID
+        self.host = host
+        self.port = port
+        self.prefix = prefix
+        self.tokens = tokens
+    }
+}
+
+/// The stateless HTTP gateway: parses event API requests, runs them across the live nodes
+/// through the broker, and answers in the seed's JSON shape.
+public final class GatewayService: Sendable {
+    public let configuration: GatewayConfiguration
+    let broker: any Broker
+    let keys: FleetKeys
+    let logger: Logger
+    let directory: NodeDirectory
+
+    public init(configuration: GatewayConfiguration, broker: any Broker, logger: Logger) {
+        self.configuration = configuration
+        self.broker = broker
+        self.keys = FleetKeys(prefix: configuration.prefix)
+        self.logger = logger
+        self.directory = NodeDirectory(broker: broker, keys: keys)
+    }
+
+    /// Runs the gateway until cancelled. The broker must already be running.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        if configuration.tokens.isEmpty {
+            logger.warning("TOKEN is not set: the event API is open to anyone who can reach it")
+        }
+        let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID))
+        let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await requester.run() }
+            group.addTask { try await self.serve(runner, onListening: onListening) }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Answers one event API request: (HTTP status, JSON body).
+    func handle(query: Substring, body: [UInt8]?, contentType: String?, runner: CallRunner) async -> (Int, String) {
+        // The token is checked first, so that a caller without one learns nothing else.
+        if !configuration.tokens.isEmpty {
+            let token = Self.token(in: query)
+            guard let token, configuration.tokens.contains(token) else {
+                let denied = APIError.unauthorized(token == nil ? "missing token: give ?token=..." : "invalid token")
+                return (denied.status, ResponseJSON.failure(denied))
+            }
+        }
+        let request: EventRequest
+        do {
+            request = try EventRequest.parse(query: query, body: body, contentType: contentType)
+        } catch {
+            return (error.status, ResponseJSON.failure(error))
+        }
+        do {
+            let nodes = try await directory.liveNodes()
+            let result = try await runner.run(request.calls, on: nodes)
+            return (200, ResponseJSON.success(result))
+        } catch {
+            logger.warning("request failed on the broker", metadata: ["error": "\(error)"])
+            let failure = APIError.brokerUnavailable("\(error)")
+            return (failure.status, ResponseJSON.failure(failure))
+        }
+    }
+
+    /// The `token` of a query string, if any (even when the rest does not parse).
+    static func token(in query: Substring) -> String? {
+        for part in query.split(separator: "&") where part.hasPrefix("token=") {
+            return (try? FormDecoding.decode(part.dropFirst("token=".count))) ?? ""
+        }
+        return nil
+    }
+
+    // MARK: HTTP
+
+    private func serve(_ runner: CallRunner, onListening: @escaping @Sendable (Int) async -> Void) async throws {
+        let router = Router()
+        let maxBody = configuration.maxBodySize
+        router.get("/healthz") { _, _ in "ok\n" }
+        let api: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            var body: [UInt8]?
+            if request.method == .post || request.method == .put {
+                do {
+                    let buffer = try await request.body.collect(upTo: maxBody)
+                    body = Array(buffer.readableBytesView)
+                } catch let error as HTTPError where error.status == .contentTooLarge {
+                    let failure = APIError.tooLarge(limit: maxBody)
+                    return Self.response(failure.status, ResponseJSON.failure(failure))
+                }
+            }
+            let query = request.uri.query.map { Substring($0) } ?? ""
+            let (status, json) = await self.handle(
+                query: query, body: body, contentType: request.headers[.contentType], runner: runner
+            )
+            return Self.response(status, json)
+        }
+        router.get("/", use: api)
+        router.post("/", use: api)
+
+        let logger = logger
+        let configuration = configuration
+        let application = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-gateway"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                logger.info("gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+                await onListening(port)
+            },
+            logger: quietLogger(logger)
+        )
+        try await application.run()
+    }
+
+    static func response(_ status: Int, _ json: String) -> Response {
+        Response(
+            status: HTTPResponse.Status(code: status),
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: json))
+        )
+    }
+}
+
+/// Hummingbird logs every request at info; keep its own logger one level down.
+func quietLogger(_ logger: Logger) -> Logger {
+    var logger = logger
+    if logger.logLevel < .notice { logger.logLevel = .notice }
+    return logger
+}

@@ -1,0 +1,76 @@
+import FleetCore
+
+/// Writes the API's answers in the seed's shape, keys in a fixed order:
+/// `{"code":0,"msg":"ok","extra":[],"master_ids":[...],"data":{EVENT:{NODE:result}}}`.
+enum ResponseJSON {
+    static func success(_ result: APIResult) -> String {
+        var out = #"{"code":0,"msg":"ok","extra":"#
+        appendStrings(result.extra, to: &out)
+        out += #","master_ids":"#
+        appendStrings(result.masterIDs, to: &out)
+        out += #","data":{"#
+        for (index, entry) in result.data.enumerated() {
+            if index > 0 { out += "," }
+            appendString(entry.event.rawValue, to: &out)
+            out += ":{"
+            for (position, node) in result.masterIDs.enumerated() {
+                if position > 0 { out += "," }
+                appendString(node, to: &out)
+                out += ":"
+                append(entry.results[node] ?? entry.event.resultKind.neutral, to: &out)
+            }
+            out += "}"
+        }
+        out += "}}"
+        return out
+    }
+
+    static func failure(_ error: APIError, masterIDs: [String] = []) -> String {
+        var out = #"{"code":"# + String(error.code) + #","msg":"#
+        appendString(error.message, to: &out)
+        out += #","extra":[],"master_ids":"#
+        appendStrings(masterIDs, to: &out)
+        out += #","data":{}}"#
+        return out
+    }
+
+    static func append(_ result: OperationResult, to out: inout String) {
+        switch result {
+        case .int(let value): out += String(value)
+        case .bool(let value): out += value ? "true" : "false"
+        case .strings(let values): appendStrings(values, to: &out)
+        case .failure(let code, let message):
+            out += #"{"code":"# + String(code) + #","msg":"#
+            appendString(message, to: &out)
+            out += "}"
+        }
+    }
+
+    static func appendStrings(_ values: [String], to out: inout String) {
+        out += "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { out += "," }
+            appendString(value, to: &out)
+        }
+        out += "]"
+    }
+
+    /// A JSON string literal; non-ASCII text is kept as UTF-8.
+    static func appendString(_ value: String, to out: inout String) {
+        out += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let control where control.value < 0x20:
+                let hex = String(control.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

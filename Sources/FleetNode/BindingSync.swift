@@ -1,0 +1,75 @@
+import BrokerCore
+import FleetCore
+import Logging
+
+/// Keeps the broker's copy of this node's bindings (`conns`, `conn:<_id>`, `user:<id>`,
+/// `group:<g>`, `node:<id>:conns`) in step with the hub: changes are applied in the order
+/// the hub made them, each in one MULTI/EXEC. A resync (at start and after the broker
+/// reconnects) removes what the broker holds for connections this node no longer has and
+/// rewrites every live connection.
+final class BindingSync: Sendable {
+    enum Item: Sendable {
+        case change(BindingChange)
+        case resync
+    }
+
+    private let broker: any Broker
+    private let keys: FleetKeys
+    private let nodeID: String
+    private let logger: Logger
+    private let items: AsyncStream<Item>
+    private let continuation: AsyncStream<Item>.Continuation
+
+    init(broker: any Broker, keys: FleetKeys, nodeID: String, logger: Logger) {
+        self.broker = broker
+        self.keys = keys
+        self.nodeID = nodeID
+        self.logger = logger
+        (items, continuation) = AsyncStream.makeStream(of: Item.self)
+    }
+
+    /// Queues a change; called under the hub's lock, so it only enqueues.
+    func enqueue(_ change: BindingChange) { continuation.yield(.change(change)) }
+
+    func requestResync() { continuation.yield(.resync) }
+
+    /// Applies queued items until cancelled. `snapshots` gives the hub's current state.
+    func run(snapshots: @escaping @Sendable () -> [ConnectionSnapshot]) async {
+        await withTaskCancellationHandler {
+            for await item in items {
+                switch item {
+                case .change(let change):
+                    let commands = keys.commands(from: change.before, to: change.after)
+                    do {
+                        _ = try await broker.execute(commands, atomically: true)
+                    } catch {
+                        // The broker is unreachable: the resync after it reconnects repairs this.
+                        logger.debug("binding not written", metadata: ["error": "\(error)"])
+                    }
+                case .resync:
+                    do {
+                        try await resync(snapshots())
+                    } catch {
+                        logger.warning("binding resync failed; retried on the next reconnect", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        } onCancel: {
+            continuation.finish()
+        }
+    }
+
+    private func resync(_ live: [ConnectionSnapshot]) async throws {
+        let recorded = try await broker.setMembers(keys.nodeConnections(nodeID))
+        let liveIDs = Set(live.map(\.connectionID))
+        var removed = 0
+        for connectionID in recorded.subtracting(liveIDs) {
+            try await NodeJanitor.forget(connectionID, of: nodeID, broker: broker, keys: keys)
+            removed += 1
+        }
+        for snapshot in live {
+            _ = try await broker.execute(keys.commands(from: nil, to: snapshot), atomically: true)
+        }
+        logger.info("bindings resynced", metadata: ["connections": "\(live.count)", "stale_removed": "\(removed)"])
+    }
+}

@@ -1,0 +1,27 @@
+/// How a node runs. Defaults follow docs/operations.md.
+public struct NodeConfiguration: Sendable {
+    public var nodeID: String
+    /// Bind address of the WebSocket server.
+    public var host: String
+    /// WebSocket port; 0 picks a free one.
+    public var port: Int
+    /// Prefix of every key and channel.
+    public var prefix: String
+    /// How often the node rewrites its heartbeat.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// How long a heartbeat keeps the node in `master_ids`.
+    public var heartbeatTTL: Duration = .seconds(3)
+    /// How often a node tries to clean up after dead nodes.
+    public var janitorInterval: Duration = .seconds(5)
+    /// Largest WebSocket message accepted from a client (bytes).
+    public var maxMessageSize: Int = 1 << 20
+    /// Messages queued for one slow client before it is disconnected.
+    public var outboxLimit: Int = Outbox.defaultLimit
+
+    public init(nodeID: String, host: String = "0.0.0.0", port: Int = 8090, prefix: String = "wsc:") {
+        self.nodeID = nodeID
+        self.host = host
+        self.port = port
+        self.prefix = prefix
+    }
+}

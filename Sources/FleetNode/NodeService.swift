@@ -1,0 +1,142 @@
+import BrokerCore
+import FleetCore
+import Foundation
+import Logging
+
+/// A WebSocket node: the hub of local connections, their bindings mirrored to the broker, a
+/// heartbeat, a share of the janitor's work, and the calls that arrive on the bus.
+public final class NodeService: Sendable {
+    public let configuration: NodeConfiguration
+    public let hub: NodeHub
+    let broker: any Broker
+    let keys: FleetKeys
+    let logger: Logger
+    let startedAt = epochMilliseconds()
+    private let sync: BindingSync
+
+    public init(configuration: NodeConfiguration, broker: any Broker, logger: Logger) {
+        self.configuration = configuration
+        self.broker = broker
+        self.keys = FleetKeys(prefix: configuration.prefix)
+        self.logger = logger
+        let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
+        self.sync = sync
+        self.hub = NodeHub(nodeID: configuration.nodeID) { change in sync.enqueue(change) }
+    }
+
+    /// Runs the node until cancelled. The broker must already be running.
+    /// - Parameter onListening: told the WebSocket port once the server listens.
+    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let bus = try await broker.subscribe(to: [keys.broadcastChannel, keys.nodeChannel(configuration.nodeID)])
+        let events = broker.events()
+        sync.requestResync()
+        try await beat()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
+            group.addTask { await self.serveCalls(bus) }
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask { await self.janitorLoop() }
+            group.addTask {
+                for await event in events where event == .reconnected {
+                    self.logger.info("broker reconnected: rewriting heartbeat and bindings")
+                    try? await self.beat()
+                    self.sync.requestResync()
+                }
+            }
+            group.addTask {
+                try await NodeServer(service: self).run(onListening: onListening)
+            }
+            defer { bus.cancel() }
+            try await group.next()
+            group.cancelAll()
+        }
+        await leave()
+    }
+
+    // MARK: Heartbeat
+
+    var info: NodeInfo {
+        NodeInfo(
+            id: configuration.nodeID,
+            host: configuration.host,
+            port: configuration.port,
+            startedAt: startedAt,
+            connections: hub.connectionCount,
+            version: wscenterVersion,
+            expiresAt: epochMilliseconds() + (BrokerCommand.milliseconds(configuration.heartbeatTTL) ?? 3_000)
+        )
+    }
+
+    /// Writes the heartbeat: the `node:<id>` key with its TTL and the `nodes` entry.
+    func beat() async throws {
+        let text = info.encoded()
+        _ = try await broker.execute([
+            .set(key: keys.node(configuration.nodeID), value: text, ttl: configuration.heartbeatTTL),
+            .hashSet(key: keys.nodes, fields: [configuration.nodeID: text]),
+        ], atomically: true)
+    }
+
+    private func heartbeatLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+            do {
+                try await beat()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.debug("heartbeat not written", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func janitorLoop() async {
+        let janitor = NodeJanitor(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.janitorInterval)
+            do {
+                try await janitor.sweep()
+            } catch {
+                logger.debug("janitor pass failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Takes this node out of the fleet's view (on an orderly stop).
+    private func leave() async {
+        do {
+            try await NodeJanitor.forgetNode(configuration.nodeID, broker: broker, keys: keys)
+        } catch {
+            logger.warning("could not remove this node from the broker; the janitor will", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: Calls
+
+    private func serveCalls(_ bus: BrokerSubscription) async {
+        let decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        await withDiscardingTaskGroup { group in
+            for await message in bus {
+                let request: BrokerRequest
+                let call: NodeCall
+                do {
+                    request = try BrokerRequest(decoding: message.payload)
+                    call = try decoder.decode(NodeCall.self, from: Data(request.body.utf8))
+                } catch {
+                    logger.warning("ignored a malformed call", metadata: ["channel": "\(message.channel)", "error": "\(error)"])
+                    continue
+                }
+                // Operations run here, in arrival order; only the reply is sent concurrently.
+                let results = hub.execute(call.operations)
+                let body = String(decoding: (try? encoder.encode(NodeCallReply(results: results))) ?? Data(), as: UTF8.self)
+                group.addTask {
+                    do {
+                        try await self.broker.reply(to: request, from: self.configuration.nodeID, body: body)
+                    } catch {
+                        self.logger.debug("reply not sent", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+}
