@@ -34,6 +34,9 @@ public struct FleetKeys: Sendable, Hashable {
     public var broadcastChannel: String { prefix + "bus:all" }
     /// Calls for one node.
     public func nodeChannel(_ nodeID: String) -> String { prefix + "bus:node:" + nodeID }
+    /// A node id, published when that node joins or leaves the fleet in an orderly way, so
+    /// gateways refresh `master_ids` at once instead of at their next read.
+    public var nodeEventsChannel: String { prefix + "events:nodes" }
     /// Replies to one gateway.
     public func replyChannel(_ gatewayID: String) -> String { prefix + "reply:" + gatewayID }
 }

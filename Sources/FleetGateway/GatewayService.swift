@@ -54,9 +54,9 @@ public final class GatewayService: Sendable {
         let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await requester.run() }
-            group.addTask { try await self.serve(runner, onListening: onListening) }
-            try await group.next()
-            group.cancelAll()
+            group.addTask { await self.directory.run() }
+            defer { group.cancelAll() }
+            try await serve(runner, onListening: onListening)
         }
     }
 

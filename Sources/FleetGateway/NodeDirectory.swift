@@ -17,6 +17,16 @@ final class NodeDirectory: Sendable {
         self.refreshInterval = refreshInterval
     }
 
+    /// Forgets the cached read when a node announces it joined or left, until cancelled.
+    func run() async {
+        guard let subscription = try? await broker.subscribe(to: [keys.nodeEventsChannel]) else { return }
+        await withTaskCancellationHandler {
+            for await _ in subscription { cache.withLock { $0 = nil } }
+        } onCancel: {
+            subscription.cancel()
+        }
+    }
+
     /// The ids of the nodes alive now, sorted.
     func liveNodes() async throws -> [String] {
         let now = ContinuousClock.now

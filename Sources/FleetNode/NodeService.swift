@@ -31,6 +31,7 @@ public final class NodeService: Sendable {
         let events = broker.events()
         sync.requestResync()
         try await beat()
+        try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
             group.addTask { await self.serveCalls(bus) }
@@ -43,14 +44,14 @@ public final class NodeService: Sendable {
                     self.sync.requestResync()
                 }
             }
-            group.addTask {
-                try await NodeServer(service: self).run(onListening: onListening)
+            defer {
+                bus.cancel()
+                group.cancelAll()
             }
-            defer { bus.cancel() }
-            try await group.next()
-            group.cancelAll()
+            try await NodeServer(service: self).run(onListening: onListening)
         }
-        await leave()
+        // Cancelled or failed: leave the fleet's view, outside the cancelled task.
+        await Task { await self.leave() }.value
     }
 
     // MARK: Heartbeat
@@ -105,6 +106,7 @@ public final class NodeService: Sendable {
     private func leave() async {
         do {
             try await NodeJanitor.forgetNode(configuration.nodeID, broker: broker, keys: keys)
+            try await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         } catch {
             logger.warning("could not remove this node from the broker; the janitor will", metadata: ["error": "\(error)"])
         }

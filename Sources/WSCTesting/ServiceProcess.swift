@@ -1,0 +1,41 @@
+import Foundation
+
+/// A long-running child process (a `wscenter` role in fleet tests), its output captured in a
+/// temporary file. Killed when released.
+public final class ServiceProcess: @unchecked Sendable {
+    private let child: ChildProcess
+    private let outputPath: String
+
+    private init(child: ChildProcess, outputPath: String) {
+        self.child = child
+        self.outputPath = outputPath
+    }
+
+    deinit {
+        child.send(SIGKILL)
+        child.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: outputPath)
+    }
+
+    /// Starts `executable` with `arguments` (the environment is inherited).
+    public static func start(executable: String, arguments: [String]) throws -> ServiceProcess {
+        let outputPath = FileManager.default.temporaryDirectory
+            .appendingPathComponent("wsctesting-\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString.prefix(8)).log").path
+        let child = try ChildProcess.spawn(executable: executable, arguments: arguments, outputPath: outputPath)
+        return ServiceProcess(child: child, outputPath: outputPath)
+    }
+
+    public var pid: Int32 { child.pid }
+    public var isRunning: Bool { child.isRunning }
+
+    /// Sends `signal` (SIGKILL by default) and waits until the process has exited.
+    public func kill(_ signal: Int32 = SIGKILL) {
+        child.send(signal)
+        child.waitUntilExit()
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    public func output() -> String {
+        (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    }
+}

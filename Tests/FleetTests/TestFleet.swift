@@ -1,0 +1,235 @@
+import BrokerCore
+import BrokerEmbedded
+import BrokerRedis
+import FleetGateway
+import FleetNode
+import Foundation
+import Logging
+import Redis
+import Synchronization
+import Testing
+import WSCTesting
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The brokers the fleet tests run on: one shared in-process broker (what `serve` uses), or
+/// a real Redis with one broker (connection pair) per node and gateway, as in a fleet.
+enum FleetBrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case embedded
+    case redis
+
+    var testDescription: String { rawValue }
+}
+
+/// An answer of the event API.
+struct APIResponse: @unchecked Sendable {
+    let status: Int
+    let json: [String: Any]
+
+    var code: Int? { json["code"] as? Int }
+    var message: String? { json["msg"] as? String }
+    var masterIDs: [String] { json["master_ids"] as? [String] ?? [] }
+    var extra: [String] { json["extra"] as? [String] ?? [] }
+
+    /// `data[event]`: node id → result.
+    func results(_ event: String) -> [String: Any] {
+        (json["data"] as? [String: Any])?[event] as? [String: Any] ?? [:]
+    }
+
+    /// The sum of the integer results of `event` over every node.
+    func total(_ event: String) -> Int {
+        results(event).values.compactMap { $0 as? Int }.reduce(0, +)
+    }
+
+    /// The union of the string-list results of `event` over every node, sorted.
+    func union(_ event: String) -> [String] {
+        Set(results(event).values.compactMap { $0 as? [String] }.joined()).sorted()
+    }
+
+    /// Whether any node answered `true` to `event`.
+    func any(_ event: String) -> Bool {
+        results(event).values.contains { ($0 as? Bool) == true }
+    }
+}
+
+/// Nodes and gateways running in this process on one broker kind, under a prefix of their
+/// own (tests share one Redis).
+final class TestFleet: Sendable {
+    let kind: FleetBrokerKind
+    let prefix: String
+    let nodeIDs: [String]
+    let nodePorts: [Int]
+    let gatewayPorts: [Int]
+    /// A broker for looking at the keys directly.
+    let inspector: any Broker
+    private let nodeTasks: [Task<Void, any Error>]
+
+    fileprivate init(
+        kind: FleetBrokerKind, prefix: String, nodeIDs: [String], nodePorts: [Int], gatewayPorts: [Int],
+        inspector: any Broker, nodeTasks: [Task<Void, any Error>]
+    ) {
+        self.kind = kind
+        self.prefix = prefix
+        self.nodeIDs = nodeIDs
+        self.nodePorts = nodePorts
+        self.gatewayPorts = gatewayPorts
+        self.inspector = inspector
+        self.nodeTasks = nodeTasks
+    }
+
+    func nodeURL(_ index: Int) -> String { "ws://127.0.0.1:\(nodePorts[index])/" }
+
+    /// Opens a WebSocket on node `index` and reads its `open` message; returns the socket
+    /// and its `_id`.
+    func connect(node index: Int) async throws -> (TestWebSocket, String) {
+        let socket = try await TestWebSocket.connect(nodeURL(index))
+        let open = try await socket.nextJSON()
+        #expect(open["cmd"] as? String == "open")
+        let id = try #require(open["_id"] as? String)
+        return (socket, id)
+    }
+
+    /// Stops node `index` in an orderly way (its server closes, it leaves the broker).
+    func stopNode(_ index: Int) async {
+        nodeTasks[index].cancel()
+        _ = await nodeTasks[index].result
+    }
+
+    /// GET `/?<query>` on gateway `gateway`.
+    func get(_ query: String, gateway: Int = 0) async throws -> APIResponse {
+        try await request(URLRequest(url: try url(query, gateway: gateway)))
+    }
+
+    /// POST `/?<query>` with `body`.
+    func post(_ query: String, body: String, contentType: String? = "application/json", gateway: Int = 0) async throws -> APIResponse {
+        var request = URLRequest(url: try url(query, gateway: gateway))
+        request.httpMethod = "POST"
+        request.httpBody = Data(body.utf8)
+        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        return try await self.request(request)
+    }
+
+    private func url(_ query: String, gateway: Int) throws -> URL {
+        try #require(URL(string: "http://127.0.0.1:\(gatewayPorts[gateway])/?\(query)"), "bad query \(query)")
+    }
+
+    private func request(_ request: URLRequest) async throws -> APIResponse {
+        var request = request
+        request.timeoutInterval = 10
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return APIResponse(status: status, json: try #require(json, "not a JSON object: \(String(decoding: data, as: UTF8.self))"))
+    }
+
+    /// Waits until `condition` holds, checking every 20 ms; fails the test after `timeout`.
+    func eventually(
+        within timeout: Duration = .seconds(5),
+        _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: @Sendable () async throws -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let held = try await condition()
+        #expect(held, "\(what) did not happen within \(timeout)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Collects the port a server reports once it listens.
+private final class PortBox: Sendable {
+    let stream: AsyncStream<Int>
+    let continuation: AsyncStream<Int>.Continuation
+    init() { (stream, continuation) = AsyncStream.makeStream(of: Int.self) }
+
+    func wait(_ what: String) async throws -> Int {
+        let port = await firstElement(of: stream, within: .seconds(10)) { _ in true }
+        return try #require(port, "\(what) did not start listening within 10 s")
+    }
+}
+
+/// Runs `body` with `nodes` nodes and `gateways` gateways on a broker of `kind`, each on a
+/// free port of 127.0.0.1, and stops them all afterwards.
+func withFleet(
+    _ kind: FleetBrokerKind,
+    nodes nodeCount: Int = 2,
+    gateways gatewayCount: Int = 2,
+    tokens: Set<String> = [],
+    callTimeout: Duration = .seconds(2),
+    heartbeatTTL: Duration = .seconds(3),
+    _ body: @Sendable (TestFleet) async throws -> Void
+) async throws {
+    let prefix = "t\(UInt32.random(in: 0...UInt32.max)):"
+    var logger = Logger(label: "fleet-test")
+    logger.logLevel = .critical
+    let shared: (any Broker)? = kind == .embedded ? EmbeddedBroker() : nil
+    func makeBroker() throws -> any Broker {
+        if let shared { return shared }
+        return RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
+    }
+
+    var brokers: [any Broker] = []
+    var tasks: [Task<Void, any Error>] = []
+    var nodeTasks: [Task<Void, any Error>] = []
+    defer { for task in tasks + nodeTasks { task.cancel() } }
+
+    func start(_ broker: any Broker) async throws {
+        let events = broker.events()
+        tasks.append(Task { try await broker.run() })
+        let connected = await firstElement(of: events, within: .seconds(10)) { $0 == .connected }
+        try #require(connected != nil, "the \(kind) broker did not connect")
+    }
+
+    if let shared { try await start(shared) }
+    let inspector = try makeBroker()
+    if shared == nil { try await start(inspector) }
+
+    var nodeIDs: [String] = []
+    var nodePorts: [Int] = []
+    for index in 0..<nodeCount {
+        let broker = try makeBroker()
+        if shared == nil { try await start(broker) }
+        brokers.append(broker)
+        let id = "node\(index)-\(UInt16.random(in: 0...UInt16.max))"
+        var configuration = NodeConfiguration(nodeID: id, host: "127.0.0.1", port: 0, prefix: prefix)
+        configuration.heartbeatInterval = .milliseconds(250)
+        configuration.heartbeatTTL = heartbeatTTL
+        configuration.janitorInterval = .milliseconds(500)
+        let service = NodeService(configuration: configuration, broker: broker, logger: logger)
+        let box = PortBox()
+        nodeTasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
+        nodePorts.append(try await box.wait("node \(id)"))
+        nodeIDs.append(id)
+    }
+    var gatewayPorts: [Int] = []
+    for index in 0..<gatewayCount {
+        let broker = try makeBroker()
+        if shared == nil { try await start(broker) }
+        brokers.append(broker)
+        var configuration = GatewayConfiguration(gatewayID: "gw\(index)-\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
+        configuration.callTimeout = callTimeout
+        let service = GatewayService(configuration: configuration, broker: broker, logger: logger)
+        let box = PortBox()
+        tasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
+        gatewayPorts.append(try await box.wait("gateway \(index)"))
+    }
+    let fleet = TestFleet(
+        kind: kind, prefix: prefix, nodeIDs: nodeIDs, nodePorts: nodePorts, gatewayPorts: gatewayPorts,
+        inspector: inspector, nodeTasks: nodeTasks
+    )
+    // Every gateway sees every node before the test starts.
+    try await fleet.eventually("all nodes in master_ids") {
+        for gateway in 0..<gatewayCount where try await fleet.get("event=getConnectionCount", gateway: gateway).masterIDs != fleet.nodeIDs.sorted() {
+            return false
+        }
+        return true
+    }
+    try await body(fleet)
+    for task in nodeTasks { task.cancel(); _ = await task.result }
+    for task in tasks { task.cancel(); _ = await task.result }
+}
