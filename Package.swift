@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "BrokerCore", targets: ["BrokerCore"]),
         .library(name: "BrokerEmbedded", targets: ["BrokerEmbedded"]),
         .library(name: "BrokerRedis", targets: ["BrokerRedis"]),
+        .library(name: "FleetCore", targets: ["FleetCore"]),
+        .library(name: "FleetNode", targets: ["FleetNode"]),
+        .library(name: "FleetGateway", targets: ["FleetGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -21,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // hiredis 0.14 (Debian libhiredis-dev): only its RESP reader is used.
@@ -70,6 +74,17 @@ let package = Package(
             dependencies: ["BrokerCore"],
             swiftSettings: swiftSettings
         ),
+        // What the node's and the gateway's HTTP servers share: running a Hummingbird
+        // application until cancelled, with a graceful shutdown.
+        .target(
+            name: "FleetHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The WebSocket node: connections in memory, bindings and heartbeat in the broker,
         // calls from the bus.
         .target(
@@ -77,6 +92,7 @@ let package = Package(
             dependencies: [
                 "BrokerCore",
                 "FleetCore",
+                "FleetHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -91,6 +107,7 @@ let package = Package(
             dependencies: [
                 "BrokerCore",
                 "FleetCore",
+                "FleetHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,6 +126,7 @@ let package = Package(
                 "FleetNode",
                 "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

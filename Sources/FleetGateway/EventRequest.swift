@@ -165,6 +165,7 @@ public struct EventRequest: Sendable, Hashable {
         } catch {
             throw .badRequest("malformed JSON body: \(describe(error))")
         }
+        if case .array(let items) = value, items.isEmpty { return [:] }  // PHP's json_encode([])
         guard case .object(let events) = value else {
             throw .badRequest("JSON body must be an object like {\"EVENT\": {\"param\": \"value\"}}, not \(value.kind)")
         }
@@ -216,6 +217,11 @@ enum JSONValue: Decodable, Hashable {
             self = .string(text)
         } else if let integer = try? container.decode(Int64.self) {
             self = .number(String(integer))
+        } else if let integer = try? container.decode(UInt64.self) {
+            self = .number(String(integer))
+        } else if let decimal = try? container.decode(Decimal.self), decimal.isFinite, decimal.exponent >= 0 {
+            // An integer beyond 64 bits: keep its digits rather than round it through Double.
+            self = .number("\(decimal)")
         } else if let number = try? container.decode(Double.self) {
             self = .number(number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number))
         } else if let flag = try? container.decode(Bool.self) {

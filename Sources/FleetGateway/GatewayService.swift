@@ -1,5 +1,6 @@
 import BrokerCore
 import FleetCore
+import FleetHTTP
 import Foundation
 import Hummingbird
 import Logging
@@ -107,7 +108,7 @@ public final class GatewayService: Sendable {
                 do {
                     let buffer = try await request.body.collect(upTo: maxBody)
                     body = Array(buffer.readableBytesView)
-                } catch let error as HTTPError where error.status == .contentTooLarge {
+                } catch is NIOTooManyBytesError {
                     let failure = APIError.tooLarge(limit: maxBody)
                     return Self.response(failure.status, ResponseJSON.failure(failure))
                 }
@@ -131,9 +132,9 @@ public final class GatewayService: Sendable {
                 logger.info("gateway listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
                 await onListening(port)
             },
-            logger: quietLogger(logger)
+            logger: frameworkLogger(logger)
         )
-        try await application.run()
+        try await runUntilCancelled(application, logger: logger)
     }
 
     static func response(_ status: Int, _ json: String) -> Response {
@@ -145,9 +146,3 @@ public final class GatewayService: Sendable {
     }
 }
 
-/// Hummingbird logs every request at info; keep its own logger one level down.
-func quietLogger(_ logger: Logger) -> Logger {
-    var logger = logger
-    if logger.logLevel < .notice { logger.logLevel = .notice }
-    return logger
-}

@@ -5,8 +5,8 @@ import Logging
 /// Keeps the broker's copy of this node's bindings (`conns`, `conn:<_id>`, `user:<id>`,
 /// `group:<g>`, `node:<id>:conns`) in step with the hub: changes are applied in the order
 /// the hub made them, each in one MULTI/EXEC. A resync (at start and after the broker
-/// reconnects) removes what the broker holds for connections this node no longer has and
-/// rewrites every live connection.
+/// reconnects) removes what the broker holds for connections this node no longer has, and
+/// replaces what it holds for each live connection with the hub's state.
 final class BindingSync: Sendable {
     enum Item: Sendable {
         case change(BindingChange)
@@ -68,7 +68,11 @@ final class BindingSync: Sendable {
             removed += 1
         }
         for snapshot in live {
-            _ = try await broker.execute(keys.commands(from: nil, to: snapshot), atomically: true)
+            // Whatever the broker recorded for this connection may be stale (a change lost
+            // while it was unreachable): remove it, then write the live state, in one step.
+            let recorded = ConnectionSnapshot(connectionID: snapshot.connectionID, hash: try await broker.hashGetAll(keys.connection(snapshot.connectionID)))
+            let commands = keys.commands(from: recorded, to: nil) + keys.commands(from: nil, to: snapshot)
+            _ = try await broker.execute(commands, atomically: true)
         }
         logger.info("bindings resynced", metadata: ["connections": "\(live.count)", "stale_removed": "\(removed)"])
     }

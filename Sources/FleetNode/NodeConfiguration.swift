@@ -1,4 +1,4 @@
-/// How a node runs. Defaults follow docs/operations.md.
+/// How a node runs.
 public struct NodeConfiguration: Sendable {
     public var nodeID: String
     /// Bind address of the WebSocket server.

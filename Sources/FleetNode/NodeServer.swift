@@ -1,4 +1,5 @@
 import FleetCore
+import FleetHTTP
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -16,11 +17,12 @@ struct NodeServer: Sendable {
         let router = Router()
         router.get("/healthz") { _, _ in "ok\n" }
 
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: NodeRequestContext.self)
         webSocketRouter.ws("/") { _, _ in
             .upgrade([:])
-        } onUpgrade: { inbound, outbound, _ in
-            try await NativeConnection(service: service).run(inbound: inbound, outbound: outbound)
+        } onUpgrade: { inbound, outbound, context in
+            try await NativeConnection(service: service, channel: context.requestContext.channel)
+                .run(inbound: inbound, outbound: outbound)
         }
 
         let logger = service.logger
@@ -33,30 +35,47 @@ struct NodeServer: Sendable {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-node"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
+                service.listening(on: port)
                 logger.info("node listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
                 await onListening(port)
             },
-            logger: quiet(logger)
+            logger: frameworkLogger(logger)
         )
-        try await application.run()
+        try await runUntilCancelled(application, logger: logger)
     }
 }
 
-/// Hummingbird logs every request at info; keep its own logger one level down.
-func quiet(_ logger: Logger) -> Logger {
-    var logger = logger
-    if logger.logLevel < .notice { logger.logLevel = .notice }
-    return logger
+
+/// The request context of the node's WebSocket routes: it keeps the connection's channel,
+/// so that a client which stops reading can be cut off at once.
+struct NodeRequestContext: RequestContext, WebSocketRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let webSocket: WebSocketHandlerReference<Self>
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        webSocket = .init()
+        channel = source.channel
+    }
 }
 
 /// One native-protocol WebSocket connection: `{"cmd":"open","_id":...}` first, `ping` →
 /// `{"cmd":"pong","_id":...}`, and whatever the API sends, in order.
 struct NativeConnection: Sendable {
     let service: NodeService
+    let channel: any Channel
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let connectionID = ConnectionID.make()
-        let outbox = Outbox(limit: service.configuration.outboxLimit)
+        let logger = service.logger
+        let channel = channel
+        // A client that lets `outboxLimit` messages pile up is not reading: neither more
+        // messages nor a close frame would reach it, so its TCP connection is closed.
+        let outbox = Outbox(limit: service.configuration.outboxLimit) {
+            logger.notice("closing a connection that does not read its messages", metadata: ["_id": "\(connectionID)"])
+            channel.close(promise: nil)
+        }
         let hub = service.hub
         let greeting = ByteBuffer(string: #"{"cmd":"open","_id":"\#(connectionID)"}"#)
         let pong = ByteBuffer(string: #"{"cmd":"pong","_id":"\#(connectionID)"}"#)
@@ -67,10 +86,6 @@ struct NativeConnection: Sendable {
             group.addTask {
                 for await message in outbox.messages {
                     try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message)))
-                }
-                if outbox.overflowed {
-                    service.logger.notice("closing a connection that does not read its messages", metadata: ["_id": "\(connectionID)"])
-                    try await outbound.close(.policyViolation, reason: "too slow: outbound queue full")
                 }
             }
             defer { group.cancelAll() }

@@ -2,6 +2,7 @@ import BrokerCore
 import FleetCore
 import Foundation
 import Logging
+import Synchronization
 
 /// A WebSocket node: the hub of local connections, their bindings mirrored to the broker, a
 /// heartbeat, a share of the janitor's work, and the calls that arrive on the bus.
@@ -13,12 +14,17 @@ public final class NodeService: Sendable {
     let logger: Logger
     let startedAt = epochMilliseconds()
     private let sync: BindingSync
+    /// The port the server listens on (the configured one until it does).
+    private let boundPort: Atomic<Int>
+    /// Whether a heartbeat was written before (the first one always finds no key).
+    private let hasBeaten = Atomic<Bool>(false)
 
     public init(configuration: NodeConfiguration, broker: any Broker, logger: Logger) {
         self.configuration = configuration
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
         self.logger = logger
+        self.boundPort = Atomic(configuration.port)
         let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
         self.sync = sync
         self.hub = NodeHub(nodeID: configuration.nodeID) { change in sync.enqueue(change) }
@@ -40,8 +46,8 @@ public final class NodeService: Sendable {
             group.addTask {
                 for await event in events where event == .reconnected {
                     self.logger.info("broker reconnected: rewriting heartbeat and bindings")
-                    try? await self.beat()
-                    self.sync.requestResync()
+                    // A heartbeat that finds its key gone asks for the resync itself.
+                    if (try? await self.beat()) != true { self.sync.requestResync() }
                 }
             }
             defer {
@@ -56,11 +62,21 @@ public final class NodeService: Sendable {
 
     // MARK: Heartbeat
 
+    /// Told by the server once it listens (matters when the configured port is 0).
+    func listening(on port: Int) {
+        boundPort.store(port, ordering: .relaxed)
+    }
+
+    /// The address clients reach: the bind address, or this host's name for a wildcard.
+    var advertisedHost: String {
+        ["0.0.0.0", "::", ""].contains(configuration.host) ? ProcessInfo.processInfo.hostName : configuration.host
+    }
+
     var info: NodeInfo {
         NodeInfo(
             id: configuration.nodeID,
-            host: configuration.host,
-            port: configuration.port,
+            host: advertisedHost,
+            port: boundPort.load(ordering: .relaxed),
             startedAt: startedAt,
             connections: hub.connectionCount,
             version: wscenterVersion,
@@ -68,13 +84,23 @@ public final class NodeService: Sendable {
         )
     }
 
-    /// Writes the heartbeat: the `node:<id>` key with its TTL and the `nodes` entry.
-    func beat() async throws {
+    /// Writes the heartbeat: the `node:<id>` key with its TTL and the `nodes` entry. When
+    /// the key had expired (this node stalled longer than its TTL, and the janitor may have
+    /// removed its bindings), the bindings are rewritten.
+    /// - Returns: whether that resync was requested.
+    @discardableResult
+    func beat() async throws -> Bool {
         let text = info.encoded()
-        _ = try await broker.execute([
+        let values = try await broker.execute([
+            .ttl(key: keys.node(configuration.nodeID)),
             .set(key: keys.node(configuration.nodeID), value: text, ttl: configuration.heartbeatTTL),
             .hashSet(key: keys.nodes, fields: [configuration.nodeID: text]),
         ], atomically: true)
+        let hadBeaten = hasBeaten.exchange(true, ordering: .relaxed)
+        guard case .int(let ttl) = values.first, ttl < 0, hadBeaten else { return false }
+        logger.warning("this node's heartbeat key was gone: rewriting its bindings")
+        sync.requestResync()
+        return true
     }
 
     private func heartbeatLoop() async {

@@ -2,18 +2,20 @@ import NIOCore
 import Synchronization
 
 /// The queue of text messages waiting to be written to one WebSocket, in order. Bounded: a
-/// client that does not read falls behind by at most `limit` messages, then its connection
-/// is closed (``overflowed``) instead of letting the node's memory grow.
+/// client that does not read falls behind by at most `limit` messages; the next one calls
+/// `onOverflow` (which closes the connection) instead of letting the node's memory grow.
 public final class Outbox: Sendable {
     public static let defaultLimit = 4_096
 
     private let continuation: AsyncStream<ByteBuffer>.Continuation
     private let overflow = Atomic<Bool>(false)
+    private let onOverflow: @Sendable () -> Void
 
     /// The messages to write, for the connection's writer task.
     public let messages: AsyncStream<ByteBuffer>
 
-    public init(limit: Int = Outbox.defaultLimit) {
+    public init(limit: Int = Outbox.defaultLimit, onOverflow: @escaping @Sendable () -> Void = {}) {
+        self.onOverflow = onOverflow
         (messages, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(max(1, limit)))
     }
 
@@ -24,7 +26,7 @@ public final class Outbox: Sendable {
         case .enqueued:
             return true
         case .dropped:
-            overflow.store(true, ordering: .relaxed)
+            if !overflow.exchange(true, ordering: .relaxed) { onOverflow() }
             continuation.finish()
             return false
         case .terminated:

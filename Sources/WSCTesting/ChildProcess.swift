@@ -28,7 +28,8 @@ final class ChildProcess: @unchecked Sendable {
     /// appended to `outputPath`.
     /// - Returns: the running child.
     /// - Throws: ``WSCTestingError`` with code `systemCallFailed` if it cannot be started.
-    static func spawn(executable: String, arguments: [String], outputPath: String) throws -> ChildProcess {
+    /// - Parameter removing: environment variables the child does not inherit.
+    static func spawn(executable: String, arguments: [String], outputPath: String, removing: Set<String> = []) throws -> ChildProcess {
         #if canImport(Darwin)
         var actions: posix_spawn_file_actions_t? = nil
         var attributes: posix_spawnattr_t? = nil
@@ -65,11 +66,9 @@ final class ChildProcess: @unchecked Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
-        #if canImport(Darwin)
-        let environment = _NSGetEnviron().pointee
-        #else
-        let environment = environ
-        #endif
+        let inherited = ProcessInfo.processInfo.environment.filter { !removing.contains($0.key) }
+        let environment = inherited.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { environment.forEach { free($0) } }
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environment)
         guard result == 0 else {
             let reason = String(cString: strerror(result))

@@ -17,11 +17,11 @@ public final class ServiceProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: outputPath)
     }
 
-    /// Starts `executable` with `arguments` (the environment is inherited).
-    public static func start(executable: String, arguments: [String]) throws -> ServiceProcess {
+    /// Starts `executable` with `arguments`; the environment is inherited except `removing`.
+    public static func start(executable: String, arguments: [String], removing: Set<String> = []) throws -> ServiceProcess {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("wsctesting-\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString.prefix(8)).log").path
-        let child = try ChildProcess.spawn(executable: executable, arguments: arguments, outputPath: outputPath)
+        let child = try ChildProcess.spawn(executable: executable, arguments: arguments, outputPath: outputPath, removing: removing)
         return ServiceProcess(child: child, outputPath: outputPath)
     }
 

@@ -7,6 +7,7 @@ import Logging
 import FleetGateway
 import FleetNode
 import Redis
+import UnixSignals
 
 /// What every role sets up the same way: logging, its node id, its broker.
 struct RoleContext {
@@ -71,15 +72,28 @@ struct RoleContext {
         }
         let broker = try makeBroker(requireRedis: requireRedis)
         let events = broker.events()
+        let brokerTask = Task { try await broker.run() }
+        defer { brokerTask.cancel() }
+        try await waitUntilReady(events)
+        // The services run until one fails or SIGTERM/SIGINT arrives; then they stop (a node
+        // leaves the fleet's view) while the broker still runs, and the broker stops last.
+        let logger = logger
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await broker.run() }
-            try await waitUntilReady(events)
             for service in services {
                 group.addTask { try await self.run(service, on: broker) }
             }
+            group.addTask {
+                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    logger.notice("stopping", metadata: ["signal": "\(signal)"])
+                    return
+                }
+            }
+            defer { group.cancelAll() }
             try await group.next()
-            group.cancelAll()
         }
+        brokerTask.cancel()
+        _ = await brokerTask.result
+        logger.info("stopped")
     }
 
     private func waitUntilReady(_ events: AsyncStream<BrokerEvent>) async throws {

@@ -97,6 +97,47 @@ final class TestFleet: Sendable {
         _ = await nodeTasks[index].result
     }
 
+    /// The event API through this fleet's gateways.
+    var api: APIClient { APIClient(ports: gatewayPorts) }
+
+    func get(_ query: String, gateway: Int = 0) async throws -> APIResponse {
+        try await api.get(query, gateway: gateway)
+    }
+
+    func post(_ query: String, body: String, contentType: String? = "application/json", gateway: Int = 0) async throws -> APIResponse {
+        try await api.post(query, body: body, contentType: contentType, gateway: gateway)
+    }
+
+    func eventually(
+        within timeout: Duration = .seconds(5),
+        _ what: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        _ condition: @Sendable () async throws -> Bool
+    ) async throws {
+        try await FleetTests.eventually(within: timeout, what, sourceLocation: sourceLocation, condition)
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms; fails the test after `timeout`.
+func eventually(
+    within timeout: Duration = .seconds(5),
+    _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: @Sendable () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    let held = try await condition()
+    #expect(held, "\(what) did not happen within \(timeout)", sourceLocation: sourceLocation)
+}
+
+/// GET and POST on the event API of gateways at 127.0.0.1.
+struct APIClient: Sendable {
+    let ports: [Int]
+
     /// GET `/?<query>` on gateway `gateway`.
     func get(_ query: String, gateway: Int = 0) async throws -> APIResponse {
         try await request(URLRequest(url: try url(query, gateway: gateway)))
@@ -112,7 +153,7 @@ final class TestFleet: Sendable {
     }
 
     private func url(_ query: String, gateway: Int) throws -> URL {
-        try #require(URL(string: "http://127.0.0.1:\(gatewayPorts[gateway])/?\(query)"), "bad query \(query)")
+        try #require(URL(string: "http://127.0.0.1:\(ports[gateway])/?\(query)"), "bad query \(query)")
     }
 
     private func request(_ request: URLRequest) async throws -> APIResponse {
@@ -122,22 +163,6 @@ final class TestFleet: Sendable {
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return APIResponse(status: status, json: try #require(json, "not a JSON object: \(String(decoding: data, as: UTF8.self))"))
-    }
-
-    /// Waits until `condition` holds, checking every 20 ms; fails the test after `timeout`.
-    func eventually(
-        within timeout: Duration = .seconds(5),
-        _ what: String,
-        sourceLocation: SourceLocation = #_sourceLocation,
-        _ condition: @Sendable () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let held = try await condition()
-        #expect(held, "\(what) did not happen within \(timeout)", sourceLocation: sourceLocation)
     }
 }
 

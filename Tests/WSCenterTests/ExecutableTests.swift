@@ -32,25 +32,18 @@ struct ExecutableTests {
         #expect(stderr.contains("set REDIS_URL"), "\(stderr)")
     }
 
-    @Test("serve starts the embedded broker, then says honestly what is missing")
-    func serveIsHonest() throws {
-        let (status, stderr) = try runWSCenter(["serve", "--node-id", "n1"])
+    @Test("hooks says honestly that webhook delivery is not built yet")
+    func hooksIsHonest() throws {
+        let (status, stderr) = try runWSCenter(["hooks"], environment: ["REDIS_URL": try TestEnvironment.redisURL()])
         #expect(status != 0)
-        #expect(stderr.contains("embedded broker"), "\(stderr)")
-        #expect(stderr.contains("broker ready"), "\(stderr)")
         #expect(stderr.contains("not implemented yet"), "\(stderr)")
-        #expect(stderr.contains("node=n1"), "every log line carries the node id: \(stderr)")
+        #expect(stderr.contains("webhook"), "\(stderr)")
     }
 
-    @Test("a fleet role reaches the real Redis before reporting what is missing")
-    func gatewayReachesRedis() throws {
-        let (status, stderr) = try runWSCenter(["gateway"], environment: ["REDIS_URL": try TestEnvironment.redisURL()])
-        #expect(status != 0)
-        #expect(stderr.contains("broker ready"), "\(stderr)")
-        #expect(stderr.contains("not implemented yet"), "\(stderr)")
-    }
-
-    @Test("bad options are refused with the reason", arguments: [["serve", "--port", "70000"], ["serve", "--redis-url", "http://x"]])
+    @Test("bad options are refused with the reason", arguments: [
+        ["serve", "--port", "70000"], ["serve", "--redis-url", "http://x"],
+        ["serve", "--heartbeat-ttl", "1", "--heartbeat-interval", "2"], ["gateway", "--call-timeout", "0"],
+    ])
     func badOptions(arguments: [String]) throws {
         let (status, stderr) = try runWSCenter(arguments)
         #expect(status != 0)

@@ -1,0 +1,187 @@
+import BrokerCore
+import BrokerRedis
+import FleetCore
+import Foundation
+import Redis
+import Testing
+import WSCTesting
+
+/// The built `wscenter` binary, next to the test bundle.
+func wscenterBinary() throws -> String {
+    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let binary = directory.appendingPathComponent("wscenter").path
+    try #require(FileManager.default.isExecutableFile(atPath: binary), "wscenter is not built at \(binary)")
+    return binary
+}
+
+/// A fleet of `wscenter` processes: nodes and gateways on one Redis, as deployed.
+final class ProcessFleet: Sendable {
+    let redisURL: String
+    let prefix: String
+    let nodeIDs: [String]
+    let nodePorts: [Int]
+    let gatewayPorts: [Int]
+    let nodes: [ServiceProcess]
+    let gateways: [ServiceProcess]
+
+    /// - Parameter heartbeat: (interval, ttl) in seconds.
+    init(redisURL: String, nodes nodeCount: Int = 2, gateways gatewayCount: Int = 2, heartbeat: (Double, Double) = (0.5, 2)) async throws {
+        let binary = try wscenterBinary()
+        self.redisURL = redisURL
+        prefix = "p\(UInt32.random(in: 0...UInt32.max)):"
+        var common = ["--redis-url", redisURL, "--redis-prefix", prefix, "--host", "127.0.0.1", "--log-level", "info"]
+        common += ["--heartbeat-interval", "\(heartbeat.0)", "--heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"]
+        var nodeIDs: [String] = [], nodePorts: [Int] = [], nodes: [ServiceProcess] = []
+        for index in 0..<nodeCount {
+            let id = "pnode\(index)-\(UInt16.random(in: 0...UInt16.max))"
+            let port = try freeTCPPort()
+            nodes.append(try ServiceProcess.start(executable: binary, arguments: ["node", "--node-id", id, "--port", "\(port)"] + common))
+            nodeIDs.append(id)
+            nodePorts.append(port)
+        }
+        var gatewayPorts: [Int] = [], gateways: [ServiceProcess] = []
+        for _ in 0..<gatewayCount {
+            let port = try freeTCPPort()
+            gateways.append(try ServiceProcess.start(executable: binary, arguments: ["gateway", "--http-port", "\(port)"] + common))
+            gatewayPorts.append(port)
+        }
+        (self.nodeIDs, self.nodePorts, self.nodes, self.gatewayPorts, self.gateways) = (nodeIDs, nodePorts, nodes, gatewayPorts, gateways)
+        let api = self.api
+        let expected = nodeIDs.sorted()
+        try await eventually(within: .seconds(20), "the process fleet is up") {
+            for gateway in 0..<gatewayCount {
+                guard let answer = try? await api.get("event=getConnectionCount", gateway: gateway), answer.masterIDs == expected else {
+                    return false
+                }
+            }
+            return true
+        }
+    }
+
+    var api: APIClient { APIClient(ports: gatewayPorts) }
+
+    func connect(node index: Int) async throws -> (TestWebSocket, String) {
+        let socket = try await TestWebSocket.connect("ws://127.0.0.1:\(nodePorts[index])/")
+        let open = try await socket.nextJSON()
+        return (socket, try #require(open["_id"] as? String))
+    }
+
+    /// Every process's output, for a failing test's message.
+    func output() -> String {
+        (nodes + gateways).map { $0.output() }.joined(separator: "\n----\n")
+    }
+}
+
+@Suite("Fleet of processes on Redis", .serialized)
+struct FleetProcessTests {
+    @Test("SIGKILL of a node: it leaves master_ids within its TTL and none of its state is reported again")
+    func killedNode() async throws {
+        let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL())
+        let (a, aid) = try await fleet.connect(node: 0)
+        let (b, bid) = try await fleet.connect(node: 1)
+        let join = "event=bindId,joinGroupBy_Id&bindId%5Bid%5D=USER&bindId%5B_id%5D=CID&joinGroupBy_Id%5BgroupId%5D=g&joinGroupBy_Id%5B_id%5D=CID"
+        _ = try await fleet.api.get(join.replacingOccurrences(of: "USER", with: "ua").replacingOccurrences(of: "CID", with: aid))
+        _ = try await fleet.api.get(join.replacingOccurrences(of: "USER", with: "ub").replacingOccurrences(of: "CID", with: bid), gateway: 1)
+        let before = try await fleet.api.get("event=getIds,getGroup_IdCount&getGroup_IdCount%5BgroupId%5D=g")
+        #expect(before.union("getIds") == ["ua", "ub"], "\(fleet.output())")
+        #expect(before.total("getGroup_IdCount") == 2)
+
+        fleet.nodes[1].kill()
+        let killedAt = ContinuousClock.now
+        let api = fleet.api
+        let survivor = [fleet.nodeIDs[0]]
+        try await eventually(within: .seconds(4), "the killed node leaves master_ids") {
+            let first = try await api.get("event=getConnectionCount").masterIDs
+            let second = try await api.get("event=getConnectionCount", gateway: 1).masterIDs
+            return first == survivor && second == survivor
+        }
+        let gone = ContinuousClock.now - killedAt
+        // TTL 2 s, plus at most one heartbeat interval of age at the kill and a gateway read.
+        #expect(gone < .seconds(3), "left master_ids after \(gone)")
+        for gateway in [0, 1] {
+            let after = try await fleet.api.get(
+                "event=getIds,get_Ids,isOnlineId,getGroup_IdCount,sendMessageTo_Id&isOnlineId%5Bid%5D=ub"
+                    + "&getGroup_IdCount%5BgroupId%5D=g&sendMessageTo_Id%5B_id%5D=\(bid)&sendMessageTo_Id%5Bmsg%5D=x",
+                gateway: gateway
+            )
+            #expect(after.union("getIds") == ["ua"])
+            #expect(after.union("get_Ids") == [aid])
+            #expect(after.any("isOnlineId") == false)
+            #expect(after.total("getGroup_IdCount") == 1)
+            #expect(after.total("sendMessageTo_Id") == 0)
+            #expect(after.extra.isEmpty)
+        }
+        // The janitor removes the dead node's bindings from Redis.
+        let redis = RedisBroker(configuration: try RedisConfiguration(url: fleet.redisURL))
+        let keys = FleetKeys(prefix: fleet.prefix)
+        let events = redis.events()
+        let runner = Task { try await redis.run() }
+        defer { runner.cancel() }
+        _ = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
+        try await eventually(within: .seconds(10), "the janitor cleans up the dead node") {
+            let conns = try await redis.hashGetAll(keys.connections)
+            let user = try await redis.hashGetAll(keys.user("ub"))
+            let nodes = try await redis.hashGetAll(keys.nodes)
+            return conns.keys.sorted() == [aid] && user.isEmpty && nodes.keys.sorted() == survivor
+        }
+        _ = (a, b)
+    }
+
+    @Test("Redis restart: nodes re-publish their heartbeat and bindings; answers are right again within 5 s")
+    func redisRestart() async throws {
+        let server = try await RedisServerProcess.start()
+        let fleet = try await ProcessFleet(redisURL: server.url)
+        let (a, aid) = try await fleet.connect(node: 0)
+        let (b, bid) = try await fleet.connect(node: 1)
+        _ = try await fleet.api.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=u&bindId%5B_id%5D=\(aid)&joinGroupBy_Id%5BgroupId%5D=g&joinGroupBy_Id%5B_id%5D=\(aid)")
+        _ = try await fleet.api.get("event=bindId&bindId%5Bid%5D=u&bindId%5B_id%5D=\(bid)")
+
+        try await server.restart()  // no persistence: Redis comes back empty
+
+        let api = fleet.api
+        let expected = fleet.nodeIDs.sorted()
+        try await eventually(within: .seconds(5), "answers are right again after the restart") {
+            guard let answer = try? await api.get("event=getIds,getGroupIds&", gateway: 1) else { return false }
+            return answer.masterIDs == expected && answer.union("getIds") == ["u"] && answer.union("getGroupIds") == ["g"]
+                && answer.extra.isEmpty
+        }
+        let sent = try await fleet.api.get("event=sendMessageToId&sendMessageToId%5Bid%5D=u&sendMessageToId%5Bmsg%5D=back")
+        #expect(sent.total("sendMessageToId") == 2, "\(fleet.output())")
+        #expect(try await a.next() == "back")
+        #expect(try await b.next() == "back")
+
+        // The bindings are back in Redis too.
+        let redis = RedisBroker(configuration: try RedisConfiguration(url: server.url))
+        let keys = FleetKeys(prefix: fleet.prefix)
+        let events = redis.events()
+        let runner = Task { try await redis.run() }
+        defer { runner.cancel() }
+        _ = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
+        try await eventually(within: .seconds(5), "bindings rewritten to the restarted Redis") {
+            let user = try await redis.hashGetAll(keys.user("u"))
+            let group = try await redis.hashGetAll(keys.group("g"))
+            return user == [aid: fleet.nodeIDs[0], bid: fleet.nodeIDs[1]] && group == [aid: "u"]
+        }
+    }
+
+    @Test("serve: one process on the embedded broker answers the API and serves WebSockets")
+    func serveEmbedded() async throws {
+        let (port, httpPort) = (try freeTCPPort(), try freeTCPPort())
+        let process = try ServiceProcess.start(
+            executable: try wscenterBinary(),
+            arguments: ["serve", "--node-id", "solo", "--host", "127.0.0.1", "--port", "\(port)", "--http-port", "\(httpPort)"],
+            removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT"]
+        )
+        let api = APIClient(ports: [httpPort])
+        try await eventually(within: .seconds(10), "serve is up") {
+            (try? await api.get("event=getConnectionCount"))?.masterIDs == ["solo"]
+        }
+        let socket = try await TestWebSocket.connect("ws://127.0.0.1:\(port)/")
+        let id = try #require(try await socket.nextJSON()["_id"] as? String)
+        let answer = try await api.get("event=bindId,sendMessageToId&bindId%5Bid%5D=me&bindId%5B_id%5D=\(id)&sendMessageToId%5Bid%5D=me&sendMessageToId%5Bmsg%5D=hi")
+        #expect(answer.results("sendMessageToId")["solo"] as? Int == 1, "\(process.output())")
+        #expect(try await socket.next() == "hi")
+        #expect(process.output().contains("embedded broker"))
+        #expect(process.output().contains("node=solo"), "every log line carries the node id")
+    }
+}
