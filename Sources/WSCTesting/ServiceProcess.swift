@@ -34,6 +34,9 @@ public final class ServiceProcess: @unchecked Sendable {
         child.waitUntilExit()
     }
 
+    /// How the process ended, e.g. "exit status 0" or "signal 9"; nil while it runs.
+    public var termination: String? { child.termination }
+
     /// Everything the process wrote to stdout and stderr so far.
     public func output() -> String {
         (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""

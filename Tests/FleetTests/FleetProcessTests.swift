@@ -164,6 +164,50 @@ struct FleetProcessTests {
         }
     }
 
+    @Test("SIGTERM: the node closes its WebSockets, leaves master_ids and Redis at once, and exits 0")
+    func sigterm() async throws {
+        // A 10 s TTL: only the node's own orderly leave can explain a quick removal.
+        let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), gateways: 1, heartbeat: (0.5, 10))
+        let (socket, id) = try await fleet.connect(node: 1)
+        _ = try await fleet.api.get("event=bindId&bindId%5Bid%5D=leaver&bindId%5B_id%5D=\(id)")
+        fleet.nodes[1].kill(SIGTERM)
+        #expect(fleet.nodes[1].termination == "exit status 0", "\(fleet.nodes[1].output())")
+        try await eventually(within: .seconds(2), "the client sees the close") { socket.isClosed }
+        let answer = try await fleet.api.get("event=getIds,getConnectionCount")
+        #expect(answer.masterIDs == [fleet.nodeIDs[0]])
+        #expect(answer.extra.isEmpty)
+        #expect(answer.union("getIds").isEmpty)
+
+        let redis = RedisBroker(configuration: try RedisConfiguration(url: fleet.redisURL))
+        let keys = FleetKeys(prefix: fleet.prefix)
+        let events = redis.events()
+        let runner = Task { try await redis.run() }
+        defer { runner.cancel() }
+        _ = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
+        #expect(try await redis.hashGetAll(keys.nodes).keys.sorted() == [fleet.nodeIDs[0]])
+        #expect(try await redis.hashGetAll(keys.user("leaver")).isEmpty)
+        #expect(try await redis.hashGetAll(keys.connections)[id] == nil)
+        #expect(try await redis.get(keys.node(fleet.nodeIDs[1])) == nil)
+    }
+
+    @Test("Redis unreachable: the gateway answers 503 with code 2, and recovers when Redis is back")
+    func brokerDown() async throws {
+        let server = try await RedisServerProcess.start()
+        let fleet = try await ProcessFleet(redisURL: server.url, nodes: 1, gateways: 1)
+        await server.stop()
+        let api = fleet.api
+        try await eventually(within: .seconds(5), "503 while Redis is down") {
+            let answer = try await api.get("event=getConnectionCount")
+            return answer.status == 503 && answer.code == 2 && answer.message?.hasPrefix("broker unreachable") == true
+        }
+        try await server.restart()
+        let expected = fleet.nodeIDs
+        try await eventually(within: .seconds(10), "answers again once Redis is back") {
+            let answer = try await api.get("event=getConnectionCount")
+            return answer.status == 200 && answer.masterIDs == expected
+        }
+    }
+
     @Test("serve: one process on the embedded broker answers the API and serves WebSockets")
     func serveEmbedded() async throws {
         let (port, httpPort) = (try freeTCPPort(), try freeTCPPort())

@@ -187,6 +187,7 @@ func withFleet(
     tokens: Set<String> = [],
     callTimeout: Duration = .seconds(2),
     heartbeatTTL: Duration = .seconds(3),
+    outboxLimit: Int = Outbox.defaultLimit,
     _ body: @Sendable (TestFleet) async throws -> Void
 ) async throws {
     let prefix = "t\(UInt32.random(in: 0...UInt32.max)):"
@@ -225,6 +226,7 @@ func withFleet(
         configuration.heartbeatInterval = .milliseconds(250)
         configuration.heartbeatTTL = heartbeatTTL
         configuration.janitorInterval = .milliseconds(500)
+        configuration.outboxLimit = outboxLimit
         let service = NodeService(configuration: configuration, broker: broker, logger: logger)
         let box = PortBox()
         nodeTasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
@@ -248,8 +250,9 @@ func withFleet(
         inspector: inspector, nodeTasks: nodeTasks
     )
     // Every gateway sees every node before the test starts.
+    let probe = "event=getConnectionCount" + (tokens.first.map { "&token=\($0)" } ?? "")
     try await fleet.eventually("all nodes in master_ids") {
-        for gateway in 0..<gatewayCount where try await fleet.get("event=getConnectionCount", gateway: gateway).masterIDs != fleet.nodeIDs.sorted() {
+        for gateway in 0..<gatewayCount where try await fleet.get(probe, gateway: gateway).masterIDs != fleet.nodeIDs.sorted() {
             return false
         }
         return true

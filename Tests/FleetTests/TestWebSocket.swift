@@ -24,7 +24,7 @@ final class TestWebSocket: Sendable {
         let opened = AsyncStream<Void>.makeStream()
         let task = Task {
             do {
-                try await WebSocketClient.connect(url: url, logger: Logger(label: "test-websocket")) { inbound, outbound, _ in
+                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 24), logger: Logger(label: "test-websocket")) { inbound, outbound, _ in
                     socket.state.withLock { $0.writer = outbound }
                     opened.continuation.yield()
                     for try await message in inbound.messages(maxSize: 1 << 24) {
