@@ -65,7 +65,7 @@ struct FleetErrorTests {
                 #expect(sent.status == 200)
                 #expect(try await reader.next().count == chunk.utf8.count)
             }
-            try await fleet.eventually("the idle client is forgotten") {
+            try await eventually("the idle client is forgotten") {
                 try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
             }
             #expect(idle.drainUntilClosed(seconds: 5), "the server did not close the idle client's connection")

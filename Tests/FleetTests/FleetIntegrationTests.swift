@@ -166,17 +166,17 @@ struct FleetIntegrationTests {
             let (a, aid) = try await fleet.connect(node: 0)
             let (_, bid) = try await fleet.connect(node: 1)
             _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=u&bindId%5B_id%5D=\(aid)&joinGroupBy_Id%5BgroupId%5D=g&joinGroupBy_Id%5B_id%5D=\(aid)")
-            try await fleet.eventually("bindings written") {
+            try await eventually("bindings written") {
                 let user = try await fleet.inspector.hashGetAll(keys.user("u"))
                 let group = try await fleet.inspector.hashGetAll(keys.group("g"))
                 return user == [aid: fleet.nodeIDs[0]] && group == [aid: "u"]
             }
             await a.close()
-            try await fleet.eventually("the closed connection is gone from answers") {
+            try await eventually("the closed connection is gone from answers") {
                 let answer = try await fleet.get("event=getIds,get_Ids,getGroupIds")
                 return answer.union("getIds").isEmpty && answer.union("get_Ids") == [bid] && answer.union("getGroupIds").isEmpty
             }
-            try await fleet.eventually("the closed connection is gone from the broker") {
+            try await eventually("the closed connection is gone from the broker") {
                 let conns = try await fleet.inspector.hashGetAll(keys.connections)
                 let user = try await fleet.inspector.hashGetAll(keys.user("u"))
                 let group = try await fleet.inspector.hashGetAll(keys.group("g"))
@@ -212,7 +212,7 @@ struct FleetIntegrationTests {
             #expect(answer.results("getConnectionCount")[fleet.nodeIDs[0]] as? Int == 0)
             #expect((answer.results("sendMessageTo_Id")["ghost"] as? [String: Any])?["code"] as? Int == 3)
 
-            try await fleet.eventually(within: .seconds(4), "the ghost leaves master_ids and the janitor removes it") {
+            try await eventually(within: .seconds(4), "the ghost leaves master_ids and the janitor removes it") {
                 let listed = try await fleet.get("event=getConnectionCount").masterIDs
                 let nodes = try await fleet.inspector.hashGetAll(keys.nodes)
                 let conns = try await fleet.inspector.hashGetAll(keys.connections)

@@ -3,6 +3,7 @@ import BrokerRedis
 import FleetCore
 import Foundation
 import Redis
+import Synchronization
 import Testing
 import WSCTesting
 
@@ -23,6 +24,7 @@ final class ProcessFleet: Sendable {
     let gatewayPorts: [Int]
     let nodes: [ServiceProcess]
     let gateways: [ServiceProcess]
+    private let inspectors = Mutex<[Task<Void, any Error>]>([])
 
     /// - Parameter heartbeat: (interval, ttl) in seconds.
     init(redisURL: String, nodes nodeCount: Int = 2, gateways gatewayCount: Int = 2, heartbeat: (Double, Double) = (0.5, 2)) async throws {
@@ -64,6 +66,21 @@ final class ProcessFleet: Sendable {
         let socket = try await TestWebSocket.connect("ws://127.0.0.1:\(nodePorts[index])/")
         let open = try await socket.nextJSON()
         return (socket, try #require(open["_id"] as? String))
+    }
+
+    /// A broker on the fleet's Redis, for looking at its keys; it runs as long as the fleet.
+    func inspector() async throws -> any Broker {
+        let redis = RedisBroker(configuration: try RedisConfiguration(url: redisURL))
+        let events = redis.events()
+        let runner = Task { try await redis.run() }
+        inspectors.withLock { $0.append(runner) }
+        let connected = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
+        try #require(connected != nil, "cannot reach \(redisURL)")
+        return redis
+    }
+
+    deinit {
+        inspectors.withLock { $0.forEach { $0.cancel() } }
     }
 
     /// Every process's output, for a failing test's message.
@@ -112,12 +129,8 @@ struct FleetProcessTests {
             #expect(after.extra.isEmpty)
         }
         // The janitor removes the dead node's bindings from Redis.
-        let redis = RedisBroker(configuration: try RedisConfiguration(url: fleet.redisURL))
+        let redis = try await fleet.inspector()
         let keys = FleetKeys(prefix: fleet.prefix)
-        let events = redis.events()
-        let runner = Task { try await redis.run() }
-        defer { runner.cancel() }
-        _ = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
         try await eventually(within: .seconds(10), "the janitor cleans up the dead node") {
             let conns = try await redis.hashGetAll(keys.connections)
             let user = try await redis.hashGetAll(keys.user("ub"))
@@ -151,12 +164,8 @@ struct FleetProcessTests {
         #expect(try await b.next() == "back")
 
         // The bindings are back in Redis too.
-        let redis = RedisBroker(configuration: try RedisConfiguration(url: server.url))
+        let redis = try await fleet.inspector()
         let keys = FleetKeys(prefix: fleet.prefix)
-        let events = redis.events()
-        let runner = Task { try await redis.run() }
-        defer { runner.cancel() }
-        _ = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
         try await eventually(within: .seconds(5), "bindings rewritten to the restarted Redis") {
             let user = try await redis.hashGetAll(keys.user("u"))
             let group = try await redis.hashGetAll(keys.group("g"))
@@ -178,12 +187,8 @@ struct FleetProcessTests {
         #expect(answer.extra.isEmpty)
         #expect(answer.union("getIds").isEmpty)
 
-        let redis = RedisBroker(configuration: try RedisConfiguration(url: fleet.redisURL))
+        let redis = try await fleet.inspector()
         let keys = FleetKeys(prefix: fleet.prefix)
-        let events = redis.events()
-        let runner = Task { try await redis.run() }
-        defer { runner.cancel() }
-        _ = await firstElement(of: events, within: .seconds(5)) { $0 == .connected }
         #expect(try await redis.hashGetAll(keys.nodes).keys.sorted() == [fleet.nodeIDs[0]])
         #expect(try await redis.hashGetAll(keys.user("leaver")).isEmpty)
         #expect(try await redis.hashGetAll(keys.connections)[id] == nil)

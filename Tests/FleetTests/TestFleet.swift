@@ -108,14 +108,6 @@ final class TestFleet: Sendable {
         try await api.post(query, body: body, contentType: contentType, gateway: gateway)
     }
 
-    func eventually(
-        within timeout: Duration = .seconds(5),
-        _ what: String,
-        sourceLocation: SourceLocation = #_sourceLocation,
-        _ condition: @Sendable () async throws -> Bool
-    ) async throws {
-        try await FleetTests.eventually(within: timeout, what, sourceLocation: sourceLocation, condition)
-    }
 }
 
 /// Waits until `condition` holds, checking every 20 ms; fails the test after `timeout`.
@@ -251,7 +243,7 @@ func withFleet(
     )
     // Every gateway sees every node before the test starts.
     let probe = "event=getConnectionCount" + (tokens.first.map { "&token=\($0)" } ?? "")
-    try await fleet.eventually("all nodes in master_ids") {
+    try await eventually("all nodes in master_ids") {
         for gateway in 0..<gatewayCount where try await fleet.get(probe, gateway: gateway).masterIDs != fleet.nodeIDs.sorted() {
             return false
         }
