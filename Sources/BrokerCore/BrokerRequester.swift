@@ -2,7 +2,9 @@ import Foundation
 import Synchronization
 
 /// A call sent over the broker: whoever handles it answers on `replyTo` with the same `id`.
-public struct BrokerRequest: Codable, Sendable, Hashable {
+/// On the wire: `wscreq1`, the id and the reply channel on a line each, then the body as is
+/// (no second layer of JSON around the caller's own encoding).
+public struct BrokerRequest: Sendable, Hashable {
     /// Correlation id, unique per request.
     public var id: String
     /// The channel the requester listens on.
@@ -18,17 +20,20 @@ public struct BrokerRequest: Codable, Sendable, Hashable {
 
     /// Decodes a request received on a subscription. - Throws: when it is not one.
     public init(decoding payload: String) throws {
-        self = try JSONDecoder().decode(Self.self, from: Data(payload.utf8))
+        (id, replyTo, body) = try Envelope.decode(Self.tag, payload)
     }
 
-    /// The text to publish.
+    /// The text to publish. - Throws: when the id or reply channel holds a line break.
     public func encoded() throws -> String {
-        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+        try Envelope.encode(Self.tag, id, replyTo, body)
     }
+
+    static let tag = "wscreq1"
 }
 
-/// One responder's answer to a ``BrokerRequest``.
-public struct BrokerReply: Codable, Sendable, Hashable {
+/// One responder's answer to a ``BrokerRequest``; on the wire like a request, tagged
+/// `wscrep1`, with the responder in place of the reply channel.
+public struct BrokerReply: Sendable, Hashable {
     /// The request's correlation id.
     public var id: String
     /// Who answered (a node id): replies are counted once per responder.
@@ -39,6 +44,34 @@ public struct BrokerReply: Codable, Sendable, Hashable {
         self.id = id
         self.from = from
         self.body = body
+    }
+
+    public init(decoding payload: String) throws {
+        (id, from, body) = try Envelope.decode(Self.tag, payload)
+    }
+
+    public func encoded() throws -> String {
+        try Envelope.encode(Self.tag, id, from, body)
+    }
+
+    static let tag = "wscrep1"
+}
+
+/// The framing of requests and replies: a tag line, two header lines, the body.
+enum Envelope {
+    static func encode(_ tag: String, _ first: String, _ second: String, _ body: String) throws -> String {
+        guard !first.contains("\n"), !second.contains("\n") else {
+            throw BrokerError(.invalidArgument, "a request id, reply channel or responder may not contain a line break")
+        }
+        return tag + "\n" + first + "\n" + second + "\n" + body
+    }
+
+    static func decode(_ tag: String, _ payload: String) throws -> (String, String, String) {
+        let parts = payload.split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == tag else {
+            throw BrokerError(.invalidArgument, "not a \(tag) message: \(payload.prefix(40))")
+        }
+        return (String(parts[1]), String(parts[2]), String(parts[3]))
     }
 }
 
@@ -79,9 +112,8 @@ public final class BrokerRequester: Sendable {
     /// Routes replies to their requests until the calling task is cancelled.
     public func run() async {
         await withTaskCancellationHandler {
-            let decoder = JSONDecoder()
             for await message in subscription {
-                guard let reply = try? decoder.decode(BrokerReply.self, from: Data(message.payload.utf8)) else { continue }
+                guard let reply = try? BrokerReply(decoding: message.payload) else { continue }
                 let continuation = waiting.withLock { $0[reply.id] }
                 continuation?.yield(reply)
             }
@@ -157,8 +189,6 @@ public final class BrokerRequester: Sendable {
 extension Broker {
     /// Answers `request` on its reply channel.
     public func reply(to request: BrokerRequest, from responder: String, body: String) async throws {
-        let reply = BrokerReply(id: request.id, from: responder, body: body)
-        let payload = String(decoding: try JSONEncoder().encode(reply), as: UTF8.self)
-        try await publish(payload, to: request.replyTo)
+        try await publish(try BrokerReply(id: request.id, from: responder, body: body).encoded(), to: request.replyTo)
     }
 }
