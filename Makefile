@@ -3,6 +3,7 @@
 #   make run     build and start `wscenter serve` (ARGS="..." passes options)
 #   make test    run the tests against a throwaway redis-server
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
+#   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
 #
 # `make test` and `make bench` start a redis-server on a free port of 127.0.0.1
 # and stop it afterwards (scripts/with-redis.sh). To use your own Redis instead:
@@ -16,7 +17,7 @@ SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
 ARGS ?=
 
-.PHONY: all deps build test run bench bench-compare clean
+.PHONY: all deps build test run bench bench-compare bench-fleet clean
 
 all: build
 
@@ -45,6 +46,10 @@ bench: deps
 ## The benchmarks, then redis-benchmark's PUBLISH runs against the same Redis.
 bench-compare: deps
 	cd Benchmarks && ../scripts/with-redis.sh sh -c '$(SWIFT) package benchmark $(BENCH_ARGS) && ./redis-benchmark.sh'
+
+## The fleet benchmarks: wrk on the gateway, broadcast to 5,000 connections (release build).
+bench-fleet: deps
+	scripts/with-redis.sh Benchmarks/fleet/run.sh
 
 ## Remove build products.
 clean:

@@ -39,11 +39,11 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
-    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between a node's heartbeats (env HEARTBEAT_INTERVAL).")
-    var heartbeatInterval: Double = environment("HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 1
+    @Option(name: .customLong("node-heartbeat-interval"), help: "Seconds between a node's heartbeats (env NODE_HEARTBEAT_INTERVAL).")
+    var nodeHeartbeatInterval: Double = environment("NODE_HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 1
 
-    @Option(name: .customLong("heartbeat-ttl"), help: "Seconds a heartbeat keeps a node in master_ids (env HEARTBEAT_TTL).")
-    var heartbeatTTL: Double = environment("HEARTBEAT_TTL").flatMap(Double.init) ?? 3
+    @Option(name: .customLong("node-heartbeat-ttl"), help: "Seconds a heartbeat keeps a node in master_ids (env NODE_HEARTBEAT_TTL).")
+    var nodeHeartbeatTTL: Double = environment("NODE_HEARTBEAT_TTL").flatMap(Double.init) ?? 3
 
     @Option(name: .customLong("call-timeout"), help: "Seconds a gateway waits for the nodes' replies (env CALL_TIMEOUT).")
     var callTimeout: Double = environment("CALL_TIMEOUT").flatMap(Double.init) ?? 2
@@ -57,12 +57,12 @@ struct CommonOptions: ParsableArguments {
     }
 
     func validate() throws {
-        for (name, value) in [("--heartbeat-interval", heartbeatInterval), ("--heartbeat-ttl", heartbeatTTL), ("--call-timeout", callTimeout)]
+        for (name, value) in [("--node-heartbeat-interval", nodeHeartbeatInterval), ("--node-heartbeat-ttl", nodeHeartbeatTTL), ("--call-timeout", callTimeout)]
         where !(value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be a number of seconds in (0, 3600], got \(value)")
         }
-        if heartbeatTTL <= heartbeatInterval {
-            throw ValidationError("--heartbeat-ttl (\(heartbeatTTL) s) must be longer than --heartbeat-interval (\(heartbeatInterval) s)")
+        if nodeHeartbeatTTL <= nodeHeartbeatInterval {
+            throw ValidationError("--node-heartbeat-ttl (\(nodeHeartbeatTTL) s) must be longer than --node-heartbeat-interval (\(nodeHeartbeatInterval) s)")
         }
         if maxBody < 1 {
             throw ValidationError("--max-body must be at least 1 byte")

@@ -120,8 +120,8 @@ struct RoleContext {
         switch service {
         case .node:
             var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
-            configuration.heartbeatInterval = .seconds(options.heartbeatInterval)
-            configuration.heartbeatTTL = .seconds(options.heartbeatTTL)
+            configuration.heartbeatInterval = .seconds(options.nodeHeartbeatInterval)
+            configuration.heartbeatTTL = .seconds(options.nodeHeartbeatTTL)
             try await NodeService(configuration: configuration, broker: broker, logger: logger).run()
         case .gateway:
             var configuration = GatewayConfiguration(

@@ -32,7 +32,7 @@ final class ProcessFleet: Sendable {
         self.redisURL = redisURL
         prefix = "p\(UInt32.random(in: 0...UInt32.max)):"
         var common = ["--redis-url", redisURL, "--redis-prefix", prefix, "--host", "127.0.0.1", "--log-level", "info"]
-        common += ["--heartbeat-interval", "\(heartbeat.0)", "--heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"]
+        common += ["--node-heartbeat-interval", "\(heartbeat.0)", "--node-heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"]
         var nodeIDs: [String] = [], nodePorts: [Int] = [], nodes: [ServiceProcess] = []
         for index in 0..<nodeCount {
             let id = "pnode\(index)-\(UInt16.random(in: 0...UInt16.max))"

@@ -42,7 +42,7 @@ struct ExecutableTests {
 
     @Test("bad options are refused with the reason", arguments: [
         ["serve", "--port", "70000"], ["serve", "--redis-url", "http://x"],
-        ["serve", "--heartbeat-ttl", "1", "--heartbeat-interval", "2"], ["gateway", "--call-timeout", "0"],
+        ["serve", "--node-heartbeat-ttl", "1", "--node-heartbeat-interval", "2"], ["gateway", "--call-timeout", "0"],
     ])
     func badOptions(arguments: [String]) throws {
         let (status, stderr) = try runWSCenter(arguments)
