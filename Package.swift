@@ -101,6 +101,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The native JSON protocol on ws://host:PORT/, plugged into the node.
+        .target(
+            name: "NativeProtocol",
+            dependencies: [
+                "FleetCore",
+                "FleetNode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The stateless HTTP gateway: the event API over the bus.
         .target(
             name: "FleetGateway",
@@ -124,6 +137,7 @@ let package = Package(
                 "FleetCore",
                 "FleetGateway",
                 "FleetNode",
+                "NativeProtocol",
                 "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -168,10 +182,12 @@ let package = Package(
                 "FleetCore",
                 "FleetGateway",
                 "FleetNode",
+                "NativeProtocol",
                 "Redis",
                 "WSCTesting",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -28,9 +28,10 @@ public struct EventArguments: Codable, Sendable, Hashable {
 public enum NodeOperation: Sendable, Hashable {
     /// One of the API's events.
     case event(FleetEvent, EventArguments)
-    /// Send `message` to every local member of any of `groups`, once per connection; answers
-    /// the number reached. The second step of `sendMessageToGroupByOnly(_)Id`.
-    case sendToGroups([String], message: String)
+    /// Send `message` to every local member of any of `groups`, once per connection, except
+    /// the connection `excluding`; answers the number reached. The second step of
+    /// `sendMessageToGroupByOnly(_)Id`, and a client's room broadcast.
+    case sendToGroups([String], message: String, excluding: String? = nil)
 }
 
 extension NodeOperation: Codable {
@@ -42,7 +43,7 @@ extension NodeOperation: Codable {
         let name = try container.decode(String.self, forKey: .op)
         let arguments = try container.decode(EventArguments.self, forKey: .args)
         if name == Self.sendToGroupsName {
-            self = .sendToGroups(arguments.groups ?? [], message: arguments.message ?? "")
+            self = .sendToGroups(arguments.groups ?? [], message: arguments.message ?? "", excluding: arguments.connectionID)
         } else if let event = FleetEvent(rawValue: name) {
             self = .event(event, arguments)
         } else {
@@ -56,9 +57,9 @@ extension NodeOperation: Codable {
         case .event(let event, let arguments):
             try container.encode(event.rawValue, forKey: .op)
             try container.encode(arguments, forKey: .args)
-        case .sendToGroups(let groups, let message):
+        case .sendToGroups(let groups, let message, let excluding):
             try container.encode(Self.sendToGroupsName, forKey: .op)
-            try container.encode(EventArguments(groups: groups, message: message), forKey: .args)
+            try container.encode(EventArguments(connectionID: excluding, groups: groups, message: message), forKey: .args)
         }
     }
 }

@@ -161,7 +161,7 @@ public struct EventRequest: Sendable, Hashable {
     static func parseJSONBody(_ body: [UInt8]) throws(APIError) -> [String: [String: ParameterValue]] {
         let value: JSONValue
         do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(body))
+            value = try JSONValue(parsing: body)
         } catch {
             throw .badRequest("malformed JSON body: \(describe(error))")
         }
@@ -196,51 +196,5 @@ public struct EventRequest: Sendable, Hashable {
             return underlying ?? context.debugDescription
         }
         return "\(error)"
-    }
-}
-
-/// A JSON value as the request body holds it. Numbers keep their text (integers as written,
-/// so `123` reaches the node as "123").
-enum JSONValue: Decodable, Hashable {
-    case null
-    case bool(Bool)
-    case number(String)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let text = try? container.decode(String.self) {
-            self = .string(text)
-        } else if let integer = try? container.decode(Int64.self) {
-            self = .number(String(integer))
-        } else if let integer = try? container.decode(UInt64.self) {
-            self = .number(String(integer))
-        } else if let decimal = try? container.decode(Decimal.self), decimal.isFinite, decimal.exponent >= 0 {
-            // An integer beyond 64 bits: keep its digits rather than round it through Double.
-            self = .number("\(decimal)")
-        } else if let number = try? container.decode(Double.self) {
-            self = .number(number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number))
-        } else if let flag = try? container.decode(Bool.self) {
-            self = .bool(flag)
-        } else if let items = try? container.decode([JSONValue].self) {
-            self = .array(items)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    var kind: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .number: "a number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
     }
 }

@@ -13,8 +13,15 @@ public struct NodeConfiguration: Sendable {
     public var heartbeatTTL: Duration = .seconds(3)
     /// How often a node tries to clean up after dead nodes.
     public var janitorInterval: Duration = .seconds(5)
-    /// Largest WebSocket message accepted from a client (bytes).
-    public var maxMessageSize: Int = 1 << 20
+    /// Largest WebSocket message accepted from a client (bytes); a larger one closes the
+    /// connection with 1009.
+    public var maxMessageSize: Int = 64 * 1024
+    /// How often the node pings each WebSocket client.
+    public var webSocketPingInterval: Duration = .seconds(25)
+    /// How long a client may stay silent (no pong, no message) before it is closed (1001).
+    public var webSocketTimeout: Duration = .seconds(60)
+    /// How long the node waits for the other nodes when a client broadcasts to a room.
+    public var callTimeout: Duration = .seconds(2)
     /// Messages queued for one slow client before it is disconnected.
     public var outboxLimit: Int = Outbox.defaultLimit
 

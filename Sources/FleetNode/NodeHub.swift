@@ -62,6 +62,11 @@ public final class NodeHub: Sendable {
         state.withLock { $0.outboxes[connectionID]?.send(message) ?? false }
     }
 
+    /// The groups (rooms) a connection is in, sorted; empty when it is not here.
+    public func groups(of connectionID: String) -> [String] {
+        state.withLock { $0.registry.groups(ofConnection: connectionID) }
+    }
+
     /// Every connection's state, for rebuilding the broker's copy.
     public func snapshots() -> [ConnectionSnapshot] {
         state.withLock { state in
@@ -94,8 +99,10 @@ public final class NodeHub: Sendable {
 
     private func run(_ operation: NodeOperation, in state: inout State) throws -> OperationResult {
         switch operation {
-        case .sendToGroups(let groups, let message):
-            return .int(deliver(message, to: state.registry.members(ofAny: groups), in: state))
+        case .sendToGroups(let groups, let message, let excluding):
+            var members = state.registry.members(ofAny: groups)
+            if let excluding { members.remove(excluding) }
+            return .int(deliver(message, to: members, in: state))
         case .event(let event, let arguments):
             return try run(event, arguments, in: &state)
         }

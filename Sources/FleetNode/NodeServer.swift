@@ -7,10 +7,11 @@ import Logging
 import NIOCore
 import NIOWebSocket
 
-/// The node's HTTP server: WebSocket upgrades on `/` (the native protocol) and plain HTTP
+/// The node's HTTP server: the WebSocket upgrades of its client protocols, and plain HTTP
 /// for the rest (`/healthz`).
 struct NodeServer: Sendable {
     let service: NodeService
+    let protocols: [any ClientProtocol]
 
     func run(onListening: @escaping @Sendable (Int) async -> Void) async throws {
         let configuration = service.configuration
@@ -18,19 +19,31 @@ struct NodeServer: Sendable {
         router.get("/healthz") { _, _ in "ok\n" }
 
         let webSocketRouter = Router(context: NodeRequestContext.self)
-        webSocketRouter.ws("/") { _, _ in
-            .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
-            try await NativeConnection(service: service, channel: context.requestContext.channel)
-                .run(inbound: inbound, outbound: outbound)
+        for clientProtocol in protocols {
+            webSocketRouter.ws(clientProtocol.path) { _, _ in
+                .upgrade([:])
+            } onUpgrade: { inbound, outbound, context in
+                let socket = ClientSocket(
+                    inbound: inbound, outbound: outbound,
+                    channel: context.requestContext.channel, request: context.request
+                )
+                try await clientProtocol.serve(socket, on: service)
+            }
         }
 
         let logger = service.logger
+        // A ping every period; one left unanswered for a whole period closes the connection
+        // with 1001. The period is short enough that a silent client is gone within the timeout.
+        let pingPeriod = min(configuration.webSocketPingInterval, configuration.webSocketTimeout / 2)
         let application = Application(
             router: router,
             server: .http1WebSocketUpgrade(
                 webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(maxFrameSize: configuration.maxMessageSize, autoPing: .disabled))
+                configuration: .init(ws: .init(
+                    maxFrameSize: configuration.maxMessageSize,
+                    autoPing: .enabled(timePeriod: pingPeriod),
+                    closeTimeout: .seconds(5)
+                ))
             ),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-node"),
             onServerRunning: { channel in
@@ -44,7 +57,6 @@ struct NodeServer: Sendable {
         try await runUntilCancelled(application, logger: logger)
     }
 }
-
 
 /// The request context of the node's WebSocket routes: it keeps the connection's channel,
 /// so that a client which stops reading can be cut off at once.
@@ -60,48 +72,9 @@ struct NodeRequestContext: RequestContext, WebSocketRequestContext {
     }
 }
 
-/// One native-protocol WebSocket connection: `{"cmd":"open","_id":...}` first, `ping` →
-/// `{"cmd":"pong","_id":...}`, and whatever the API sends, in order.
-struct NativeConnection: Sendable {
-    let service: NodeService
-    let channel: any Channel
-
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        let connectionID = ConnectionID.make()
-        let logger = service.logger
-        let channel = channel
-        // A client that lets `outboxLimit` messages pile up is not reading: neither more
-        // messages nor a close frame would reach it, so its TCP connection is closed.
-        let outbox = Outbox(limit: service.configuration.outboxLimit) {
-            logger.notice("closing a connection that does not read its messages", metadata: ["_id": "\(connectionID)"])
-            channel.close(promise: nil)
-        }
-        let hub = service.hub
-        let greeting = ByteBuffer(string: #"{"cmd":"open","_id":"\#(connectionID)"}"#)
-        let pong = ByteBuffer(string: #"{"cmd":"pong","_id":"\#(connectionID)"}"#)
-        hub.open(connectionID, outbox: outbox, greeting: greeting)
-        defer { hub.close(connectionID) }
-
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await message in outbox.messages {
-                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message)))
-                }
-            }
-            defer { group.cancelAll() }
-            for try await message in inbound.messages(maxSize: service.configuration.maxMessageSize) {
-                guard case .text(let text) = message else { continue }
-                if text == "ping" {
-                    hub.send(pong, to: connectionID)
-                }
-            }
-        }
-    }
-}
-
 /// Connection ids: 32 random hex digits, unique across the fleet and over restarts.
-enum ConnectionID {
-    static func make() -> String {
+public enum ConnectionID {
+    public static func make() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<2).map { _ in
             let hex = String(generator.next() as UInt64, radix: 16)

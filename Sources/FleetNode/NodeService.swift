@@ -11,20 +11,26 @@ public final class NodeService: Sendable {
     public let hub: NodeHub
     let broker: any Broker
     let keys: FleetKeys
-    let logger: Logger
+    public let logger: Logger
     let startedAt = epochMilliseconds()
     private let sync: BindingSync
+    private let protocols: [any ClientProtocol]
+    private let directory: NodeDirectory
+    private let requester = Mutex<BrokerRequester?>(nil)
     /// The port the server listens on (the configured one until it does).
     private let boundPort: Atomic<Int>
     /// Whether a heartbeat was written before (the first one always finds no key).
     private let hasBeaten = Atomic<Bool>(false)
 
-    public init(configuration: NodeConfiguration, broker: any Broker, logger: Logger) {
+    /// - Parameter protocols: the client protocols this node serves, each on its own path.
+    public init(configuration: NodeConfiguration, broker: any Broker, logger: Logger, protocols: [any ClientProtocol]) {
+        self.protocols = protocols
         self.configuration = configuration
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
         self.logger = logger
         self.boundPort = Atomic(configuration.port)
+        self.directory = NodeDirectory(broker: broker, keys: FleetKeys(prefix: configuration.prefix))
         let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
         self.sync = sync
         self.hub = NodeHub(nodeID: configuration.nodeID) { change in sync.enqueue(change) }
@@ -35,12 +41,16 @@ public final class NodeService: Sendable {
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let bus = try await broker.subscribe(to: [keys.broadcastChannel, keys.nodeChannel(configuration.nodeID)])
         let events = broker.events()
+        let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.nodeID))
+        self.requester.withLock { $0 = requester }
         sync.requestResync()
         try await beat()
         try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
             group.addTask { await self.serveCalls(bus) }
+            group.addTask { await requester.run() }
+            group.addTask { await self.directory.run() }
             group.addTask { await self.heartbeatLoop() }
             group.addTask { await self.janitorLoop() }
             group.addTask {
@@ -54,10 +64,36 @@ public final class NodeService: Sendable {
                 bus.cancel()
                 group.cancelAll()
             }
-            try await NodeServer(service: self).run(onListening: onListening)
+            try await NodeServer(service: self, protocols: protocols).run(onListening: onListening)
         }
         // Cancelled or failed: leave the fleet's view, outside the cancelled task.
         await Task { await self.leave() }.value
+    }
+
+    // MARK: Rooms, for client protocols
+
+    /// Sends `message` to every member of `room` on every live node, except `excluding`;
+    /// returns how many connections it reached (nodes that do not answer in time count 0).
+    /// - Throws: when the broker is unreachable.
+    public func broadcast(toRoom room: String, message: String, excluding: String?) async throws -> Int {
+        guard let requester = requester.withLock({ $0 }) else { throw BrokerError(.unavailable, "the node is not running") }
+        let nodes = try await directory.liveNodes()
+        let call = NodeCall(operations: [.sendToGroups([room], message: message, excluding: excluding)])
+        let body = String(decoding: try JSONEncoder().encode(call), as: UTF8.self)
+        let responses = try await requester.request(body, on: keys.broadcastChannel, awaiting: Set(nodes), timeout: configuration.callTimeout)
+        let decoder = JSONDecoder()
+        return responses.replies.reduce(0) { total, reply in
+            guard let decoded = try? decoder.decode(NodeCallReply.self, from: Data(reply.body.utf8)),
+                case .int(let reached)? = decoded.results.first
+            else { return total }
+            return total + reached
+        }
+    }
+
+    /// Connections in `room` across the fleet, as the broker's `group:<room>` hash holds them
+    /// (changes reach it asynchronously, so a join made a moment ago may not count yet).
+    public func roomSize(_ room: String) async throws -> Int {
+        try await broker.hashLength(keys.group(room))
     }
 
     // MARK: Heartbeat

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NativeProtocol
 
 /// Reads an environment variable, treating an empty value as unset.
 func environment(_ name: String) -> String? {
@@ -51,6 +52,27 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("max-body"), help: "Largest API request body in bytes (env MAX_BODY).")
     var maxBody: Int = environment("MAX_BODY").flatMap(Int.init) ?? 1 << 20
 
+    @Option(name: .customLong("heartbeat-interval"), help: "Seconds between WebSocket pings to each client (env HEARTBEAT_INTERVAL).")
+    var heartbeatInterval: Double = environment("HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 25
+
+    @Option(name: .customLong("heartbeat-timeout"), help: "Seconds of client silence before it is closed with 1001 (env HEARTBEAT_TIMEOUT).")
+    var heartbeatTimeout: Double = environment("HEARTBEAT_TIMEOUT").flatMap(Double.init) ?? 60
+
+    @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message from a client in bytes; larger closes with 1009 (env MAX_MESSAGE_SIZE).")
+    var maxMessageSize: Int = environment("MAX_MESSAGE_SIZE").flatMap(Int.init) ?? 64 * 1024
+
+    @Option(name: .customLong("rate-limit"), help: "Messages per second a client may send; 0 = unlimited (env RATE_LIMIT).")
+    var rateLimit: Double = environment("RATE_LIMIT").flatMap(Double.init) ?? 50
+
+    @Option(name: .customLong("client-join"), help: "Rooms clients may join themselves: all, none, or comma-separated prefixes (env CLIENT_JOIN).")
+    var clientJoin: String = environment("CLIENT_JOIN") ?? "all"
+
+    @Option(name: .customLong("max-connections-per-room"), help: "Connections a room may hold across the fleet for client joins; 0 = unlimited (env MAX_CONNECTIONS_PER_ROOM).")
+    var maxConnectionsPerRoom: Int = environment("MAX_CONNECTIONS_PER_ROOM").flatMap(Int.init) ?? 0
+
+    @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms one connection may join itself; 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
+    var maxRoomsPerConnection: Int = environment("MAX_ROOMS_PER_CONNECTION").flatMap(Int.init) ?? 0
+
     /// The tokens, split on commas; empty when unset.
     var tokens: Set<String> {
         Set((token ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -63,6 +85,15 @@ struct CommonOptions: ParsableArguments {
         }
         if nodeHeartbeatTTL <= nodeHeartbeatInterval {
             throw ValidationError("--node-heartbeat-ttl (\(nodeHeartbeatTTL) s) must be longer than --node-heartbeat-interval (\(nodeHeartbeatInterval) s)")
+        }
+        for (name, value) in [("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout)] where !(value >= 0.1 && value <= 86_400) {
+            throw ValidationError("\(name) must be a number of seconds in [0.1, 86400], got \(value)")
+        }
+        if maxMessageSize < 16 || rateLimit < 0 || maxConnectionsPerRoom < 0 || maxRoomsPerConnection < 0 {
+            throw ValidationError("--max-message-size must be at least 16; --rate-limit and the room limits must not be negative")
+        }
+        if RoomPolicy.ClientJoin(clientJoin) == nil {
+            throw ValidationError("--client-join must be all, none or a comma-separated list of room prefixes")
         }
         if maxBody < 1 {
             throw ValidationError("--max-body must be at least 1 byte")

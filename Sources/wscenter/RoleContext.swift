@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import FleetGateway
 import FleetNode
+import NativeProtocol
 import Redis
 import UnixSignals
 
@@ -122,7 +123,19 @@ struct RoleContext {
             var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
             configuration.heartbeatInterval = .seconds(options.nodeHeartbeatInterval)
             configuration.heartbeatTTL = .seconds(options.nodeHeartbeatTTL)
-            try await NodeService(configuration: configuration, broker: broker, logger: logger).run()
+            configuration.webSocketPingInterval = .seconds(options.heartbeatInterval)
+            configuration.webSocketTimeout = .seconds(options.heartbeatTimeout)
+            configuration.maxMessageSize = options.maxMessageSize
+            configuration.callTimeout = .seconds(options.callTimeout)
+            let native = NativeProtocol(configuration: .init(
+                rooms: RoomPolicy(
+                    clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .all,
+                    maxConnectionsPerRoom: options.maxConnectionsPerRoom,
+                    maxRoomsPerConnection: options.maxRoomsPerConnection
+                ),
+                rateLimit: options.rateLimit
+            ))
+            try await NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native]).run()
         case .gateway:
             var configuration = GatewayConfiguration(
                 gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,

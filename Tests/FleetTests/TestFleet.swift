@@ -3,6 +3,7 @@ import BrokerEmbedded
 import BrokerRedis
 import FleetGateway
 import FleetNode
+import NativeProtocol
 import Foundation
 import Logging
 import Redis
@@ -180,6 +181,8 @@ func withFleet(
     callTimeout: Duration = .seconds(2),
     heartbeatTTL: Duration = .seconds(3),
     outboxLimit: Int = Outbox.defaultLimit,
+    native: NativeProtocol.Configuration = .init(),
+    configure: @Sendable (inout NodeConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestFleet) async throws -> Void
 ) async throws {
     let prefix = "t\(UInt32.random(in: 0...UInt32.max)):"
@@ -219,7 +222,8 @@ func withFleet(
         configuration.heartbeatTTL = heartbeatTTL
         configuration.janitorInterval = .milliseconds(500)
         configuration.outboxLimit = outboxLimit
-        let service = NodeService(configuration: configuration, broker: broker, logger: logger)
+        configure(&configuration)
+        let service = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [NativeProtocol(configuration: native)])
         let box = PortBox()
         nodeTasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
         nodePorts.append(try await box.wait("node \(id)"))

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOWebSocket
 import Synchronization
 import Testing
 
@@ -13,6 +14,7 @@ final class TestWebSocket: Sendable {
         var received: [String] = []
         var writer: WebSocketOutboundWriter?
         var closed = false
+        var closeCode: WebSocketErrorCode?
     }
 
     private let state = Mutex(State())
@@ -24,7 +26,7 @@ final class TestWebSocket: Sendable {
         let opened = AsyncStream<Void>.makeStream()
         let task = Task {
             do {
-                try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 24), logger: Logger(label: "test-websocket")) { inbound, outbound, _ in
+                let closeFrame = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 24), logger: Logger(label: "test-websocket")) { inbound, outbound, _ in
                     socket.state.withLock { $0.writer = outbound }
                     opened.continuation.yield()
                     for try await message in inbound.messages(maxSize: 1 << 24) {
@@ -33,6 +35,7 @@ final class TestWebSocket: Sendable {
                         }
                     }
                 }
+                socket.state.withLock { $0.closeCode = closeFrame?.closeCode }
             } catch {}
             socket.state.withLock { $0.closed = true }
             opened.continuation.finish()
@@ -93,6 +96,9 @@ final class TestWebSocket: Sendable {
 
     /// Whether the server has closed the connection.
     var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// The code of the close frame the server sent, once closed (nil without one).
+    var closeCode: WebSocketErrorCode? { state.withLock { $0.closeCode } }
 
     private func popFirst() -> String? {
         state.withLock { state in state.received.isEmpty ? nil : state.received.removeFirst() }

@@ -1,0 +1,52 @@
+import FleetCore
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+
+/// A client's connection as a protocol sees it: its `_id`, and ordered sending through its
+/// outbox. The node's API reaches it through the hub by the same `_id`.
+public struct NodeConnection: Sendable {
+    public let id: String
+    let hub: NodeHub
+
+    /// Queues a text message; false if the connection is gone or too far behind.
+    @discardableResult
+    public func send(_ text: String) -> Bool {
+        hub.send(ByteBuffer(string: text), to: id)
+    }
+}
+
+extension NodeService {
+    /// Registers a client connection with the hub for the duration of `body`: its messages
+    /// are written in order by a writer task, a client that stops reading is cut off once
+    /// `outboxLimit` messages wait, and on return the connection and its bindings are gone.
+    /// - Parameter greeting: the first message, queued before anything the API sends.
+    public func withConnection(
+        _ socket: ClientSocket,
+        greeting: (String) -> String?,
+        _ body: (NodeConnection) async throws -> Void
+    ) async throws {
+        let connectionID = ConnectionID.make()
+        let logger = logger
+        let channel = socket.channel
+        // A client that lets `outboxLimit` messages pile up is not reading: neither more
+        // messages nor a close frame would reach it, so its TCP connection is closed.
+        let outbox = Outbox(limit: configuration.outboxLimit) {
+            logger.notice("closing a connection that does not read its messages", metadata: ["_id": "\(connectionID)"])
+            channel.close(promise: nil)
+        }
+        hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) })
+        defer { hub.close(connectionID) }
+        let outbound = socket.outbound
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await message in outbox.messages {
+                    try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message)))
+                }
+            }
+            defer { group.cancelAll() }
+            try await body(NodeConnection(id: connectionID, hub: hub))
+        }
+    }
+}

@@ -1,0 +1,147 @@
+import FleetCore
+import FleetNode
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+/// The native JSON protocol on `ws://host:PORT/`: `{"cmd":"open","_id":...}` first; `ping`
+/// (text) → `{"cmd":"pong","_id":...}`; JSON commands `ping`, `join`, `leave`, `broadcast`,
+/// `reconnect`, each answered with an ack or an error; and whatever the API sends, in order.
+/// docs/protocol.md describes it.
+public struct NativeProtocol: ClientProtocol {
+    public struct Configuration: Sendable, Hashable {
+        public var rooms = RoomPolicy()
+        /// Messages per second a client may send; 0 = unlimited.
+        public var rateLimit: Double = 50
+
+        public init(rooms: RoomPolicy = RoomPolicy(), rateLimit: Double = 50) {
+            self.rooms = rooms
+            self.rateLimit = rateLimit
+        }
+    }
+
+    public let configuration: Configuration
+    public var path: RouterPath { "/" }
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
+        try await node.withConnection(socket, greeting: { #"{"cmd":"open","_id":"\#($0)"}"# }) { connection in
+            var session = NativeSession(connection: connection, node: node, configuration: configuration)
+            for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
+                guard try await session.receive(message, outbound: socket.outbound) else { return }
+            }
+        }
+    }
+}
+
+/// One client's side of the native protocol: rate limit, command dispatch, replies.
+struct NativeSession {
+    let connection: NodeConnection
+    let node: NodeService
+    let configuration: NativeProtocol.Configuration
+    private var limiter: RateLimiter
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+
+    init(connection: NodeConnection, node: NodeService, configuration: NativeProtocol.Configuration) {
+        self.connection = connection
+        self.node = node
+        self.configuration = configuration
+        self.start = clock.now
+        self.limiter = RateLimiter(rate: configuration.rateLimit, now: 0)
+    }
+
+    /// Handles one message; false when the connection must close (it has been closed).
+    mutating func receive(_ message: WebSocketMessage, outbound: WebSocketOutboundWriter) async throws -> Bool {
+        let elapsed = clock.now - start
+        let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        switch limiter.admit(at: now) {
+        case .allowed:
+            break
+        case .limited:
+            reply(.error(ProtocolError(.rateLimited, "more than \(Int(configuration.rateLimit)) messages per second")))
+            return true
+        case .abusive:
+            node.logger.notice("closing a connection that ignores the rate limit", metadata: ["_id": "\(connection.id)"])
+            try await outbound.close(.policyViolation, reason: "rate limit exceeded")
+            return false
+        }
+        guard case .text(let text) = message else {
+            reply(.error(ProtocolError(.invalidJSON, "binary messages are not part of the protocol; send JSON text")))
+            return true
+        }
+        if text == "ping" {
+            connection.send(#"{"cmd":"pong","_id":"\#(connection.id)"}"#)
+            return true
+        }
+        switch ClientCommand.parse(text) {
+        case .failure(let error):
+            reply(.error(error))
+        case .success(let command):
+            reply(await run(command))
+        }
+        return true
+    }
+
+    private enum Reply {
+        case text(String)
+        case error(ProtocolError)
+    }
+
+    private func reply(_ reply: Reply) {
+        switch reply {
+        case .text(let text): connection.send(text)
+        case .error(let error): connection.send(ServerMessage.error(error))
+        }
+    }
+
+    private func run(_ command: ClientCommand) async -> Reply {
+        let hub = node.hub
+        switch command {
+        case .ping:
+            return .text(ServerMessage.pong)
+        case .join(let room):
+            let rooms = hub.groups(of: connection.id)
+            if rooms.contains(room) { return .text(ServerMessage.joined(room)) }
+            var size = 0
+            if configuration.rooms.maxConnectionsPerRoom > 0 {
+                do {
+                    size = try await node.roomSize(room)
+                } catch {
+                    return .error(ProtocolError(.unavailable, "cannot check the room's size: the broker is unreachable"))
+                }
+            }
+            if let refusal = configuration.rooms.checkJoin(room, roomsOfConnection: rooms.count, roomSize: size) {
+                return .error(refusal)
+            }
+            _ = hub.execute([.event(.joinGroupBy_Id, EventArguments(connectionID: connection.id, groups: [room]))])
+            return .text(ServerMessage.joined(room))
+        case .leave(let room):
+            guard hub.groups(of: connection.id).contains(room) else {
+                return .error(ProtocolError(.notInRoom, "not in \"\(room)\""))
+            }
+            _ = hub.execute([.event(.leaveGroupBy_Id, EventArguments(connectionID: connection.id, groups: [room]))])
+            return .text(ServerMessage.left(room))
+        case .broadcast(let room, let data, let excludeSelf):
+            guard hub.groups(of: connection.id).contains(room) else {
+                return .error(ProtocolError(.notInRoom, "join \"\(room)\" before broadcasting to it"))
+            }
+            let message = ServerMessage.roomMessage(room, from: connection.id, data: data)
+            do {
+                let delivered = try await node.broadcast(toRoom: room, message: message, excluding: excludeSelf ? connection.id : nil)
+                return .text(ServerMessage.broadcastSent(room, delivered: delivered))
+            } catch {
+                return .error(ProtocolError(.unavailable, "the message could not be sent: the broker is unreachable"))
+            }
+        case .reconnect:
+            // Resumable sessions are not built yet: every token is unknown, and the connection
+            // carries on as a new session, as it would after a failed resume.
+            return .error(ProtocolError(.reconnectFailed, "unknown or expired token (resumable sessions are not available in this version)"))
+        }
+    }
+}

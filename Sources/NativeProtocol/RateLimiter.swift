@@ -1,0 +1,39 @@
+/// A token bucket per connection: `rate` messages per second on average, bursts up to `rate`.
+/// A message over the limit is refused; a client that keeps sending past the limit (more than
+/// `rate` refused messages without a pause that refills the bucket) is abusive.
+public struct RateLimiter: Sendable, Hashable {
+    public enum Decision: Sendable, Hashable {
+        case allowed
+        case limited
+        /// Refused, and the client has ignored the limit long enough to be disconnected.
+        case abusive
+    }
+
+    public let rate: Double
+    private var tokens: Double
+    private var last: Double
+    private var refusedInARow = 0
+
+    /// - Parameters:
+    ///   - rate: messages per second; 0 or less turns limiting off.
+    ///   - now: the current time in seconds (any monotonic origin).
+    public init(rate: Double, now: Double) {
+        self.rate = rate
+        self.tokens = rate
+        self.last = now
+    }
+
+    /// Counts one message arriving at `now` (seconds, monotonic).
+    public mutating func admit(at now: Double) -> Decision {
+        guard rate > 0 else { return .allowed }
+        tokens = min(rate, tokens + max(0, now - last) * rate)
+        last = now
+        if tokens >= 1 {
+            tokens -= 1
+            refusedInARow = 0
+            return .allowed
+        }
+        refusedInARow += 1
+        return Double(refusedInARow) > rate ? .abusive : .limited
+    }
+}

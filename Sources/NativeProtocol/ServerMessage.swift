@@ -1,0 +1,29 @@
+import FleetCore
+
+/// The messages the node sends over the native protocol, as JSON text.
+public enum ServerMessage {
+    public static let pong = #"{"type":"pong"}"#
+
+    public static func joined(_ room: String) -> String {
+        #"{"type":"joined","room":"# + JSONValue.quoted(room) + "}"
+    }
+
+    public static func left(_ room: String) -> String {
+        #"{"type":"left","room":"# + JSONValue.quoted(room) + "}"
+    }
+
+    public static func broadcastSent(_ room: String, delivered: Int) -> String {
+        #"{"type":"broadcast_sent","room":"# + JSONValue.quoted(room) + #","delivered":"# + String(delivered) + "}"
+    }
+
+    /// What the other members of `room` receive for a client's broadcast.
+    public static func roomMessage(_ room: String, from connectionID: String, data: String) -> String {
+        #"{"type":"message","room":"# + JSONValue.quoted(room) + #","from":"# + JSONValue.quoted(connectionID)
+            + #","data":"# + data + "}"
+    }
+
+    public static func error(_ error: ProtocolError) -> String {
+        #"{"type":"error","code":"# + JSONValue.quoted(error.code.rawValue) + #","message":"#
+            + JSONValue.quoted(error.message) + "}"
+    }
+}

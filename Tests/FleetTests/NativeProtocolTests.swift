@@ -1,0 +1,159 @@
+import FleetCore
+import FleetNode
+import Foundation
+import NIOWebSocket
+import NativeProtocol
+import Testing
+import WSCTesting
+
+/// The native protocol's client commands end to end: rooms across nodes, acks and errors,
+/// limits, heartbeat.
+@Suite("Native protocol", .serialized)
+struct NativeProtocolTests {
+    @Test("join, broadcast to the room's other members across nodes, leave; API sees the rooms", arguments: FleetBrokerKind.allCases)
+    func rooms(kind: FleetBrokerKind) async throws {
+        try await withFleet(kind) { fleet in
+            let (a, aid) = try await fleet.connect(node: 0)
+            let (b, _) = try await fleet.connect(node: 1)
+            let (c, _) = try await fleet.connect(node: 1)
+            for socket in [a, b] {
+                try await socket.send(#"{"type":"join","room":"lobby"}"#)
+                #expect(try await socket.next() == #"{"type":"joined","room":"lobby"}"#)
+            }
+            try await eventually("the API sees the room") {
+                try await fleet.get("event=getGroup_IdCount&getGroup_IdCount%5BgroupId%5D=lobby").total("getGroup_IdCount") == 2
+            }
+
+            try await a.send(#"{"type":"broadcast","room":"lobby","data":{"text":"héllo","n":12345678901234567890}}"#)
+            let message = try await b.nextJSON()
+            #expect(message["type"] as? String == "message" && message["room"] as? String == "lobby" && message["from"] as? String == aid)
+            let data = try #require(message["data"] as? [String: Any])
+            #expect(data["text"] as? String == "héllo")
+            #expect(try await a.next() == #"{"type":"broadcast_sent","room":"lobby","delivered":1}"#)
+            try await c.expectNothing(for: .milliseconds(100))
+
+            try await a.send(#"{"type":"broadcast","room":"lobby","data":"all of us","exclude_self":false}"#)
+            let received = [try await a.next(), try await a.next()].sorted()
+            #expect(received.contains(#"{"type":"broadcast_sent","room":"lobby","delivered":2}"#), "\(received)")
+            #expect(try await b.nextJSON()["data"] as? String == "all of us")
+
+            try await c.send(#"{"type":"broadcast","room":"lobby","data":1}"#)
+            let refused = try await c.nextJSON()
+            #expect(refused["type"] as? String == "error" && refused["code"] as? String == "not_in_room")
+
+            try await b.send(#"{"type":"leave","room":"lobby"}"#)
+            #expect(try await b.next() == #"{"type":"left","room":"lobby"}"#)
+            try await b.send(#"{"type":"leave","room":"lobby"}"#)
+            #expect(try await b.nextJSON()["code"] as? String == "not_in_room")
+            try await b.send(#"{"type":"ping"}"#)
+            #expect(try await b.next() == #"{"type":"pong"}"#)
+        }
+    }
+
+    @Test("bad messages get an error reply and the connection stays usable")
+    func badMessages() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let (socket, id) = try await fleet.connect(node: 0)
+            let cases: [(String, String)] = [
+                ("{not json", "invalid_json"),
+                ("[1,2]", "invalid_json"),
+                (#"{"room":"x"}"#, "missing_type"),
+                (#"{"type":"dance"}"#, "unknown_type"),
+                (#"{"type":"join"}"#, "invalid_room"),
+                (#"{"type":"join","room":"a,b"}"#, "invalid_room"),
+                (#"{"type":"broadcast","room":"r"}"#, "missing_data"),
+                (#"{"type":"reconnect","token":"nope"}"#, "reconnect_failed"),
+            ]
+            for (text, code) in cases {
+                try await socket.send(text)
+                let reply = try await socket.nextJSON()
+                #expect(reply["type"] as? String == "error" && reply["code"] as? String == code, "\(text) → \(reply)")
+            }
+            let answer = try await fleet.get("event=sendMessageTo_Id&sendMessageTo_Id%5B_id%5D=\(id)&sendMessageTo_Id%5Bmsg%5D=still")
+            #expect(answer.total("sendMessageTo_Id") == 1)
+            #expect(try await socket.next() == "still")
+        }
+    }
+
+    @Test("room policy: client joins limited by prefix, rooms per connection and connections per room")
+    func roomLimits() async throws {
+        let policy = RoomPolicy(clientJoin: .prefixes(["chat-"]), maxConnectionsPerRoom: 2, maxRoomsPerConnection: 2)
+        try await withFleet(.redis, native: .init(rooms: policy)) { fleet in
+            let (a, _) = try await fleet.connect(node: 0)
+            let (b, _) = try await fleet.connect(node: 1)
+            let (c, _) = try await fleet.connect(node: 0)
+            try await a.send(#"{"type":"join","room":"admin"}"#)
+            #expect(try await a.nextJSON()["code"] as? String == "join_not_allowed")
+            for room in ["chat-1", "chat-2"] {
+                try await a.send(#"{"type":"join","room":"\#(room)"}"#)
+                #expect(try await a.nextJSON()["type"] as? String == "joined")
+            }
+            try await a.send(#"{"type":"join","room":"chat-3"}"#)
+            #expect(try await a.nextJSON()["code"] as? String == "too_many_rooms")
+
+            try await b.send(#"{"type":"join","room":"chat-1"}"#)
+            #expect(try await b.nextJSON()["type"] as? String == "joined")
+            // chat-1 now holds a (node 0) and b (node 1): full, fleet-wide.
+            try await eventually("both joins reached the broker") {
+                try await fleet.inspector.hashLength(FleetKeys(prefix: fleet.prefix).group("chat-1")) == 2
+            }
+            try await c.send(#"{"type":"join","room":"chat-1"}"#)
+            let full = try await c.nextJSON()
+            #expect(full["code"] as? String == "room_full", "\(full)")
+        }
+    }
+
+    @Test("rate limit: excess messages get rate_limited; a client that keeps going is closed")
+    func rateLimit() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, native: .init(rateLimit: 5)) { fleet in
+            let (socket, _) = try await fleet.connect(node: 0)
+            for _ in 0..<5 { try await socket.send(#"{"type":"ping"}"#) }
+            for _ in 0..<5 { #expect(try await socket.next() == #"{"type":"pong"}"#) }
+            try await socket.send(#"{"type":"ping"}"#)
+            #expect(try await socket.nextJSON()["code"] as? String == "rate_limited")
+            for _ in 0..<10 { try? await socket.send(#"{"type":"ping"}"#) }
+            try await eventually("the abusive client is closed") { socket.isClosed }
+            #expect(socket.closeCode == .policyViolation)
+            try await eventually("and forgotten") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
+            }
+        }
+    }
+
+    @Test("a message larger than the limit closes the connection (1009); the node forgets it")
+    func messageTooLarge() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, configure: { $0.maxMessageSize = 1024 }) { fleet in
+            let (socket, _) = try await fleet.connect(node: 0)
+            try await socket.send(#"{"type":"broadcast","room":"r","data":""# + String(repeating: "x", count: 2048) + #""}"#)
+            try await eventually("the connection is closed") { socket.isClosed }
+            #expect(socket.closeCode == .messageTooLarge)
+            try await eventually("and forgotten") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
+            }
+        }
+    }
+
+    @Test("heartbeat: a client that answers no pings is closed after the timeout and its bindings go")
+    func heartbeatTimeout() async throws {
+        try await withFleet(.redis, nodes: 1, gateways: 1, configure: {
+            $0.webSocketPingInterval = .milliseconds(200)
+            $0.webSocketTimeout = .milliseconds(400)
+        }) { fleet in
+            let keys = FleetKeys(prefix: fleet.prefix)
+            let (live, _) = try await fleet.connect(node: 0)
+            let silent = try IdleWebSocket(port: fleet.nodePorts[0])
+            let ids = try await fleet.get("event=get_Ids").union("get_Ids")
+            #expect(ids.count == 2)
+            try await eventually(within: .seconds(3), "the silent client is closed and forgotten") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
+            }
+            #expect(silent.drainUntilClosed(seconds: 2))
+            try await eventually("its entries leave the broker") {
+                try await fleet.inspector.hashLength(keys.connections) == 1
+            }
+            // The client that answers pings (the test client does) is still here.
+            try await live.send("ping")
+            #expect(try await live.nextJSON()["cmd"] as? String == "pong")
+        }
+    }
+}
