@@ -7,17 +7,19 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     case isInGroupById, isInGroupBy_Id, getGroupIdCount, getGroup_IdCount
     case sendMessageToId, sendMessageTo_Id, sendToGroup, broadcast
     case sendMessageToGroupByOnlyId, sendMessageToGroupByOnly_Id
+    /// Beyond the seed's 27: each node's counters, and a group's size and age on each node.
+    case getStats, getGroupStats
 
     /// The parameters the event requires, in the order the docs list them.
     public var parameters: [FleetParameter] {
         switch self {
-        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds: []
+        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds, .getStats: []
         case .isOnlineId, .unBindId, .leaveAllGroupById, .getGroupIdsById: [.id]
         case .isOnline_Id, .unBind_Id, .leaveAllGroupBy_Id, .getGroupIdsBy_Id: [.connectionID]
         case .bindId: [.id, .connectionID]
         case .joinGroupById, .leaveGroupById, .isInGroupById: [.groupID, .id]
         case .joinGroupBy_Id, .leaveGroupBy_Id, .isInGroupBy_Id: [.groupID, .connectionID]
-        case .getGroupIdCount, .getGroup_IdCount: [.groupID]
+        case .getGroupIdCount, .getGroup_IdCount, .getGroupStats: [.groupID]
         case .sendMessageToId, .sendMessageToGroupByOnlyId: [.id, .message]
         case .sendMessageTo_Id, .sendMessageToGroupByOnly_Id: [.connectionID, .message]
         case .sendToGroup: [.groupID, .message]
@@ -30,6 +32,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
         switch self {
         case .isOnlineId, .isOnline_Id, .isInGroupById, .isInGroupBy_Id: .bool
         case .getIds, .get_Ids, .getGroupIds, .getGroupIdsById, .getGroupIdsBy_Id: .strings
+        case .getStats, .getGroupStats: .object
         default: .int
         }
     }
@@ -56,7 +59,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     }
 
     public enum ResultKind: Sendable, Hashable {
-        case int, bool, strings
+        case int, bool, strings, object
 
         /// The answer of a node that did not have to run the event.
         public var neutral: OperationResult {
@@ -64,6 +67,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
             case .int: .int(0)
             case .bool: .bool(false)
             case .strings: .strings([])
+            case .object: .object(.object([:]))
             }
         }
     }

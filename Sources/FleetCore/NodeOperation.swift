@@ -69,6 +69,8 @@ public enum OperationResult: Sendable, Hashable {
     case int(Int)
     case bool(Bool)
     case strings([String])
+    /// A JSON object (`getStats`, `getGroupStats`).
+    case object(JSONValue)
     /// The operation could not run on that node: `code` 1 for bad arguments (the gateway
     /// checks them first, so this means a version mismatch), 3 for a timeout.
     case failure(code: Int, message: String)
@@ -79,7 +81,7 @@ public enum OperationResult: Sendable, Hashable {
 
 extension OperationResult: Codable {
     // Tagged, so that no JSON decoder can confuse `true` with `1`.
-    private enum CodingKeys: String, CodingKey { case i, b, s, code, msg }
+    private enum CodingKeys: String, CodingKey { case i, b, s, j, code, msg }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -89,6 +91,8 @@ extension OperationResult: Codable {
             self = .bool(value)
         } else if let value = try container.decodeIfPresent([String].self, forKey: .s) {
             self = .strings(value)
+        } else if let text = try container.decodeIfPresent(String.self, forKey: .j) {
+            self = .object(try JSONValue(parsing: text.utf8))
         } else {
             self = .failure(
                 code: try container.decode(Int.self, forKey: .code),
@@ -103,6 +107,7 @@ extension OperationResult: Codable {
         case .int(let value): try container.encode(value, forKey: .i)
         case .bool(let value): try container.encode(value, forKey: .b)
         case .strings(let value): try container.encode(value, forKey: .s)
+        case .object(let value): try container.encode(value.text, forKey: .j)
         case .failure(let code, let message):
             try container.encode(code, forKey: .code)
             try container.encode(message, forKey: .msg)

@@ -15,6 +15,8 @@ public struct ConnectionRegistry: Sendable {
     public private(set) var connections: [String: Entry] = [:]
     private var users: [String: Set<String>] = [:]
     private var groupMembers: [String: Set<String>] = [:]
+    /// When each group got its first member on this node (milliseconds since 1970).
+    public private(set) var groupCreatedAt: [String: Int64] = [:]
 
     public init() {}
 
@@ -36,6 +38,7 @@ public struct ConnectionRegistry: Sendable {
         guard let entry = connections.removeValue(forKey: connectionID) else { return nil }
         if let id = entry.id { Self.removeIndex(&users, id, connectionID) }
         for group in entry.groups { Self.removeIndex(&groupMembers, group, connectionID) }
+        forgetEmptyGroups(entry.groups)
         return entry
     }
 
@@ -74,6 +77,7 @@ public struct ConnectionRegistry: Sendable {
         guard connections[connectionID] != nil else { return false }
         var changed = false
         for group in groups where connections[connectionID]!.groups.insert(group).inserted {
+            if groupMembers[group] == nil { groupCreatedAt[group] = epochMilliseconds() }
             groupMembers[group, default: []].insert(connectionID)
             changed = true
         }
@@ -88,6 +92,7 @@ public struct ConnectionRegistry: Sendable {
             Self.removeIndex(&groupMembers, group, connectionID)
             changed = true
         }
+        forgetEmptyGroups(groups)
         return changed
     }
 
@@ -143,6 +148,10 @@ public struct ConnectionRegistry: Sendable {
     }
 
     // MARK: Private
+
+    private mutating func forgetEmptyGroups(_ groups: some Sequence<String>) {
+        for group in groups where groupMembers[group] == nil { groupCreatedAt.removeValue(forKey: group) }
+    }
 
     private static func removeIndex(_ index: inout [String: Set<String>], _ key: String, _ connectionID: String) {
         index[key]?.remove(connectionID)

@@ -23,6 +23,10 @@ public final class NodeHub: Sendable {
 
     private let state = Mutex(State())
     private let onChange: @Sendable (BindingChange) -> Void
+    /// Milliseconds since 1970 when the hub started.
+    public let startedAt = epochMilliseconds()
+    private let messagesSent = Atomic<Int>(0)
+    private let messagesReceived = Atomic<Int>(0)
 
     /// - Parameter onChange: told of every binding change, in order, while the hub's lock is
     ///   held: it must only queue the change.
@@ -39,7 +43,7 @@ public final class NodeHub: Sendable {
     public func open(_ connectionID: String, outbox: Outbox, greeting: ByteBuffer? = nil) -> Bool {
         state.withLock { state in
             guard state.registry.add(connectionID) else { return false }
-            if let greeting { outbox.send(greeting) }
+            if let greeting, outbox.send(greeting) { messagesSent.add(1, ordering: .relaxed) }
             state.outboxes[connectionID] = outbox
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
             return true
@@ -59,7 +63,14 @@ public final class NodeHub: Sendable {
     /// Queues a message for one connection; false if it is not here.
     @discardableResult
     public func send(_ message: ByteBuffer, to connectionID: String) -> Bool {
-        state.withLock { $0.outboxes[connectionID]?.send(message) ?? false }
+        let sent = state.withLock { $0.outboxes[connectionID]?.send(message) ?? false }
+        if sent { messagesSent.add(1, ordering: .relaxed) }
+        return sent
+    }
+
+    /// Counts a message received from a client (for `getStats`).
+    public func countReceived() {
+        messagesReceived.add(1, ordering: .relaxed)
     }
 
     /// The groups (rooms) a connection is in, sorted; empty when it is not here.
@@ -138,6 +149,25 @@ public final class NodeHub: Sendable {
         case .isInGroupById: return .bool(registry.isInGroup(try group(), id: try id()))
         case .isInGroupBy_Id: return .bool(registry.isInGroup(try group(), connectionID: try cid()))
         case .getGroupIdCount: return .int(registry.userCount(inGroup: try group()))
+        case .getStats:
+            let now = epochMilliseconds()
+            return .object(.object([
+                "connections": .number(String(registry.count)),
+                "rooms": .number(String(registry.groupIDs.count)),
+                "users": .number(String(registry.userIDs.count)),
+                "messages_sent": .number(String(messagesSent.load(ordering: .relaxed))),
+                "messages_received": .number(String(messagesReceived.load(ordering: .relaxed))),
+                "started_at": .number(String(startedAt)),
+                "uptime": .number(String((now - startedAt) / 1000)),
+                "memory": ProcessMemory.residentBytes().map { .number(String($0)) } ?? .null,
+            ]))
+        case .getGroupStats:
+            let group = try group()
+            return .object(.object([
+                "connections": .number(String(registry.connectionCount(inGroup: group))),
+                "users": .number(String(registry.userCount(inGroup: group))),
+                "created_at": registry.groupCreatedAt[group].map { .number(String($0)) } ?? .null,
+            ]))
         case .getGroup_IdCount: return .int(registry.connectionCount(inGroup: try group()))
 
         case .bindId:
@@ -226,6 +256,7 @@ public final class NodeHub: Sendable {
         for connectionID in connections where state.outboxes[connectionID]?.send(buffer) == true {
             delivered += 1
         }
+        messagesSent.add(delivered, ordering: .relaxed)
         return delivered
     }
 

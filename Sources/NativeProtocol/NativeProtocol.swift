@@ -58,6 +58,7 @@ struct NativeSession {
 
     /// Handles one message; false when the connection must close (it has been closed).
     mutating func receive(_ message: WebSocketMessage, outbound: WebSocketOutboundWriter) async throws -> Bool {
+        node.hub.countReceived()
         let elapsed = clock.now - start
         let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         switch limiter.admit(at: now) {

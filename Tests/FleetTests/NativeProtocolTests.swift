@@ -50,6 +50,34 @@ struct NativeProtocolTests {
         }
     }
 
+    @Test("getStats and getGroupStats answer per node", arguments: FleetBrokerKind.allCases)
+    func stats(kind: FleetBrokerKind) async throws {
+        try await withFleet(kind) { fleet in
+            let before = epochMilliseconds()
+            let (a, aid) = try await fleet.connect(node: 0)
+            let (b, _) = try await fleet.connect(node: 1)
+            try await a.send(#"{"type":"join","room":"stats-room"}"#)
+            _ = try await a.next()
+            _ = try await fleet.get("event=bindId&bindId%5Bid%5D=u&bindId%5B_id%5D=\(aid)")
+            try await b.send(#"{"type":"ping"}"#)
+            _ = try await b.next()
+            let answer = try await fleet.get("event=getStats,getGroupStats&getGroupStats%5BgroupId%5D=stats-room")
+            let (n0, n1) = (fleet.nodeIDs[0], fleet.nodeIDs[1])
+            let stats0 = try #require(answer.results("getStats")[n0] as? [String: Any])
+            let stats1 = try #require(answer.results("getStats")[n1] as? [String: Any])
+            #expect(stats0["connections"] as? Int == 1 && stats0["rooms"] as? Int == 1 && stats0["users"] as? Int == 1)
+            #expect((stats0["messages_sent"] as? Int ?? 0) >= 2)  // open + joined
+            #expect(stats1["messages_received"] as? Int == 1)
+            #expect((stats0["memory"] as? Int ?? 0) > 1_000_000)
+            #expect(stats0["uptime"] is Int)
+            let group0 = try #require(answer.results("getGroupStats")[n0] as? [String: Any])
+            let group1 = try #require(answer.results("getGroupStats")[n1] as? [String: Any])
+            #expect(group0["connections"] as? Int == 1 && group0["users"] as? Int == 1)
+            #expect((group0["created_at"] as? Int ?? 0) >= before)
+            #expect(group1["connections"] as? Int == 0 && group1["created_at"] is NSNull)
+        }
+    }
+
     @Test("bad messages get an error reply and the connection stays usable")
     func badMessages() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
