@@ -1,8 +1,9 @@
 import Foundation
 
 /// Any JSON value, decoded without loss of kind: `true` stays a boolean, `1` a number. Numbers
-/// keep their text (integers as written, so `123` is "123" and a 20-digit id keeps its digits),
-/// so a value can be written back out unchanged in meaning.
+/// keep their text: integers of up to 38 digits exactly as written (`123` is "123", a 20-digit
+/// id keeps its digits); longer integers are rounded to 38 significant digits, and fractions
+/// go through `Double`. A value is written back out unchanged in meaning.
 public enum JSONValue: Decodable, Sendable, Hashable {
     case null
     case bool(Bool)

@@ -14,6 +14,7 @@ public final class NodeService: Sendable {
     public let logger: Logger
     let startedAt = epochMilliseconds()
     private let sync: BindingSync
+    private let eventHub: NodeEventHub
     private let protocols: [any ClientProtocol]
     private let directory: NodeDirectory
     private let requester = Mutex<BrokerRequester?>(nil)
@@ -32,8 +33,13 @@ public final class NodeService: Sendable {
         self.boundPort = Atomic(configuration.port)
         self.directory = NodeDirectory(broker: broker, keys: FleetKeys(prefix: configuration.prefix))
         let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
+        let eventHub = NodeEventHub()
         self.sync = sync
-        self.hub = NodeHub(nodeID: configuration.nodeID) { change in sync.enqueue(change) }
+        self.eventHub = eventHub
+        self.hub = NodeHub(nodeID: configuration.nodeID) { change in
+            sync.enqueue(change)
+            eventHub.publish(change)
+        }
     }
 
     /// Runs the node until cancelled. The broker must already be running.
@@ -68,6 +74,21 @@ public final class NodeService: Sendable {
         }
         // Cancelled or failed: leave the fleet's view, outside the cancelled task.
         await Task { await self.leave() }.value
+    }
+
+    // MARK: Events, for embedders
+
+    /// The node's events from now on: connects, disconnects, joins, leaves and client
+    /// messages, in the order they happen. Each call gives an independent stream; end it by
+    /// ending its iteration. A reader that falls 10,000 events behind loses the oldest.
+    public func events() -> AsyncStream<NodeEvent> {
+        eventHub.subscribe()
+    }
+
+    /// Reports a client's text message to ``events()`` readers (called by client protocols).
+    public func received(_ text: String, from connectionID: String) {
+        hub.countReceived()
+        if eventHub.hasSubscribers { eventHub.publish(.message(connectionID: connectionID, text: text)) }
     }
 
     // MARK: Rooms, for client protocols

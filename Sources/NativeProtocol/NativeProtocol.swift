@@ -58,7 +58,6 @@ struct NativeSession {
 
     /// Handles one message; false when the connection must close (it has been closed).
     mutating func receive(_ message: WebSocketMessage, outbound: WebSocketOutboundWriter) async throws -> Bool {
-        node.hub.countReceived()
         let elapsed = clock.now - start
         let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         switch limiter.admit(at: now) {
@@ -76,6 +75,7 @@ struct NativeSession {
             reply(.error(ProtocolError(.invalidJSON, "binary messages are not part of the protocol; send JSON text")))
             return true
         }
+        node.received(text, from: connection.id)
         if text == "ping" {
             connection.send(#"{"cmd":"pong","_id":"\#(connection.id)"}"#)
             return true

@@ -19,21 +19,25 @@ public struct RateLimiter: Sendable, Hashable {
     ///   - now: the current time in seconds (any monotonic origin).
     public init(rate: Double, now: Double) {
         self.rate = rate
-        self.tokens = rate
+        self.tokens = max(rate, 1)
         self.last = now
     }
+
+    /// The bucket holds `rate` messages, and at least one (a rate below 1 still lets one
+    /// message through every 1/rate seconds).
+    private var capacity: Double { max(rate, 1) }
 
     /// Counts one message arriving at `now` (seconds, monotonic).
     public mutating func admit(at now: Double) -> Decision {
         guard rate > 0 else { return .allowed }
-        tokens = min(rate, tokens + max(0, now - last) * rate)
-        last = now
+        tokens = min(capacity, tokens + max(0, now - last) * rate)
+        last = max(last, now)
         if tokens >= 1 {
             tokens -= 1
             refusedInARow = 0
             return .allowed
         }
         refusedInARow += 1
-        return Double(refusedInARow) > rate ? .abusive : .limited
+        return Double(refusedInARow) > capacity ? .abusive : .limited
     }
 }

@@ -78,6 +78,33 @@ struct NativeProtocolTests {
         }
     }
 
+    @Test("an embedder sees connect, join, message, leave and disconnect in order")
+    func embedderEvents() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let events = fleet.services[0].events()
+            let (socket, id) = try await fleet.connect(node: 0)
+            try await socket.send(#"{"type":"join","room":"r1"}"#)
+            _ = try await socket.next()
+            _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=u&bindId%5B_id%5D=\(id)&joinGroupBy_Id%5BgroupId%5D=r2&joinGroupBy_Id%5B_id%5D=\(id)")
+            await socket.close()
+            let expected: [NodeEvent] = [
+                .connected(connectionID: id),
+                .message(connectionID: id, text: #"{"type":"join","room":"r1"}"#),
+                .joined(connectionID: id, room: "r1"),
+                .joined(connectionID: id, room: "r2"),
+                .left(connectionID: id, room: "r1"),
+                .left(connectionID: id, room: "r2"),
+                .disconnected(connectionID: id, id: "u"),
+            ]
+            var seen: [NodeEvent] = []
+            for await event in events {
+                seen.append(event)
+                if seen.count == expected.count { break }
+            }
+            #expect(seen == expected)
+        }
+    }
+
     @Test("bad messages get an error reply and the connection stays usable")
     func badMessages() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in

@@ -65,12 +65,15 @@ final class TestFleet: Sendable {
     let gatewayPorts: [Int]
     /// A broker for looking at the keys directly.
     let inspector: any Broker
+    /// The node services, for what only an embedder sees (their events).
+    let services: [NodeService]
     private let nodeTasks: [Task<Void, any Error>]
 
     fileprivate init(
         kind: FleetBrokerKind, prefix: String, nodeIDs: [String], nodePorts: [Int], gatewayPorts: [Int],
-        inspector: any Broker, nodeTasks: [Task<Void, any Error>]
+        inspector: any Broker, services: [NodeService], nodeTasks: [Task<Void, any Error>]
     ) {
+        self.services = services
         self.kind = kind
         self.prefix = prefix
         self.nodeIDs = nodeIDs
@@ -212,6 +215,7 @@ func withFleet(
 
     var nodeIDs: [String] = []
     var nodePorts: [Int] = []
+    var services: [NodeService] = []
     for index in 0..<nodeCount {
         let broker = try makeBroker()
         if shared == nil { try await start(broker) }
@@ -224,6 +228,7 @@ func withFleet(
         configuration.outboxLimit = outboxLimit
         configure(&configuration)
         let service = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [NativeProtocol(configuration: native)])
+        services.append(service)
         let box = PortBox()
         nodeTasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
         nodePorts.append(try await box.wait("node \(id)"))
@@ -243,7 +248,7 @@ func withFleet(
     }
     let fleet = TestFleet(
         kind: kind, prefix: prefix, nodeIDs: nodeIDs, nodePorts: nodePorts, gatewayPorts: gatewayPorts,
-        inspector: inspector, nodeTasks: nodeTasks
+        inspector: inspector, services: services, nodeTasks: nodeTasks
     )
     // Every gateway sees every node before the test starts.
     let probe = "event=getConnectionCount" + (tokens.first.map { "&token=\($0)" } ?? "")

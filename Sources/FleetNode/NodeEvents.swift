@@ -1,0 +1,54 @@
+import Synchronization
+
+/// What happens to a node's connections, for Swift code that embeds the node (webhooks,
+/// logging, custom logic).
+public enum NodeEvent: Sendable, Hashable {
+    /// A client connected and got this `_id`.
+    case connected(connectionID: String)
+    /// A client's connection ended; `id` is the user it was bound to, if any.
+    case disconnected(connectionID: String, id: String?)
+    /// A connection joined a room (group), by itself or through the API.
+    case joined(connectionID: String, room: String)
+    /// A connection left a room, by itself, through the API, or by disconnecting.
+    case left(connectionID: String, room: String)
+    /// A client sent a text message (any message, including protocol commands).
+    case message(connectionID: String, text: String)
+}
+
+/// Fans node events out to every subscriber. Each subscriber has its own bounded buffer: a
+/// subscriber that does not keep up loses the oldest events, never slows the node.
+final class NodeEventHub: Sendable {
+    static let bufferLimit = 10_000
+    private let subscribers = Mutex<[Int: AsyncStream<NodeEvent>.Continuation]>([:])
+    private let nextID = Atomic<Int>(0)
+
+    func subscribe() -> AsyncStream<NodeEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: NodeEvent.self, bufferingPolicy: .bufferingNewest(Self.bufferLimit))
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        subscribers.withLock { $0[id] = continuation }
+        return stream
+    }
+
+    var hasSubscribers: Bool { subscribers.withLock { !$0.isEmpty } }
+
+    func publish(_ event: NodeEvent) {
+        subscribers.withLock { subscribers in
+            for continuation in subscribers.values { continuation.yield(event) }
+        }
+    }
+
+    /// The events a binding change stands for.
+    func publish(_ change: BindingChange) {
+        guard hasSubscribers else { return }
+        let connectionID = (change.after ?? change.before)?.connectionID ?? ""
+        if change.before == nil { publish(.connected(connectionID: connectionID)) }
+        let before = change.before?.groups ?? []
+        let after = change.after?.groups ?? []
+        for room in after.subtracting(before).sorted() { publish(.joined(connectionID: connectionID, room: room)) }
+        for room in before.subtracting(after).sorted() { publish(.left(connectionID: connectionID, room: room)) }
+        if change.after == nil { publish(.disconnected(connectionID: connectionID, id: change.before?.id)) }
+    }
+}
