@@ -400,7 +400,7 @@ struct NodeHubTests {
         _ = fixture.run(.joinGroupBy_Id, cid: "c1", groups: ["g"])
         let result = fixture.run(event, id: "u1", cid: "c1", groups: ["g"], msg: "m")
         switch (event.resultKind, result) {
-        case (.int, .int), (.bool, .bool), (.strings, .strings): break
+        case (.int, .int), (.bool, .bool), (.strings, .strings), (.object, .object): break
         default: Issue.record("\(event) answered \(result), expected a \(event.resultKind)")
         }
     }
