@@ -20,8 +20,9 @@ struct NodeServer: Sendable {
 
         let webSocketRouter = Router(context: NodeRequestContext.self)
         for clientProtocol in protocols {
-            webSocketRouter.ws(clientProtocol.path) { _, _ in
-                .upgrade([:])
+            webSocketRouter.ws(clientProtocol.path) { request, _ in
+                try await clientProtocol.accept(request)
+                return .upgrade([:])
             } onUpgrade: { inbound, outbound, context in
                 let socket = ClientSocket(
                     inbound: inbound, outbound: outbound,

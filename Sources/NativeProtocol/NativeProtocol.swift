@@ -15,10 +15,13 @@ public struct NativeProtocol: ClientProtocol {
         public var rooms = RoomPolicy()
         /// Messages per second a client may send; 0 = unlimited.
         public var rateLimit: Double = 50
+        /// Who may connect (`CLIENT_TOKENS`, `JWT_SECRET`); open by default.
+        public var authenticator = ClientAuthenticator()
 
-        public init(rooms: RoomPolicy = RoomPolicy(), rateLimit: Double = 50) {
+        public init(rooms: RoomPolicy = RoomPolicy(), rateLimit: Double = 50, authenticator: ClientAuthenticator = ClientAuthenticator()) {
             self.rooms = rooms
             self.rateLimit = rateLimit
+            self.authenticator = authenticator
         }
     }
 
@@ -29,8 +32,27 @@ public struct NativeProtocol: ClientProtocol {
         self.configuration = configuration
     }
 
+    /// Refuses an upgrade without a valid credential with 401, so no socket opens.
+    public func accept(_ request: Request) async throws {
+        if case .failure(let refusal) = admission(of: request) {
+            throw HTTPError(.unauthorized, message: refusal.description)
+        }
+    }
+
+    private func admission(of request: Request) -> Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal> {
+        configuration.authenticator.admit(
+            queryToken: request.uri.queryParameters.get("token"),
+            authorization: request.headers[.authorization]
+        )
+    }
+
     public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
+        // `accept` let the upgrade through; a JWT's subject binds the connection to its user.
+        let userID = (try? admission(of: socket.request).get())?.userID
         try await node.withConnection(socket, greeting: { #"{"cmd":"open","_id":"\#($0)"}"# }) { connection in
+            if let userID {
+                _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
+            }
             var session = NativeSession(connection: connection, node: node, configuration: configuration)
             for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
                 guard try await session.receive(message, outbound: socket.outbound) else { return }

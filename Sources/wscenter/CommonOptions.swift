@@ -73,10 +73,22 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms one connection may join itself; 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
     var maxRoomsPerConnection: Int = environment("MAX_ROOMS_PER_CONNECTION").flatMap(Int.init) ?? 0
 
-    /// The tokens, split on commas; empty when unset.
-    var tokens: Set<String> {
-        Set((token ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    @Option(name: .customLong("client-tokens"), help: "Tokens a WebSocket client must present (?token= or Authorization: Bearer), comma-separated (env CLIENT_TOKENS).")
+    var clientTokensFlag: String?
+    /// The flag, else `CLIENT_TOKENS`, split on commas.
+    var clientTokens: Set<String> { Self.split(clientTokensFlag ?? environment("CLIENT_TOKENS")) }
+
+    @Option(name: .customLong("jwt-secret"), help: "HS256 secret of JWTs WebSocket clients may present; `sub` binds the user id (env JWT_SECRET).")
+    var jwtSecretFlag: String?
+    /// The flag, else `JWT_SECRET`.
+    var jwtSecret: String? { jwtSecretFlag ?? environment("JWT_SECRET") }
+
+    static func split(_ list: String?) -> Set<String> {
+        Set((list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
+
+    /// The tokens, split on commas; empty when unset.
+    var tokens: Set<String> { Self.split(token) }
 
     func validate() throws {
         for (name, value) in [("--node-heartbeat-interval", nodeHeartbeatInterval), ("--node-heartbeat-ttl", nodeHeartbeatTTL), ("--call-timeout", callTimeout)]

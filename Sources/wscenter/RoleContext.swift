@@ -133,7 +133,8 @@ struct RoleContext {
                     maxConnectionsPerRoom: options.maxConnectionsPerRoom,
                     maxRoomsPerConnection: options.maxRoomsPerConnection
                 ),
-                rateLimit: options.rateLimit
+                rateLimit: options.rateLimit,
+                authenticator: ClientAuthenticator(tokens: options.clientTokens, jwtSecret: options.jwtSecret)
             ))
             try await NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native]).run()
         case .gateway:

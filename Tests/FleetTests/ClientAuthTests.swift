@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import NativeProtocol
+import Testing
+import WSCTesting
+
+/// An HS256 JWT with `claims`, signed with `secret`.
+func makeJWT(_ claims: String, secret: String, header: String = #"{"alg":"HS256","typ":"JWT"}"#) -> String {
+    func encode(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+    let signingInput = encode(Data(header.utf8)) + "." + encode(Data(claims.utf8))
+    let signature = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+    return signingInput + "." + encode(Data(signature))
+}
+
+@Suite("Client authentication")
+struct ClientAuthTests {
+    let auth = ClientAuthenticator(tokens: ["t1", "t2"], jwtSecret: "s3cret")
+
+    @Test("open when nothing is configured")
+    func open() throws {
+        #expect(try ClientAuthenticator().admit(queryToken: nil, authorization: nil).get().userID == nil)
+        #expect(ClientAuthenticator().isOpen && !auth.isOpen)
+    }
+
+    @Test("a listed token, in the query or as a bearer header")
+    func tokens() throws {
+        #expect(try auth.admit(queryToken: "t2", authorization: nil).get().userID == nil)
+        #expect(try auth.admit(queryToken: nil, authorization: "Bearer t1").get().userID == nil)
+        #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: nil, authorization: nil).get() }
+        #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: "t3", authorization: nil).get() }
+        #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: nil, authorization: "Basic t1").get() }
+    }
+
+    @Test("JWTs: subject, expiry, not-before, signature, algorithm")
+    func jwts() throws {
+        let now = 1_800_000_000.0
+        let good = makeJWT(#"{"sub":"alice","exp":1800000100}"#, secret: "s3cret")
+        #expect(try auth.admit(queryToken: good, authorization: nil, now: now).get().userID == "alice")
+        #expect(try auth.admit(queryToken: nil, authorization: "Bearer " + good, now: now).get().userID == "alice")
+        let numeric = makeJWT(#"{"sub":42}"#, secret: "s3cret")
+        #expect(try auth.admit(queryToken: numeric, authorization: nil, now: now).get().userID == "42")
+        let noSubject = makeJWT(#"{"exp":1800000100}"#, secret: "s3cret")
+        #expect(try auth.admit(queryToken: noSubject, authorization: nil, now: now).get().userID == nil)
+
+        let refusals = [
+            makeJWT(#"{"sub":"alice","exp":1799999999}"#, secret: "s3cret"),  // expired
+            makeJWT(#"{"sub":"alice","nbf":1800000500}"#, secret: "s3cret"),  // not yet valid
+            makeJWT(#"{"sub":"alice"}"#, secret: "other"),  // wrong key
+            makeJWT(#"{"sub":"alice"}"#, secret: "s3cret", header: #"{"alg":"none"}"#),  // algorithm
+            good.dropLast(2) + "xx",  // tampered signature
+            "a.b",  // not a JWT
+        ]
+        for token in refusals {
+            #expect(throws: ClientAuthenticator.Refusal.self, "\(token)") { try auth.admit(queryToken: String(token), authorization: nil, now: now).get() }
+        }
+    }
+
+    @Test("upgrades without a valid credential get 401 and no socket; a JWT binds its subject")
+    func upgrade() async throws {
+        let native = NativeProtocol.Configuration(authenticator: ClientAuthenticator(tokens: ["letmein"], jwtSecret: "s3cret"))
+        try await withFleet(.embedded, nodes: 1, gateways: 1, native: native) { fleet in
+            let port = fleet.nodePorts[0]
+            let error = #expect(throws: WSCTestingError.self) { try IdleWebSocket(port: port) }
+            // The refusal is a 4xx and no socket opens. (hummingbird-websocket 2.8 answers every
+            // refused upgrade with 400, not the 401 the issue asks for: see docs/protocol.md.)
+            #expect("\(error.map { "\($0)" } ?? "")".contains("upgrade refused: HTTP/1.1 4"), "\(String(describing: error))")
+            let refused = try await fleet.get("event=getConnectionCount")
+            #expect(refused.total("getConnectionCount") == 0)
+
+            let viaQuery = try await TestWebSocket.connect("ws://127.0.0.1:\(port)/?token=letmein")
+            #expect(try await viaQuery.nextJSON()["cmd"] as? String == "open")
+            let jwt = makeJWT(#"{"sub":"carol"}"#, secret: "s3cret")
+            let viaHeader = try await TestWebSocket.connect("ws://127.0.0.1:\(port)/", headers: [.authorization: "Bearer \(jwt)"])
+            let id = try #require(try await viaHeader.nextJSON()["_id"] as? String)
+            let answer = try await fleet.get("event=getIds,getConnectionCount,isOnline_Id&isOnline_Id%5B_id%5D=\(id)")
+            #expect(answer.union("getIds") == ["carol"])
+            #expect(answer.total("getConnectionCount") == 2)
+        }
+    }
+}
