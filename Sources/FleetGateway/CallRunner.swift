@@ -101,20 +101,7 @@ struct CallRunner: Sendable {
             channel = keys.nodeChannel(node)
             awaited = [node]
         }
-        guard !awaited.isEmpty else { return [:] }
-        let body = String(decoding: try JSONEncoder().encode(NodeCall(operations: operations)), as: UTF8.self)
-        let responses = try await requester.request(body, on: channel, awaiting: awaited, timeout: timeout)
-        var answers: [String: [OperationResult]?] = [:]
-        let decoder = JSONDecoder()
-        for reply in responses.replies {
-            if let decoded = try? decoder.decode(NodeCallReply.self, from: Data(reply.body.utf8)),
-                decoded.results.count == operations.count
-            {
-                answers[reply.from] = decoded.results
-            } else {
-                answers[reply.from] = Array(repeating: .failure(code: 1, message: "malformed reply from node"), count: operations.count)
-            }
-        }
+        var answers: [String: [OperationResult]?] = try await requester.call(operations, on: channel, awaiting: awaited, timeout: timeout)
         for node in awaited where answers[node] == nil {
             answers[node] = .some(nil)
             timedOut.insert(node)

@@ -98,15 +98,12 @@ public final class NodeService: Sendable {
     /// - Throws: when the broker is unreachable.
     public func broadcast(toRoom room: String, message: String, excluding: String?) async throws -> Int {
         guard let requester = requester.withLock({ $0 }) else { throw BrokerError(.unavailable, "the node is not running") }
-        let nodes = try await directory.liveNodes()
-        let call = NodeCall(operations: [.sendToGroups([room], message: message, excluding: excluding)])
-        let body = String(decoding: try JSONEncoder().encode(call), as: UTF8.self)
-        let responses = try await requester.request(body, on: keys.broadcastChannel, awaiting: Set(nodes), timeout: configuration.callTimeout)
-        let decoder = JSONDecoder()
-        return responses.replies.reduce(0) { total, reply in
-            guard let decoded = try? decoder.decode(NodeCallReply.self, from: Data(reply.body.utf8)),
-                case .int(let reached)? = decoded.results.first
-            else { return total }
+        let answers = try await requester.call(
+            [.sendToGroups([room], message: message, excluding: excluding)],
+            on: keys.broadcastChannel, awaiting: Set(try await directory.liveNodes()), timeout: configuration.callTimeout
+        )
+        return answers.values.reduce(0) { total, results in
+            guard case .int(let reached)? = results.first else { return total }
             return total + reached
         }
     }

@@ -1,0 +1,30 @@
+import BrokerCore
+import Foundation
+
+extension BrokerRequester {
+    /// Sends `operations` to the nodes listening on `channel` and collects each of `nodes`'
+    /// results until `timeout`. A node missing from the answer did not reply in time; a reply
+    /// that cannot be read gives a `failure` per operation.
+    public func call(
+        _ operations: [NodeOperation],
+        on channel: String,
+        awaiting nodes: Set<String>,
+        timeout: Duration
+    ) async throws -> [String: [OperationResult]] {
+        guard !nodes.isEmpty else { return [:] }
+        let body = String(decoding: try JSONEncoder().encode(NodeCall(operations: operations)), as: UTF8.self)
+        let responses = try await request(body, on: channel, awaiting: nodes, timeout: timeout)
+        let decoder = JSONDecoder()
+        var answers: [String: [OperationResult]] = [:]
+        for reply in responses.replies {
+            if let decoded = try? decoder.decode(NodeCallReply.self, from: Data(reply.body.utf8)),
+                decoded.results.count == operations.count
+            {
+                answers[reply.from] = decoded.results
+            } else {
+                answers[reply.from] = Array(repeating: .failure(code: 1, message: "malformed reply from node"), count: operations.count)
+            }
+        }
+        return answers
+    }
+}
