@@ -1,21 +1,23 @@
 import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
+import NIOHTTP1
 
 /// A client protocol the node serves over WebSocket (the native protocol, Pusher). Each lives
 /// in its own module; the executable plugs them into the node.
 public protocol ClientProtocol: Sendable {
     /// The path of its WebSocket upgrade, in Hummingbird's route syntax ("/", "/app/{key}").
     var path: RouterPath { get }
-    /// Decides whether to upgrade `request`; throw an `HTTPError` (e.g. 401) to refuse it with
-    /// that status, before any WebSocket exists.
-    func accept(_ request: Request) async throws
+    /// Why an upgrade request for this protocol must be refused (answered 401, no socket),
+    /// or nil to accept it. Runs on the event loop for every upgrade request, whatever its
+    /// path: return nil for paths that are not this protocol's.
+    func refusal(of head: HTTPRequestHead) -> String?
     /// Serves one accepted WebSocket until it closes.
     func serve(_ socket: ClientSocket, on node: NodeService) async throws
 }
 
 extension ClientProtocol {
-    public func accept(_ request: Request) async throws {}
+    public func refusal(of head: HTTPRequestHead) -> String? { nil }
 }
 
 /// One accepted WebSocket: its streams, its channel and the upgrade request.

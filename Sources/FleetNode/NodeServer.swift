@@ -2,9 +2,11 @@ import FleetCore
 import FleetHTTP
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOWebSocket
 
 /// The node's HTTP server: the WebSocket upgrades of its client protocols, and plain HTTP
@@ -20,9 +22,8 @@ struct NodeServer: Sendable {
 
         let webSocketRouter = Router(context: NodeRequestContext.self)
         for clientProtocol in protocols {
-            webSocketRouter.ws(clientProtocol.path) { request, _ in
-                try await clientProtocol.accept(request)
-                return .upgrade([:])
+            webSocketRouter.ws(clientProtocol.path) { _, _ in
+                .upgrade([:])
             } onUpgrade: { inbound, outbound, context in
                 let socket = ClientSocket(
                     inbound: inbound, outbound: outbound,
@@ -36,16 +37,26 @@ struct NodeServer: Sendable {
         // A ping every period; one left unanswered for a whole period closes the connection
         // with 1001. The period is short enough that a silent client is gone within the timeout.
         let pingPeriod = min(configuration.webSocketPingInterval, configuration.webSocketTimeout / 2)
+        let webSocketResponder = webSocketRouter.buildResponder()
+        let upgradeConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(
+            maxFrameSize: configuration.maxMessageSize,
+            autoPing: .enabled(timePeriod: pingPeriod),
+            closeTimeout: .seconds(5)
+        ))
+        let protocols = protocols
+        // HTTP/1 with WebSocket upgrades, each upgrade request checked by the protocols first.
+        let guarded = HTTPServerBuilder { responder in
+            UpgradeGuardChannel(
+                base: HTTP1WebSocketUpgradeChannel(
+                    responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration
+                )
+            ) { head in
+                protocols.lazy.compactMap { $0.refusal(of: head) }.first
+            }
+        }
         let application = Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(
-                    maxFrameSize: configuration.maxMessageSize,
-                    autoPing: .enabled(timePeriod: pingPeriod),
-                    closeTimeout: .seconds(5)
-                ))
-            ),
+            server: guarded,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-node"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

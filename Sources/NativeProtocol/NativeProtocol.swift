@@ -2,9 +2,11 @@ import FleetCore
 import FleetNode
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// The native JSON protocol on `ws://host:PORT/`: `{"cmd":"open","_id":...}` first; `ping`
 /// (text) → `{"cmd":"pong","_id":...}`; JSON commands `ping`, `join`, `leave`, `broadcast`,
@@ -32,11 +34,16 @@ public struct NativeProtocol: ClientProtocol {
         self.configuration = configuration
     }
 
-    /// Refuses an upgrade without a valid credential with 401, so no socket opens.
-    public func accept(_ request: Request) async throws {
-        if case .failure(let refusal) = admission(of: request) {
-            throw HTTPError(.unauthorized, message: refusal.description)
+    /// Refuses an upgrade of `/` without a valid credential (answered 401, no socket).
+    public func refusal(of head: HTTPRequestHead) -> String? {
+        let uri = URI(head.uri)
+        guard uri.path == "/" else { return nil }
+        if case .failure(let refusal) = configuration.authenticator.admit(
+            queryToken: uri.queryParameters.get("token"), authorization: head.headers["authorization"].first
+        ) {
+            return refusal.description
         }
+        return nil
     }
 
     private func admission(of request: Request) -> Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal> {
