@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "FleetCore", targets: ["FleetCore"]),
         .library(name: "FleetNode", targets: ["FleetNode"]),
         .library(name: "FleetGateway", targets: ["FleetGateway"]),
+        .library(name: "NativeProtocol", targets: ["NativeProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -18,7 +18,9 @@ public struct NodeConfiguration: Sendable {
     public var maxMessageSize: Int = 64 * 1024
     /// How often the node pings each WebSocket client.
     public var webSocketPingInterval: Duration = .seconds(25)
-    /// How long a client may stay silent (no pong, no message) before it is closed (1001).
+    /// The longest a dead client lingers: pings go out every min(interval, timeout / 2), and a
+    /// ping left unanswered for a whole period closes the connection with 1001. (Pongs are what
+    /// count: the WebSocket layer does not let client messages reset the timer.)
     public var webSocketTimeout: Duration = .seconds(60)
     /// How long the node waits for the other nodes when a client broadcasts to a room.
     public var callTimeout: Duration = .seconds(2)

@@ -93,7 +93,7 @@ struct NativeSession {
         case .allowed:
             break
         case .limited:
-            reply(.error(ProtocolError(.rateLimited, "more than \(Int(configuration.rateLimit)) messages per second")))
+            reply(.error(ProtocolError(.rateLimited, "more than \(configuration.rateLimit.formatted()) messages per second")))
             return true
         case .abusive:
             node.logger.notice("closing a connection that ignores the rate limit", metadata: ["_id": "\(connection.id)"])
@@ -138,6 +138,9 @@ struct NativeSession {
         case .join(let room):
             let rooms = hub.groups(of: connection.id)
             if rooms.contains(room) { return .text(ServerMessage.joined(room)) }
+            if let refusal = configuration.rooms.checkJoin(room, roomsOfConnection: rooms.count, roomSize: 0) {
+                return .error(refusal)
+            }
             var size = 0
             if configuration.rooms.maxConnectionsPerRoom > 0 {
                 do {

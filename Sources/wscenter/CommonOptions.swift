@@ -46,7 +46,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("node-heartbeat-ttl"), help: "Seconds a heartbeat keeps a node in master_ids (env NODE_HEARTBEAT_TTL).")
     var nodeHeartbeatTTL: Double = environment("NODE_HEARTBEAT_TTL").flatMap(Double.init) ?? 3
 
-    @Option(name: .customLong("call-timeout"), help: "Seconds a gateway waits for the nodes' replies (env CALL_TIMEOUT).")
+    @Option(name: .customLong("call-timeout"), help: "Seconds a gateway (or a node, for a client's room broadcast) waits for the nodes' replies (env CALL_TIMEOUT).")
     var callTimeout: Double = environment("CALL_TIMEOUT").flatMap(Double.init) ?? 2
 
     @Option(name: .customLong("max-body"), help: "Largest API request body in bytes (env MAX_BODY).")
@@ -55,7 +55,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between WebSocket pings to each client (env HEARTBEAT_INTERVAL).")
     var heartbeatInterval: Double = environment("HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 25
 
-    @Option(name: .customLong("heartbeat-timeout"), help: "Seconds of client silence before it is closed with 1001 (env HEARTBEAT_TIMEOUT).")
+    @Option(name: .customLong("heartbeat-timeout"), help: "Longest a dead client lingers: pings go out every min(interval, timeout/2) s and one unanswered for a whole period closes with 1001 (env HEARTBEAT_TIMEOUT).")
     var heartbeatTimeout: Double = environment("HEARTBEAT_TIMEOUT").flatMap(Double.init) ?? 60
 
     @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message from a client in bytes; larger closes with 1009 (env MAX_MESSAGE_SIZE).")
@@ -70,7 +70,7 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("max-connections-per-room"), help: "Connections a room may hold across the fleet for client joins; 0 = unlimited (env MAX_CONNECTIONS_PER_ROOM).")
     var maxConnectionsPerRoom: Int = environment("MAX_CONNECTIONS_PER_ROOM").flatMap(Int.init) ?? 0
 
-    @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms one connection may join itself; 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
+    @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms a connection may be in when it joins one itself (API joins are not limited); 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
     var maxRoomsPerConnection: Int = environment("MAX_ROOMS_PER_CONNECTION").flatMap(Int.init) ?? 0
 
     @Option(name: .customLong("client-tokens"), help: "Tokens a WebSocket client must present (?token= or Authorization: Bearer), comma-separated (env CLIENT_TOKENS).")
