@@ -28,6 +28,14 @@ public struct FleetKeys: Sendable, Hashable {
     /// Hash: connection id → bound user id ("" when unbound), for each member connection.
     public func group(_ groupID: String) -> String { prefix + "group:" + groupID }
 
+    // MARK: Sessions
+
+    /// Hash: a resumable session (`conn`, `node`, `state` live|away, and once away `id`,
+    /// `groups`); TTL = the reconnection TTL once away.
+    public func session(_ token: String) -> String { prefix + "session:" + token }
+    /// Hash: connection id → its session token, while the connection lives.
+    public var connectionSessions: String { prefix + "sessions" }
+
     // MARK: Channels
 
     /// Calls every node runs.

@@ -32,17 +32,23 @@ public enum NodeOperation: Sendable, Hashable {
     /// the connection `excluding`; answers the number reached. The second step of
     /// `sendMessageToGroupByOnly(_)Id`, and a client's room broadcast.
     case sendToGroups([String], message: String, excluding: String? = nil)
+    /// Close a connection for a session that resumes elsewhere; answers the connection's
+    /// user id and groups (`{"id":…,"groups":[…]}`), or `{}` when it is not here.
+    case releaseConnection(String)
 }
 
 extension NodeOperation: Codable {
     private enum CodingKeys: String, CodingKey { case op, args }
     private static let sendToGroupsName = "_sendToGroups"
+    private static let releaseName = "_release"
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let name = try container.decode(String.self, forKey: .op)
         let arguments = try container.decode(EventArguments.self, forKey: .args)
-        if name == Self.sendToGroupsName {
+        if name == Self.releaseName {
+            self = .releaseConnection(arguments.connectionID ?? "")
+        } else if name == Self.sendToGroupsName {
             self = .sendToGroups(arguments.groups ?? [], message: arguments.message ?? "", excluding: arguments.connectionID)
         } else if let event = FleetEvent(rawValue: name) {
             self = .event(event, arguments)
@@ -57,6 +63,9 @@ extension NodeOperation: Codable {
         case .event(let event, let arguments):
             try container.encode(event.rawValue, forKey: .op)
             try container.encode(arguments, forKey: .args)
+        case .releaseConnection(let connectionID):
+            try container.encode(Self.releaseName, forKey: .op)
+            try container.encode(EventArguments(connectionID: connectionID), forKey: .args)
         case .sendToGroups(let groups, let message, let excluding):
             try container.encode(Self.sendToGroupsName, forKey: .op)
             try container.encode(EventArguments(connectionID: excluding, groups: groups, message: message), forKey: .args)

@@ -3,28 +3,41 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
+import Synchronization
 
 /// A client's connection as a protocol sees it: its `_id`, and ordered sending through its
 /// outbox. The node's API reaches it through the hub by the same `_id`.
 public struct NodeConnection: Sendable {
     public let id: String
     let hub: NodeHub
+    let closing: CloseRequest
 
     /// Queues a text message; false if the connection is gone or too far behind.
     @discardableResult
     public func send(_ text: String) -> Bool {
         hub.send(ByteBuffer(string: text), to: id)
     }
+
+    /// Asks for the connection to close with `code` once the messages queued so far are
+    /// written; takes effect when the protocol's body returns.
+    public func close(_ code: WebSocketErrorCode, reason: String) {
+        closing.request.withLock { $0 = (code, reason) }
+    }
+}
+
+/// The close a protocol asked for, if any.
+final class CloseRequest: Sendable {
+    let request = Mutex<(code: WebSocketErrorCode, reason: String)?>(nil)
 }
 
 extension NodeService {
     /// Registers a client connection with the hub for the duration of `body`: its messages
     /// are written in order by a writer task, a client that stops reading is cut off once
     /// `outboxLimit` messages wait, and on return the connection and its bindings are gone.
-    /// - Parameter greeting: the first message, queued before anything the API sends.
+    /// - Parameter greeting: the first messages, queued before anything the API sends.
     public func withConnection(
         _ socket: ClientSocket,
-        greeting: (String) -> String?,
+        greeting: (String) -> [String],
         _ body: (NodeConnection) async throws -> Void
     ) async throws {
         let connectionID = ConnectionID.make()
@@ -33,12 +46,13 @@ extension NodeService {
         // A client that lets `outboxLimit` messages pile up is not reading: neither more
         // messages nor a close frame would reach it, so its TCP connection is closed.
         let outbox = Outbox(limit: configuration.outboxLimit) {
-            logger.notice("closing a connection that does not read its messages", metadata: ["_id": "\(connectionID)"])
+            logger.debug("closing a connection", metadata: ["_id": "\(connectionID)"])
             channel.close(promise: nil)
         }
         hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) })
         defer { hub.close(connectionID) }
         let outbound = socket.outbound
+        let closing = CloseRequest()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await message in outbox.messages {
@@ -46,7 +60,14 @@ extension NodeService {
                 }
             }
             defer { group.cancelAll() }
-            try await body(NodeConnection(id: connectionID, hub: hub))
+            try await body(NodeConnection(id: connectionID, hub: hub, closing: closing))
+            // A close the protocol asked for goes out after what is queued (bounded wait).
+            if let (code, reason) = closing.request.withLock({ $0 }) {
+                outbox.finish()
+                group.addTask { try await Task.sleep(for: .seconds(2)) }
+                _ = try? await group.next()
+                try? await outbound.close(code, reason: reason)
+            }
         }
     }
 }

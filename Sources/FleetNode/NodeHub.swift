@@ -19,6 +19,8 @@ public final class NodeHub: Sendable {
     private struct State {
         var registry = ConnectionRegistry()
         var outboxes: [String: Outbox] = [:]
+        /// Connections closed by ``release(_:)`` whose protocol has not asked yet.
+        var released: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -40,10 +42,10 @@ public final class NodeHub: Sendable {
     /// Registers a connection and queues `greeting` before any other message can reach it.
     /// False if the id is taken.
     @discardableResult
-    public func open(_ connectionID: String, outbox: Outbox, greeting: ByteBuffer? = nil) -> Bool {
+    public func open(_ connectionID: String, outbox: Outbox, greeting: [ByteBuffer] = []) -> Bool {
         state.withLock { state in
             guard state.registry.add(connectionID) else { return false }
-            if let greeting, outbox.send(greeting) { messagesSent.add(1, ordering: .relaxed) }
+            for message in greeting where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
             state.outboxes[connectionID] = outbox
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
             return true
@@ -57,6 +59,35 @@ public final class NodeHub: Sendable {
             guard state.registry.remove(connectionID) != nil else { return }
             state.outboxes.removeValue(forKey: connectionID)?.finish()
             onChange(BindingChange(before: before, after: nil))
+        }
+    }
+
+    /// Closes a connection whose session resumes elsewhere: forgets it like ``close(_:)``, cuts
+    /// the client off, and remembers it was released. Returns its user id and groups, or nil
+    /// when it is not here.
+    public func release(_ connectionID: String) -> (id: String?, groups: [String])? {
+        state.withLock { state in
+            guard let before = snapshot(connectionID, in: state.registry) else { return nil }
+            state.registry.remove(connectionID)
+            state.released.insert(connectionID)
+            if let outbox = state.outboxes.removeValue(forKey: connectionID) {
+                outbox.finish()
+                outbox.kick()
+            }
+            onChange(BindingChange(before: before, after: nil))
+            return (before.id, before.groups.sorted())
+        }
+    }
+
+    /// Whether the connection was released (and forgets that it was).
+    public func takeReleased(_ connectionID: String) -> Bool {
+        state.withLock { $0.released.remove(connectionID) != nil }
+    }
+
+    /// A connection's user id and groups, or nil when it is not here.
+    public func binding(of connectionID: String) -> (id: String?, groups: [String])? {
+        state.withLock { state in
+            state.registry.connections[connectionID].map { ($0.id, $0.groups.sorted()) }
         }
     }
 
@@ -87,7 +118,13 @@ public final class NodeHub: Sendable {
 
     /// Runs operations in order and answers each.
     public func execute(_ operations: [NodeOperation]) -> [OperationResult] {
-        state.withLock { state in
+        if operations.count == 1, case .releaseConnection(let connectionID) = operations[0] {
+            guard let (id, groups) = release(connectionID) else { return [.object(.object([:]))] }
+            var fields: [String: JSONValue] = ["groups": .array(groups.map { .string($0) })]
+            if let id { fields["id"] = .string(id) }
+            return [.object(.object(fields))]
+        }
+        return state.withLock { state in
             operations.map { operation in
                 do {
                     return try run(operation, in: &state)
@@ -116,6 +153,9 @@ public final class NodeHub: Sendable {
             return .int(deliver(message, to: members, in: state))
         case .event(let event, let arguments):
             return try run(event, arguments, in: &state)
+        case .releaseConnection:
+            // Needs the lock released to kick the client: handled by `execute`.
+            return .failure(code: 1, message: "release runs on its own")
         }
     }
 

@@ -11,6 +11,7 @@ struct NodeJanitor: Sendable {
     let keys: FleetKeys
     let nodeID: String
     let logger: Logger
+    var sessionTTL: Duration = .seconds(300)
 
     /// One pass; returns the dead nodes it cleaned up.
     @discardableResult
@@ -26,7 +27,7 @@ struct NodeJanitor: Sendable {
         for (id, text) in try await broker.hashGetAll(keys.nodes) where id != nodeID {
             if let info = try? NodeInfo(decoding: text), info.isAlive(at: now) { continue }
             guard try await broker.get(keys.node(id)) == nil else { continue }
-            try await Self.forgetNode(id, broker: broker, keys: keys)
+            try await Self.forgetNode(id, broker: broker, keys: keys, sessionTTL: sessionTTL)
             cleaned.append(id)
         }
         if !cleaned.isEmpty {
@@ -36,9 +37,9 @@ struct NodeJanitor: Sendable {
     }
 
     /// Removes a node and every connection it owned.
-    static func forgetNode(_ nodeID: String, broker: any Broker, keys: FleetKeys) async throws {
+    static func forgetNode(_ nodeID: String, broker: any Broker, keys: FleetKeys, sessionTTL: Duration = .seconds(300)) async throws {
         for connectionID in try await broker.setMembers(keys.nodeConnections(nodeID)) {
-            try await forget(connectionID, of: nodeID, broker: broker, keys: keys)
+            try await forget(connectionID, of: nodeID, broker: broker, keys: keys, sessionTTL: sessionTTL)
         }
         _ = try await broker.execute([
             .delete(keys: [keys.nodeConnections(nodeID), keys.node(nodeID)]),
@@ -46,11 +47,18 @@ struct NodeJanitor: Sendable {
         ], atomically: true)
     }
 
-    /// Removes one connection of `nodeID` from every binding key.
-    static func forget(_ connectionID: String, of nodeID: String, broker: any Broker, keys: FleetKeys) async throws {
+    /// Removes one connection of `nodeID` from every binding key; its session, if any, turns
+    /// away with the connection's user and groups, for `sessionTTL`.
+    static func forget(_ connectionID: String, of nodeID: String, broker: any Broker, keys: FleetKeys, sessionTTL: Duration = .seconds(300)) async throws {
         let hash = try await broker.hashGetAll(keys.connection(connectionID))
         let snapshot = ConnectionSnapshot(connectionID: connectionID, hash: hash)
             ?? ConnectionSnapshot(connectionID: connectionID, node: nodeID)
+        if let token = try await broker.hashGet(keys.connectionSessions, field: connectionID) {
+            try await SessionStore.suspend(
+                token: token, connectionID: connectionID, id: snapshot.id, groups: snapshot.groups.sorted(),
+                broker: broker, keys: keys, ttl: sessionTTL
+            )
+        }
         _ = try await broker.execute(keys.commands(from: snapshot, to: nil), atomically: true)
     }
 }

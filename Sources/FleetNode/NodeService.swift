@@ -76,6 +76,33 @@ public final class NodeService: Sendable {
         await Task { await self.leave() }.value
     }
 
+    // MARK: Sessions, for client protocols
+
+    /// The resumable sessions of this node's clients.
+    public var sessions: SessionStore {
+        SessionStore(broker: broker, keys: keys, nodeID: configuration.nodeID, ttl: configuration.reconnectionTTL)
+    }
+
+    /// Closes `connectionID` on `node` (this one or another) because its session resumes
+    /// elsewhere, and returns its user id and groups. nil when the node does not have it or
+    /// does not answer in time (it may be dead).
+    public func release(_ connectionID: String, on node: String) async throws -> (id: String?, groups: [String])? {
+        let result: OperationResult?
+        if node == configuration.nodeID {
+            result = hub.execute([.releaseConnection(connectionID)]).first
+        } else {
+            guard let requester = requester.withLock({ $0 }) else { throw BrokerError(.unavailable, "the node is not running") }
+            let answers = try await requester.call(
+                [.releaseConnection(connectionID)], on: keys.nodeChannel(node), awaiting: [node], timeout: configuration.callTimeout
+            )
+            result = answers[node]?.first
+        }
+        guard case .object(.object(let fields))? = result, case .array(let groups)? = fields["groups"] else { return nil }
+        var id: String?
+        if case .string(let value)? = fields["id"] { id = value }
+        return (id, groups.compactMap { if case .string(let name) = $0 { name } else { nil } })
+    }
+
     // MARK: Events, for embedders
 
     /// The node's events from now on: connects, disconnects, joins, leaves and client
@@ -171,7 +198,7 @@ public final class NodeService: Sendable {
     }
 
     private func janitorLoop() async {
-        let janitor = NodeJanitor(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
+        let janitor = NodeJanitor(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger, sessionTTL: configuration.reconnectionTTL)
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.janitorInterval)
             do {

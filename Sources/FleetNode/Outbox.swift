@@ -2,20 +2,21 @@ import NIOCore
 import Synchronization
 
 /// The queue of text messages waiting to be written to one WebSocket, in order. Bounded: a
-/// client that does not read falls behind by at most `limit` messages; the next one calls
-/// `onOverflow` (which closes the connection) instead of letting the node's memory grow.
+/// client that does not read falls behind by at most `limit` messages; the next one closes
+/// the connection instead of letting the node's memory grow.
 public final class Outbox: Sendable {
     public static let defaultLimit = 4_096
 
     private let continuation: AsyncStream<ByteBuffer>.Continuation
     private let overflow = Atomic<Bool>(false)
-    private let onOverflow: @Sendable () -> Void
+    private let closeConnection: @Sendable () -> Void
 
     /// The messages to write, for the connection's writer task.
     public let messages: AsyncStream<ByteBuffer>
 
-    public init(limit: Int = Outbox.defaultLimit, onOverflow: @escaping @Sendable () -> Void = {}) {
-        self.onOverflow = onOverflow
+    /// - Parameter closeConnection: cuts the client off (on overflow, or ``kick()``).
+    public init(limit: Int = Outbox.defaultLimit, closeConnection: @escaping @Sendable () -> Void = {}) {
+        self.closeConnection = closeConnection
         (messages, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(max(1, limit)))
     }
 
@@ -26,7 +27,7 @@ public final class Outbox: Sendable {
         case .enqueued:
             return true
         case .dropped:
-            if !overflow.exchange(true, ordering: .relaxed) { onOverflow() }
+            if !overflow.exchange(true, ordering: .relaxed) { closeConnection() }
             continuation.finish()
             return false
         case .terminated:
@@ -41,4 +42,7 @@ public final class Outbox: Sendable {
 
     /// Ends the stream: the writer finishes what is queued, then stops.
     public func finish() { continuation.finish() }
+
+    /// Closes the client's connection at once.
+    public func kick() { closeConnection() }
 }

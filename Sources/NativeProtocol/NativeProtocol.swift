@@ -19,11 +19,17 @@ public struct NativeProtocol: ClientProtocol {
         public var rateLimit: Double = 50
         /// Who may connect (`CLIENT_TOKENS`, `JWT_SECRET`); open by default.
         public var authenticator = ClientAuthenticator()
+        /// Failed `reconnect` attempts a connection may make before it is closed (1008).
+        public var reconnectionMaxAttempts = 5
 
-        public init(rooms: RoomPolicy = RoomPolicy(), rateLimit: Double = 50, authenticator: ClientAuthenticator = ClientAuthenticator()) {
+        public init(
+            rooms: RoomPolicy = RoomPolicy(), rateLimit: Double = 50, authenticator: ClientAuthenticator = ClientAuthenticator(),
+            reconnectionMaxAttempts: Int = 5
+        ) {
             self.rooms = rooms
             self.rateLimit = rateLimit
             self.authenticator = authenticator
+            self.reconnectionMaxAttempts = reconnectionMaxAttempts
         }
     }
 
@@ -56,15 +62,42 @@ public struct NativeProtocol: ClientProtocol {
     public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
         // `accept` let the upgrade through; a JWT's subject binds the connection to its user.
         let userID = (try? admission(of: socket.request).get())?.userID
-        try await node.withConnection(socket, greeting: { #"{"cmd":"open","_id":"\#($0)"}"# }) { connection in
-            if let userID {
-                _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
+        let token = SessionStore.makeToken()
+        var connectionID = ""
+        var ending: (id: String?, groups: [String])?
+        var failure: (any Error)?
+        do {
+            try await node.withConnection(socket, greeting: {
+                [#"{"cmd":"open","_id":"\#($0)"}"#, #"{"type":"reconnect_token","token":"\#(token)"}"#]
+            }) { connection in
+                connectionID = connection.id
+                defer { ending = node.hub.binding(of: connection.id) }
+                do {
+                    try await node.sessions.open(token: token, connectionID: connection.id)
+                } catch {
+                    node.logger.warning("session not recorded: this connection cannot be resumed", metadata: ["error": "\(error)"])
+                }
+                if let userID {
+                    _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
+                }
+                var session = NativeSession(connection: connection, node: node, configuration: configuration)
+                for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
+                    guard try await session.receive(message, outbound: socket.outbound) else { return }
+                }
             }
-            var session = NativeSession(connection: connection, node: node, configuration: configuration)
-            for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
-                guard try await session.receive(message, outbound: socket.outbound) else { return }
+        } catch {
+            failure = error
+        }
+        // The connection has ended. Unless its session was taken over by a resume elsewhere,
+        // the session waits for one, with the user and groups the connection had.
+        if !node.hub.takeReleased(connectionID), let ending {
+            do {
+                try await node.sessions.suspend(token: token, connectionID: connectionID, id: ending.id, groups: ending.groups)
+            } catch {
+                node.logger.warning("session not kept: the broker is unreachable", metadata: ["error": "\(error)"])
             }
         }
+        if let failure { throw failure }
     }
 }
 
@@ -74,6 +107,7 @@ struct NativeSession {
     let node: NodeService
     let configuration: NativeProtocol.Configuration
     private var limiter: RateLimiter
+    private var failedReconnects = 0
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
 
@@ -97,7 +131,7 @@ struct NativeSession {
             return true
         case .abusive:
             node.logger.notice("closing a connection that ignores the rate limit", metadata: ["_id": "\(connection.id)"])
-            try await outbound.close(.policyViolation, reason: "rate limit exceeded")
+            connection.close(.policyViolation, reason: "rate limit exceeded")
             return false
         }
         guard case .text(let text) = message else {
@@ -112,6 +146,18 @@ struct NativeSession {
         switch ClientCommand.parse(text) {
         case .failure(let error):
             reply(.error(error))
+        case .success(.reconnect(let token)):
+            if let resumed = await resume(token) {
+                reply(.text(resumed))
+            } else {
+                failedReconnects += 1
+                reply(.error(ProtocolError(.reconnectFailed, "unknown, expired or already used token")))
+                if failedReconnects >= configuration.reconnectionMaxAttempts {
+                    node.logger.notice("closing a connection after too many failed reconnects", metadata: ["_id": "\(connection.id)"])
+                    connection.close(.policyViolation, reason: "too many failed reconnect attempts")
+                    return false
+                }
+            }
         case .success(let command):
             reply(await run(command))
         }
@@ -172,9 +218,33 @@ struct NativeSession {
                 return .error(ProtocolError(.unavailable, "the message could not be sent: the broker is unreachable"))
             }
         case .reconnect:
-            // Resumable sessions are not built yet: every token is unknown, and the connection
-            // carries on as a new session, as it would after a failed resume.
-            return .error(ProtocolError(.reconnectFailed, "unknown or expired token (resumable sessions are not available in this version)"))
+            return .error(ProtocolError(.reconnectFailed, "reconnect is handled before commands"))  // see `receive`
         }
+    }
+
+    /// Takes over the session of `token` for this connection: the old connection, if still
+    /// open anywhere, is closed; this one gets its user id and groups. Returns the
+    /// `reconnected` reply, or nil when the token is unknown, expired or already used.
+    /// (Messages sent while the client was away are not replayed yet.)
+    private func resume(_ token: String) async -> String? {
+        let sessions = node.sessions
+        guard let record = try? await sessions.read(token), record.connectionID != connection.id else { return nil }
+        var restored: (id: String?, groups: [String])?
+        if record.isLive, let owner = record.node {
+            restored = try? await node.release(record.connectionID, on: owner)
+        }
+        guard let claimed = try? await sessions.claim(token) else { return nil }
+        if restored == nil {
+            restored = claimed.isLive
+                ? (try? await sessions.recordedBinding(of: claimed.connectionID)) ?? nil  // its node died
+                : (claimed.id, claimed.groups)
+        }
+        var operations: [NodeOperation] = []
+        if let id = restored?.id { operations.append(.event(.bindId, EventArguments(id: id, connectionID: connection.id))) }
+        if let groups = restored?.groups, !groups.isEmpty {
+            operations.append(.event(.joinGroupBy_Id, EventArguments(connectionID: connection.id, groups: groups)))
+        }
+        _ = node.hub.execute(operations)
+        return ServerMessage.reconnected(previousID: claimed.connectionID, connectionID: connection.id)
     }
 }

@@ -22,6 +22,11 @@ public enum ServerMessage {
             + #","data":"# + data + "}"
     }
 
+    /// The reply to a successful `reconnect`. (No `missed` count: replay is not built yet.)
+    public static func reconnected(previousID: String, connectionID: String) -> String {
+        #"{"type":"reconnected","previous_id":"# + JSONValue.quoted(previousID) + #","_id":"# + JSONValue.quoted(connectionID) + "}"
+    }
+
     public static func error(_ error: ProtocolError) -> String {
         #"{"type":"error","code":"# + JSONValue.quoted(error.code.rawValue) + #","message":"#
             + JSONValue.quoted(error.message) + "}"

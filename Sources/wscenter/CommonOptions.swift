@@ -73,6 +73,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms a connection may be in when it joins one itself (API joins are not limited); 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
     var maxRoomsPerConnection: Int = environment("MAX_ROOMS_PER_CONNECTION").flatMap(Int.init) ?? 0
 
+    @Option(name: .customLong("reconnection-ttl"), help: "Seconds a disconnected client's session waits to be resumed (env RECONNECTION_TTL).")
+    var reconnectionTTL: Double = environment("RECONNECTION_TTL").flatMap(Double.init) ?? 300
+
+    @Option(name: .customLong("reconnection-max-attempts"), help: "Failed reconnects a connection may make before it is closed (env RECONNECTION_MAX_ATTEMPTS).")
+    var reconnectionMaxAttempts: Int = environment("RECONNECTION_MAX_ATTEMPTS").flatMap(Int.init) ?? 5
+
     @Option(name: .customLong("client-tokens"), help: "Tokens a WebSocket client must present (?token= or Authorization: Bearer), comma-separated (env CLIENT_TOKENS).")
     var clientTokensFlag: String?
     /// The flag, else `CLIENT_TOKENS`, split on commas.
@@ -100,6 +106,9 @@ struct CommonOptions: ParsableArguments {
         }
         for (name, value) in [("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout)] where !(value >= 0.1 && value <= 86_400) {
             throw ValidationError("\(name) must be a number of seconds in [0.1, 86400], got \(value)")
+        }
+        if !(reconnectionTTL >= 1 && reconnectionTTL <= 86_400) || reconnectionMaxAttempts < 1 {
+            throw ValidationError("--reconnection-ttl must be 1-86400 seconds and --reconnection-max-attempts at least 1")
         }
         if maxMessageSize < 16 || rateLimit < 0 || maxConnectionsPerRoom < 0 || maxRoomsPerConnection < 0 {
             throw ValidationError("--max-message-size must be at least 16; --rate-limit and the room limits must not be negative")

@@ -127,6 +127,7 @@ struct RoleContext {
             configuration.webSocketTimeout = .seconds(options.heartbeatTimeout)
             configuration.maxMessageSize = options.maxMessageSize
             configuration.callTimeout = .seconds(options.callTimeout)
+            configuration.reconnectionTTL = .seconds(options.reconnectionTTL)
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .all,
@@ -134,7 +135,8 @@ struct RoleContext {
                     maxRoomsPerConnection: options.maxRoomsPerConnection
                 ),
                 rateLimit: options.rateLimit,
-                authenticator: ClientAuthenticator(tokens: options.clientTokens, jwtSecret: options.jwtSecret)
+                authenticator: ClientAuthenticator(tokens: options.clientTokens, jwtSecret: options.jwtSecret),
+                reconnectionMaxAttempts: options.reconnectionMaxAttempts
             ))
             try await NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native]).run()
         case .gateway:

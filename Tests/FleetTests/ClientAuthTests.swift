@@ -74,6 +74,7 @@ struct ClientAuthTests {
             let jwt = makeJWT(#"{"sub":"carol"}"#, secret: "s3cret")
             let viaHeader = try await TestWebSocket.connect("ws://127.0.0.1:\(port)/", headers: [.authorization: "Bearer \(jwt)"])
             let id = try #require(try await viaHeader.nextJSON()["_id"] as? String)
+            #expect(try await viaHeader.nextJSON()["type"] as? String == "reconnect_token")
             let answer = try await fleet.get("event=getIds,getConnectionCount,isOnline_Id&isOnline_Id%5B_id%5D=\(id)")
             #expect(answer.union("getIds") == ["carol"])
             #expect(answer.total("getConnectionCount") == 2)

@@ -63,9 +63,16 @@ final class ProcessFleet: Sendable {
     var api: APIClient { APIClient(ports: gatewayPorts) }
 
     func connect(node index: Int) async throws -> (TestWebSocket, String) {
+        let (socket, id, _) = try await connectWithToken(node: index)
+        return (socket, id)
+    }
+
+    /// Opens a WebSocket on node `index`: the socket, its `_id` and its reconnect token.
+    func connectWithToken(node index: Int) async throws -> (TestWebSocket, String, String) {
         let socket = try await TestWebSocket.connect("ws://127.0.0.1:\(nodePorts[index])/")
-        let open = try await socket.nextJSON()
-        return (socket, try #require(open["_id"] as? String))
+        let id = try #require(try await socket.nextJSON()["_id"] as? String)
+        let token = try #require(try await socket.nextJSON()["token"] as? String)
+        return (socket, id, token)
     }
 
     /// A broker on the fleet's Redis, for looking at its keys; it runs as long as the fleet.
@@ -227,6 +234,7 @@ struct FleetProcessTests {
         }
         let socket = try await TestWebSocket.connect("ws://127.0.0.1:\(port)/")
         let id = try #require(try await socket.nextJSON()["_id"] as? String)
+        #expect(try await socket.nextJSON()["type"] as? String == "reconnect_token")
         let answer = try await api.get("event=bindId,sendMessageToId&bindId%5Bid%5D=me&bindId%5B_id%5D=\(id)&sendMessageToId%5Bid%5D=me&sendMessageToId%5Bmsg%5D=hi")
         #expect(answer.results("sendMessageToId")["solo"] as? Int == 1, "\(process.output())")
         #expect(try await socket.next() == "hi")

@@ -30,7 +30,7 @@ private final class HubFixture: Sendable {
         for connection in connections {
             let outbox = Outbox(limit: limit)
             outboxes[connection] = outbox
-            hub.open(connection, outbox: outbox, greeting: ByteBuffer(string: "open:\(connection)"))
+            hub.open(connection, outbox: outbox, greeting: [ByteBuffer(string: "open:\(connection)")])
         }
         self.outboxes = outboxes
     }
@@ -101,7 +101,7 @@ struct NodeHubTests {
     func openAndClose() async {
         let fixture = HubFixture(["c1", "c2"])
         let other = Outbox()
-        let taken = fixture.hub.open("c1", outbox: other, greeting: ByteBuffer(string: "dup"))
+        let taken = fixture.hub.open("c1", outbox: other, greeting: [ByteBuffer(string: "dup")])
         #expect(!taken)
         #expect(fixture.hub.connectionCount == 2)
         // The refused outbox got nothing.

@@ -88,11 +88,19 @@ final class TestFleet: Sendable {
     /// Opens a WebSocket on node `index` and reads its `open` message; returns the socket
     /// and its `_id`.
     func connect(node index: Int) async throws -> (TestWebSocket, String) {
+        let (socket, id, _) = try await connectWithToken(node: index)
+        return (socket, id)
+    }
+
+    /// Like ``connect(node:)``, also returning the session's reconnect token.
+    func connectWithToken(node index: Int) async throws -> (TestWebSocket, String, String) {
         let socket = try await TestWebSocket.connect(nodeURL(index))
         let open = try await socket.nextJSON()
         #expect(open["cmd"] as? String == "open")
         let id = try #require(open["_id"] as? String)
-        return (socket, id)
+        let token = try await socket.nextJSON()
+        #expect(token["type"] as? String == "reconnect_token")
+        return (socket, id, try #require(token["token"] as? String))
     }
 
     /// Stops node `index` in an orderly way (its server closes, it leaves the broker).

@@ -1,0 +1,89 @@
+import BrokerCore
+import FleetCore
+
+/// Resumable sessions in the broker, so that a client may resume on any node. A session is
+/// created live with its connection (`session:<token>` names the connection and node; the
+/// `sessions` hash maps the connection back to its token). When the connection ends it turns
+/// `away` with the user id and groups, for `ttl`. A resume claims it atomically, once.
+public struct SessionStore: Sendable {
+    let broker: any Broker
+    let keys: FleetKeys
+    let nodeID: String
+    public let ttl: Duration
+
+    /// 64 random hex digits (256 bits).
+    public static func makeToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in
+            let hex = String(generator.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// Records a live connection's session.
+    public func open(token: String, connectionID: String) async throws {
+        _ = try await broker.execute([
+            .hashSet(key: keys.session(token), fields: ["conn": connectionID, "node": nodeID, "state": "live"]),
+            .hashSet(key: keys.connectionSessions, fields: [connectionID: token]),
+        ], atomically: true)
+    }
+
+    /// The connection ended here: the session waits `ttl` for a resume, with what it had.
+    public func suspend(token: String, connectionID: String, id: String?, groups: [String]) async throws {
+        try await Self.suspend(token: token, connectionID: connectionID, id: id, groups: groups, broker: broker, keys: keys, ttl: ttl)
+    }
+
+    static func suspend(
+        token: String, connectionID: String, id: String?, groups: [String], broker: any Broker, keys: FleetKeys, ttl: Duration
+    ) async throws {
+        _ = try await broker.execute([
+            .hashSet(key: keys.session(token), fields: ["conn": connectionID, "state": "away", "id": id ?? "", "groups": groups.joined(separator: ",")]),
+            .expire(key: keys.session(token), ttl: ttl),
+            .hashDelete(key: keys.connectionSessions, fields: [connectionID]),
+        ], atomically: true)
+    }
+
+    /// A session as the broker holds it.
+    public struct Record: Sendable, Hashable {
+        public var connectionID: String
+        public var node: String?
+        public var isLive: Bool
+        public var id: String?
+        public var groups: [String]
+    }
+
+    /// Reads a session; nil when the token is unknown, expired or already used.
+    public func read(_ token: String) async throws -> Record? {
+        Self.record(try await broker.hashGetAll(keys.session(token)))
+    }
+
+    /// Takes the session: deletes it so that no one else can, and returns what it held (nil if
+    /// someone else took it first or it expired).
+    public func claim(_ token: String) async throws -> Record? {
+        let values = try await broker.execute([
+            .hashGetAll(key: keys.session(token)),
+            .delete(keys: [keys.session(token)]),
+        ], atomically: true)
+        guard case .hash(let hash)? = values.first, let record = Self.record(hash) else { return nil }
+        _ = try await broker.hashDelete(keys.connectionSessions, fields: [record.connectionID])
+        return record
+    }
+
+    /// What the broker's binding records say of a connection (its user and groups): for a
+    /// session whose node died before the janitor turned it away.
+    public func recordedBinding(of connectionID: String) async throws -> (id: String?, groups: [String])? {
+        let hash = try await broker.hashGetAll(keys.connection(connectionID))
+        return ConnectionSnapshot(connectionID: connectionID, hash: hash).map { ($0.id, $0.groups.sorted()) }
+    }
+
+    static func record(_ hash: [String: String]) -> Record? {
+        guard let connectionID = hash["conn"], !connectionID.isEmpty else { return nil }
+        return Record(
+            connectionID: connectionID,
+            node: hash["node"],
+            isLive: hash["state"] == "live",
+            id: hash["id"].flatMap { $0.isEmpty ? nil : $0 },
+            groups: (hash["groups"] ?? "").split(separator: ",").map(String.init)
+        )
+    }
+}

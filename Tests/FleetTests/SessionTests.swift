@@ -1,0 +1,113 @@
+import FleetCore
+import FleetNode
+import Foundation
+import NIOWebSocket
+import Testing
+import WSCTesting
+
+/// Resumable sessions: a client that lost its connection resumes on any node with its user id
+/// and groups. (Replay of missed messages is not built yet.)
+@Suite("Resumable sessions", .serialized)
+struct SessionTests {
+    @Test("after open a 256-bit reconnect token arrives; resume on another node restores id and groups, once", arguments: FleetBrokerKind.allCases)
+    func resumeElsewhere(kind: FleetBrokerKind) async throws {
+        try await withFleet(kind) { fleet in
+            let keys = FleetKeys(prefix: fleet.prefix)
+            let (old, oldID, token) = try await fleet.connectWithToken(node: 0)
+            #expect(token.count == 64 && token.allSatisfy(\.isHexDigit))
+            _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=ann&bindId%5B_id%5D=\(oldID)&joinGroupBy_Id%5BgroupId%5D=g1,g2&joinGroupBy_Id%5B_id%5D=\(oldID)")
+            await old.close()
+            try await eventually("the old connection is gone") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
+            }
+
+            let (new, newID, _) = try await fleet.connectWithToken(node: 1)
+            try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+            let reply = try await new.nextJSON()
+            #expect(reply["type"] as? String == "reconnected" && reply["previous_id"] as? String == oldID && reply["_id"] as? String == newID, "\(reply)")
+
+            let answer = try await fleet.get("event=getIds,getGroupIdsBy_Id,isOnlineId&getGroupIdsBy_Id%5B_id%5D=\(newID)&isOnlineId%5Bid%5D=ann", gateway: 1)
+            #expect(answer.union("getIds") == ["ann"])
+            #expect(answer.union("getGroupIdsBy_Id") == ["g1", "g2"])
+            #expect(answer.results("isOnlineId")[fleet.nodeIDs[1]] as? Bool == true)
+            try await eventually("the broker has the new binding") {
+                let user = try await fleet.inspector.hashGetAll(keys.user("ann"))
+                let group = try await fleet.inspector.hashGetAll(keys.group("g2"))
+                return user == [newID: fleet.nodeIDs[1]] && group == [newID: "ann"]
+            }
+            let sent = try await fleet.get("event=sendMessageToId&sendMessageToId%5Bid%5D=ann&sendMessageToId%5Bmsg%5D=welcome+back")
+            #expect(sent.total("sendMessageToId") == 1)
+            #expect(try await new.next() == "welcome back")
+
+            // Single use: the same token again fails, and the connection stays usable.
+            let (third, _, _) = try await fleet.connectWithToken(node: 0)
+            try await third.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+            #expect(try await third.nextJSON()["code"] as? String == "reconnect_failed")
+            try await third.send(#"{"type":"ping"}"#)
+            #expect(try await third.next() == #"{"type":"pong"}"#)
+        }
+    }
+
+    @Test("resuming a session whose connection is still open closes the old connection")
+    func resumeLive() async throws {
+        try await withFleet(.redis) { fleet in
+            let (old, oldID, token) = try await fleet.connectWithToken(node: 0)
+            _ = try await fleet.get("event=bindId&bindId%5Bid%5D=bob&bindId%5B_id%5D=\(oldID)")
+            let (new, newID, _) = try await fleet.connectWithToken(node: 1)
+            try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+            #expect(try await new.nextJSON()["previous_id"] as? String == oldID)
+            try await eventually("the old connection is closed") { old.isClosed }
+            let answer = try await fleet.get("event=get_Ids,getIds")
+            #expect(answer.union("get_Ids") == [newID])
+            #expect(answer.union("getIds") == ["bob"])
+        }
+    }
+
+    @Test("wrong tokens: reconnect_failed and the connection stays usable; too many close it (1008); an expired session cannot be resumed")
+    func failures() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, native: .init(reconnectionMaxAttempts: 3), configure: {
+            $0.reconnectionTTL = .milliseconds(300)
+        }) { fleet in
+            let (old, _, token) = try await fleet.connectWithToken(node: 0)
+            await old.close()
+            try await Task.sleep(for: .milliseconds(600))  // past the session's TTL
+            let (socket, _, _) = try await fleet.connectWithToken(node: 0)
+            try await socket.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+            #expect(try await socket.nextJSON()["code"] as? String == "reconnect_failed", "an expired session resumed")
+            try await socket.send(#"{"type":"reconnect","token":"nope"}"#)
+            #expect(try await socket.nextJSON()["code"] as? String == "reconnect_failed")
+            try await socket.send(#"{"type":"ping"}"#)
+            #expect(try await socket.next() == #"{"type":"pong"}"#)
+            try await socket.send(#"{"type":"reconnect","token":"nope"}"#)
+            #expect(try await socket.nextJSON()["code"] as? String == "reconnect_failed")
+            try await eventually("the third failure closes the connection") { socket.isClosed }
+            #expect(socket.closeCode == .policyViolation)
+        }
+    }
+}
+
+extension FleetProcessTests {
+    @Test("SIGKILL of a node: its client resumes on another node with its id and groups")
+    func resumeAfterKill() async throws {
+        let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), gateways: 1)
+        let (socket, id, token) = try await fleet.connectWithToken(node: 1)
+        _ = try await fleet.api.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=kim&bindId%5B_id%5D=\(id)&joinGroupBy_Id%5BgroupId%5D=team&joinGroupBy_Id%5B_id%5D=\(id)")
+        fleet.nodes[1].kill()
+        try await eventually("the client sees its connection drop") { socket.isClosed }
+
+        // Right away, before the dead node leaves master_ids or the janitor runs.
+        let (new, newID, _) = try await fleet.connectWithToken(node: 0)
+        try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+        let reply = try await new.nextJSON()
+        #expect(reply["type"] as? String == "reconnected" && reply["previous_id"] as? String == id, "\(reply) \(fleet.output())")
+        let api = fleet.api
+        let survivor = fleet.nodeIDs[0]
+        try await eventually(within: .seconds(5), "answers show the resumed session only") {
+            let answer = try await api.get("event=getIds,getGroup_IdCount,get_Ids&getGroup_IdCount%5BgroupId%5D=team")
+            return answer.masterIDs == [survivor] && answer.union("getIds") == ["kim"] && answer.total("getGroup_IdCount") == 1
+                && answer.union("get_Ids") == [newID]
+        }
+        let last = try await api.get("event=getIds,getGroup_IdCount,get_Ids&getGroup_IdCount%5BgroupId%5D=team")
+        #expect(last.union("getIds") == ["kim"], "\(last.json)")
+    }
+}
