@@ -33,6 +33,9 @@ public struct FleetKeys: Sendable, Hashable {
     /// Hash: a resumable session (`conn`, `node`, `state` live|away, and once away `id`,
     /// `groups`); TTL = the reconnection TTL once away.
     public func session(_ token: String) -> String { prefix + "session:" + token }
+    /// Hash: the messages recorded for an away session (`0000000001` … → message text, and
+    /// `n` → how many were recorded); the last `REPLAY_MAX` are kept; TTL = reconnection TTL.
+    public func mailbox(_ token: String) -> String { prefix + "mailbox:" + token }
     /// Hash: connection id → its session token, while the connection lives.
     public var connectionSessions: String { prefix + "sessions" }
 

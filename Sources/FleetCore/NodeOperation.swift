@@ -32,22 +32,28 @@ public enum NodeOperation: Sendable, Hashable {
     /// the connection `excluding`; answers the number reached. The second step of
     /// `sendMessageToGroupByOnly(_)Id`, and a client's room broadcast.
     case sendToGroups([String], message: String, excluding: String? = nil)
-    /// Close a connection for a session that resumes elsewhere; answers the connection's
-    /// user id and groups (`{"id":…,"groups":[…]}`), or `{}` when it is not here.
-    case releaseConnection(String)
+    /// A session resumes on connection `connectionID` with user `id` and `groups`. Sent to
+    /// every node on the broadcast channel, so that every node runs it at the same point of
+    /// the calls' order: the node holding the session stops recording for it (or closes its
+    /// still-open connection), and the node of `connectionID` binds it and holds its live
+    /// messages until the replay is queued. Answers `{"session":"away","recorded":n}`,
+    /// `{"session":"live"}` or `{}`.
+    case claimSession(token: String, connectionID: String, id: String?, groups: [String])
 }
 
 extension NodeOperation: Codable {
     private enum CodingKeys: String, CodingKey { case op, args }
     private static let sendToGroupsName = "_sendToGroups"
-    private static let releaseName = "_release"
+    private static let claimName = "_claim"
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let name = try container.decode(String.self, forKey: .op)
         let arguments = try container.decode(EventArguments.self, forKey: .args)
-        if name == Self.releaseName {
-            self = .releaseConnection(arguments.connectionID ?? "")
+        if name == Self.claimName {
+            self = .claimSession(
+                token: arguments.message ?? "", connectionID: arguments.connectionID ?? "", id: arguments.id, groups: arguments.groups ?? []
+            )
         } else if name == Self.sendToGroupsName {
             self = .sendToGroups(arguments.groups ?? [], message: arguments.message ?? "", excluding: arguments.connectionID)
         } else if let event = FleetEvent(rawValue: name) {
@@ -63,9 +69,9 @@ extension NodeOperation: Codable {
         case .event(let event, let arguments):
             try container.encode(event.rawValue, forKey: .op)
             try container.encode(arguments, forKey: .args)
-        case .releaseConnection(let connectionID):
-            try container.encode(Self.releaseName, forKey: .op)
-            try container.encode(EventArguments(connectionID: connectionID), forKey: .args)
+        case .claimSession(let token, let connectionID, let id, let groups):
+            try container.encode(Self.claimName, forKey: .op)
+            try container.encode(EventArguments(id: id, connectionID: connectionID, groups: groups, message: token), forKey: .args)
         case .sendToGroups(let groups, let message, let excluding):
             try container.encode(Self.sendToGroupsName, forKey: .op)
             try container.encode(EventArguments(connectionID: excluding, groups: groups, message: message), forKey: .args)

@@ -22,6 +22,8 @@ public struct NodeConfiguration: Sendable {
     /// ping left unanswered for a whole period closes the connection with 1001. (Pongs are what
     /// count: the WebSocket layer does not let client messages reset the timer.)
     public var webSocketTimeout: Duration = .seconds(60)
+    /// Messages kept for an away session (the last ones).
+    public var replayMax: Int = 100
     /// How long a session waits for its client to resume after the connection ends.
     public var reconnectionTTL: Duration = .seconds(300)
     /// How long the node waits for the other nodes when a client broadcasts to a room.

@@ -38,6 +38,7 @@ extension NodeService {
     public func withConnection(
         _ socket: ClientSocket,
         greeting: (String) -> [String],
+        sessionToken: String? = nil,
         _ body: (NodeConnection) async throws -> Void
     ) async throws {
         let connectionID = ConnectionID.make()
@@ -49,7 +50,7 @@ extension NodeService {
             logger.debug("closing a connection", metadata: ["_id": "\(connectionID)"])
             channel.close(promise: nil)
         }
-        hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) })
+        hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) }, sessionToken: sessionToken)
         defer { hub.close(connectionID) }
         let outbound = socket.outbound
         let closing = CloseRequest()

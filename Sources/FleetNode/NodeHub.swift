@@ -21,10 +21,34 @@ public final class NodeHub: Sendable {
         var outboxes: [String: Outbox] = [:]
         /// Connections closed by ``release(_:)`` whose protocol has not asked yet.
         var released: Set<String> = []
+        /// Session token of each live connection that has one.
+        var tokens: [String: String] = [:]
+        /// Sessions whose connection ended here, by token: messages for them are recorded.
+        var away: [String: AwaySession] = [:]
+        /// Connections resuming a session: their live messages wait here until the replay.
+        var holding: [String: [ByteBuffer]] = [:]
+    }
+
+    /// A session whose connection ended on this node and may resume on any node.
+    struct AwaySession {
+        let connectionID: String
+        let id: String?
+        let groups: Set<String>
+        let expiresAt: ContinuousClock.Instant
+        var recorded = 0
+    }
+
+    /// A message recorded for an away session: the `sequence`-th since it went away.
+    public struct Recording: Sendable, Hashable {
+        public var token: String
+        public var sequence: Int
+        public var message: ByteBuffer
     }
 
     private let state = Mutex(State())
     private let onChange: @Sendable (BindingChange) -> Void
+    private let onRecord: @Sendable (Recording) -> Void
+    private let awayTTL: Duration
     /// Milliseconds since 1970 when the hub started.
     public let startedAt = epochMilliseconds()
     private let messagesSent = Atomic<Int>(0)
@@ -32,9 +56,20 @@ public final class NodeHub: Sendable {
 
     /// - Parameter onChange: told of every binding change, in order, while the hub's lock is
     ///   held: it must only queue the change.
-    public init(nodeID: String, onChange: @escaping @Sendable (BindingChange) -> Void = { _ in }) {
+    /// - Parameters:
+    ///   - awayTTL: how long a session whose connection ended here is recorded for.
+    ///   - onRecord: told of every message recorded for an away session, in order, under the
+    ///     hub's lock: it must only queue it.
+    public init(
+        nodeID: String,
+        awayTTL: Duration = .seconds(300),
+        onChange: @escaping @Sendable (BindingChange) -> Void = { _ in },
+        onRecord: @escaping @Sendable (Recording) -> Void = { _ in }
+    ) {
         self.nodeID = nodeID
+        self.awayTTL = awayTTL
         self.onChange = onChange
+        self.onRecord = onRecord
     }
 
     public var connectionCount: Int { state.withLock { $0.registry.count } }
@@ -42,9 +77,12 @@ public final class NodeHub: Sendable {
     /// Registers a connection and queues `greeting` before any other message can reach it.
     /// False if the id is taken.
     @discardableResult
-    public func open(_ connectionID: String, outbox: Outbox, greeting: [ByteBuffer] = []) -> Bool {
+    /// - Parameter sessionToken: the connection's resumable session, if it has one: when the
+    ///   connection closes, messages for it are recorded until the session resumes or expires.
+    public func open(_ connectionID: String, outbox: Outbox, greeting: [ByteBuffer] = [], sessionToken: String? = nil) -> Bool {
         state.withLock { state in
             guard state.registry.add(connectionID) else { return false }
+            if let sessionToken { state.tokens[connectionID] = sessionToken }
             for message in greeting where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
             state.outboxes[connectionID] = outbox
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
@@ -52,30 +90,30 @@ public final class NodeHub: Sendable {
         }
     }
 
-    /// Forgets a connection, its binding and its groups.
+    /// Forgets a connection, its binding and its groups. If it has a session, the session
+    /// turns away at this very point: from the next operation on, its messages are recorded.
     public func close(_ connectionID: String) {
         state.withLock { state in
-            let before = snapshot(connectionID, in: state.registry)
-            guard state.registry.remove(connectionID) != nil else { return }
+            guard let before = snapshot(connectionID, in: state.registry) else { return }
+            state.registry.remove(connectionID)
             state.outboxes.removeValue(forKey: connectionID)?.finish()
+            state.holding.removeValue(forKey: connectionID)
+            if let token = state.tokens.removeValue(forKey: connectionID) {
+                state.away[token] = AwaySession(
+                    connectionID: connectionID, id: before.id, groups: before.groups, expiresAt: .now + awayTTL
+                )
+            }
             onChange(BindingChange(before: before, after: nil))
         }
     }
 
-    /// Closes a connection whose session resumes elsewhere: forgets it like ``close(_:)``, cuts
-    /// the client off, and remembers it was released. Returns its user id and groups, or nil
-    /// when it is not here.
-    public func release(_ connectionID: String) -> (id: String?, groups: [String])? {
+    /// Queues `prefix`, then the messages held since the connection claimed its session, and
+    /// ends the hold.
+    public func releaseHold(_ connectionID: String, prefix: [ByteBuffer]) {
         state.withLock { state in
-            guard let before = snapshot(connectionID, in: state.registry) else { return nil }
-            state.registry.remove(connectionID)
-            state.released.insert(connectionID)
-            if let outbox = state.outboxes.removeValue(forKey: connectionID) {
-                outbox.finish()
-                outbox.kick()
-            }
-            onChange(BindingChange(before: before, after: nil))
-            return (before.id, before.groups.sorted())
+            let held = state.holding.removeValue(forKey: connectionID) ?? []
+            guard let outbox = state.outboxes[connectionID] else { return }
+            for message in prefix + held where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
         }
     }
 
@@ -118,13 +156,7 @@ public final class NodeHub: Sendable {
 
     /// Runs operations in order and answers each.
     public func execute(_ operations: [NodeOperation]) -> [OperationResult] {
-        if operations.count == 1, case .releaseConnection(let connectionID) = operations[0] {
-            guard let (id, groups) = release(connectionID) else { return [.object(.object([:]))] }
-            var fields: [String: JSONValue] = ["groups": .array(groups.map { .string($0) })]
-            if let id { fields["id"] = .string(id) }
-            return [.object(.object(fields))]
-        }
-        return state.withLock { state in
+        state.withLock { state in
             operations.map { operation in
                 do {
                     return try run(operation, in: &state)
@@ -150,12 +182,11 @@ public final class NodeHub: Sendable {
         case .sendToGroups(let groups, let message, let excluding):
             var members = state.registry.members(ofAny: groups)
             if let excluding { members.remove(excluding) }
-            return .int(deliver(message, to: members, in: state))
+            return .int(deliver(message, to: members, in: &state) { !$0.groups.isDisjoint(with: groups) })
         case .event(let event, let arguments):
             return try run(event, arguments, in: &state)
-        case .releaseConnection:
-            // Needs the lock released to kick the client: handled by `execute`.
-            return .failure(code: 1, message: "release runs on its own")
+        case .claimSession(let token, let connectionID, let id, let groups):
+            return claim(token, for: connectionID, id: id, groups: groups, in: &state)
         }
     }
 
@@ -240,24 +271,26 @@ public final class NodeHub: Sendable {
 
         case .sendMessageToId:
             let (id, message) = (try id(), try message())
-            return count(deliver(message, to: Set(registry.connections(of: id)), in: state) > 0)
+            return count(deliver(message, to: Set(registry.connections(of: id)), in: &state) { $0.id == id } > 0)
         case .sendMessageTo_Id:
             let (cid, message) = (try cid(), try message())
-            return count(deliver(message, to: [cid], in: state) > 0)
+            return count(deliver(message, to: registry.isOnline(connectionID: cid) ? [cid] : [], in: &state) { $0.connectionID == cid } > 0)
         case .sendToGroup:
             let (groups, message) = (try groups(), try message())
-            return .int(deliver(message, to: registry.members(ofAny: groups), in: state))
+            return .int(deliver(message, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
         case .broadcast:
             let message = try message()
-            return .int(deliver(message, to: Set(state.outboxes.keys), in: state))
+            return .int(deliver(message, to: Set(state.outboxes.keys), in: &state) { _ in true })
         case .sendMessageToGroupByOnlyId:
             // Normally split by the gateway into "collect groups" and `.sendToGroups`; run
             // alone, a node can only see the user's local groups.
             let (id, message) = (try id(), try message())
-            return .int(deliver(message, to: registry.members(ofAny: registry.groups(ofUser: id)), in: state))
+            let groups = registry.groups(ofUser: id)
+            return .int(deliver(message, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
         case .sendMessageToGroupByOnly_Id:
             let (cid, message) = (try cid(), try message())
-            return .int(deliver(message, to: registry.members(ofAny: registry.groups(ofConnection: cid)), in: state))
+            let groups = registry.groups(ofConnection: cid)
+            return .int(deliver(message, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
         }
     }
 
@@ -287,17 +320,84 @@ public final class NodeHub: Sendable {
         }
     }
 
-    /// Queues `message` (encoded once, shared by every recipient) for each connection.
-    /// Returns how many took it.
-    private func deliver(_ message: String, to connections: Set<String>, in state: State) -> Int {
-        guard !connections.isEmpty else { return 0 }
+    /// Queues `message` (encoded once, shared by every recipient) for each connection, and
+    /// records it for the away sessions `isFor` picks. Returns how many connections took it.
+    private func deliver(
+        _ message: String,
+        to connections: Set<String>,
+        in state: inout State,
+        recordingFor isFor: (AwaySession) -> Bool
+    ) -> Int {
+        let recipients = state.away.isEmpty ? [] : awayRecipients(in: &state, isFor)
+        guard !connections.isEmpty || !recipients.isEmpty else { return 0 }
         let buffer = ByteBuffer(string: message)
         var delivered = 0
-        for connectionID in connections where state.outboxes[connectionID]?.send(buffer) == true {
-            delivered += 1
+        for connectionID in connections {
+            if state.holding[connectionID] != nil, state.outboxes[connectionID] != nil {
+                state.holding[connectionID]!.append(buffer)
+                delivered += 1
+            } else if state.outboxes[connectionID]?.send(buffer) == true {
+                delivered += 1
+            }
+        }
+        for token in recipients {
+            state.away[token]!.recorded += 1
+            onRecord(Recording(token: token, sequence: state.away[token]!.recorded, message: buffer))
         }
         messagesSent.add(delivered, ordering: .relaxed)
         return delivered
+    }
+
+    /// The away sessions `isFor` picks, dropping the expired ones.
+    private func awayRecipients(in state: inout State, _ isFor: (AwaySession) -> Bool) -> [String] {
+        let now = ContinuousClock.now
+        var recipients: [String] = []
+        for (token, session) in state.away {
+            if session.expiresAt <= now {
+                state.away.removeValue(forKey: token)
+            } else if isFor(session) {
+                recipients.append(token)
+            }
+        }
+        return recipients.sorted()
+    }
+
+    /// See ``NodeOperation/claimSession(token:connectionID:id:groups:)``.
+    private func claim(_ token: String, for connectionID: String, id: String?, groups: [String], in state: inout State) -> OperationResult {
+        var fields: [String: JSONValue] = [:]
+        if let away = state.away.removeValue(forKey: token) {
+            fields = [
+                "session": .string("away"), "recorded": .number(String(away.recorded)),
+                "groups": .array(away.groups.sorted().map { .string($0) }),
+            ]
+            if let awayID = away.id { fields["id"] = .string(awayID) }
+        } else if let live = state.tokens.first(where: { $0.value == token })?.key, live != connectionID {
+            // Its connection is still open here: close it; it must not turn away.
+            let before = snapshot(live, in: state.registry)
+            state.registry.remove(live)
+            state.released.insert(live)
+            state.tokens.removeValue(forKey: live)
+            state.holding.removeValue(forKey: live)
+            if let outbox = state.outboxes.removeValue(forKey: live) {
+                outbox.finish()
+                outbox.kick()
+            }
+            onChange(BindingChange(before: before, after: nil))
+            fields = ["session": .string("live")]
+        }
+        if state.registry.connections[connectionID] != nil {
+            // The resuming connection is here: it takes the session's user and groups now, and
+            // its live messages wait until the replay is queued.
+            _ = mutate([connectionID], in: &state) { registry in
+                var changed = false
+                if let id { changed = registry.bind(id: id, to: connectionID) || changed }
+                if !groups.isEmpty { changed = registry.join(groups, connectionID: connectionID) || changed }
+                return changed
+            }
+            state.holding[connectionID] = state.holding[connectionID] ?? []
+            fields["claimant"] = .bool(true)
+        }
+        return .object(.object(fields))
     }
 
     private func snapshot(_ connectionID: String, in registry: ConnectionRegistry) -> ConnectionSnapshot? {

@@ -2,6 +2,7 @@ import BrokerCore
 import FleetCore
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// A WebSocket node: the hub of local connections, their bindings mirrored to the broker, a
@@ -15,6 +16,7 @@ public final class NodeService: Sendable {
     let startedAt = epochMilliseconds()
     private let sync: BindingSync
     private let eventHub: NodeEventHub
+    private let mailboxes: MailboxWriter
     private let protocols: [any ClientProtocol]
     private let directory: NodeDirectory
     private let requester = Mutex<BrokerRequester?>(nil)
@@ -34,12 +36,21 @@ public final class NodeService: Sendable {
         self.directory = NodeDirectory(broker: broker, keys: FleetKeys(prefix: configuration.prefix))
         let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
         let eventHub = NodeEventHub()
+        let mailboxes = MailboxWriter(
+            broker: broker, keys: keys, replayMax: configuration.replayMax, ttl: configuration.reconnectionTTL, logger: logger
+        )
         self.sync = sync
         self.eventHub = eventHub
-        self.hub = NodeHub(nodeID: configuration.nodeID) { change in
-            sync.enqueue(change)
-            eventHub.publish(change)
-        }
+        self.mailboxes = mailboxes
+        self.hub = NodeHub(
+            nodeID: configuration.nodeID,
+            awayTTL: configuration.reconnectionTTL,
+            onChange: { change in
+                sync.enqueue(change)
+                eventHub.publish(change)
+            },
+            onRecord: { mailboxes.enqueue($0) }
+        )
     }
 
     /// Runs the node until cancelled. The broker must already be running.
@@ -54,6 +65,7 @@ public final class NodeService: Sendable {
         try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
+            group.addTask { await self.mailboxes.run() }
             group.addTask { await self.serveCalls(bus) }
             group.addTask { await requester.run() }
             group.addTask { await self.directory.run() }
@@ -83,24 +95,74 @@ public final class NodeService: Sendable {
         SessionStore(broker: broker, keys: keys, nodeID: configuration.nodeID, ttl: configuration.reconnectionTTL)
     }
 
-    /// Closes `connectionID` on `node` (this one or another) because its session resumes
-    /// elsewhere, and returns its user id and groups. nil when the node does not have it or
-    /// does not answer in time (it may be dead).
-    public func release(_ connectionID: String, on node: String) async throws -> (id: String?, groups: [String])? {
-        let result: OperationResult?
-        if node == configuration.nodeID {
-            result = hub.execute([.releaseConnection(connectionID)]).first
-        } else {
-            guard let requester = requester.withLock({ $0 }) else { throw BrokerError(.unavailable, "the node is not running") }
-            let answers = try await requester.call(
-                [.releaseConnection(connectionID)], on: keys.nodeChannel(node), awaiting: [node], timeout: configuration.callTimeout
-            )
-            result = answers[node]?.first
+    /// What a claim found: whether a node still held the session (away: with how many messages
+    /// it recorded; live: its connection was still open), and the messages to replay.
+    public struct Claim: Sendable {
+        public enum Found: Sendable, Hashable {
+            /// A node had recorded `recorded` messages for it since its connection ended.
+            case away(recorded: Int)
+            /// Its connection was still open, and has been closed: nothing was missed.
+            case live
+            /// No node answered for it: its node died (or the session expired there).
+            case lost
         }
-        guard case .object(.object(let fields))? = result, case .array(let groups)? = fields["groups"] else { return nil }
-        var id: String?
-        if case .string(let value)? = fields["id"] { id = value }
-        return (id, groups.compactMap { if case .string(let name) = $0 { name } else { nil } })
+        public var found: Found
+        /// The recorded messages, oldest first (at most `REPLAY_MAX`).
+        public var messages: [String]
+    }
+
+    /// Resumes the session `token` on `connectionID` (a connection of this node), with the
+    /// user `id` and `groups`: every node runs the claim at the same point of the calls'
+    /// order, so each message is either recorded for the session or delivered to the new
+    /// connection, never both and never neither. The new connection's live messages are held
+    /// until ``finishResume(_:prefix:)``.
+    public func claimSession(_ token: String, for connectionID: String, id: String?, groups: [String]) async throws -> Claim {
+        guard let requester = requester.withLock({ $0 }) else { throw BrokerError(.unavailable, "the node is not running") }
+        var nodes = Set(try await directory.liveNodes())
+        nodes.insert(configuration.nodeID)
+        let answers = try await requester.call(
+            [.claimSession(token: token, connectionID: connectionID, id: id, groups: groups)],
+            on: keys.broadcastChannel, awaiting: nodes, timeout: configuration.callTimeout
+        )
+        var found = Claim.Found.lost
+        var held: (id: String?, groups: [String])?
+        for results in answers.values {
+            guard case .object(.object(let fields))? = results.first else { continue }
+            if fields["session"] == .string("away"), case .number(let text)? = fields["recorded"] {
+                found = .away(recorded: Int(text) ?? 0)
+                var heldID: String?
+                if case .string(let value)? = fields["id"] { heldID = value }
+                var heldGroups: [String] = []
+                if case .array(let items)? = fields["groups"] {
+                    heldGroups = items.compactMap { if case .string(let name) = $0 { name } else { nil } }
+                }
+                held = (heldID, heldGroups)
+            } else if fields["session"] == .string("live") {
+                found = .live
+            }
+        }
+        // The claim carried what the broker said of the session; the node that held it knows
+        // best (the broker may not have caught up with a connection that ended a moment ago).
+        var operations: [NodeOperation] = []
+        let bindID = answers[configuration.nodeID] == nil ? id : (id == nil ? held?.id : nil)
+        let missingGroups = answers[configuration.nodeID] == nil ? groups : (held?.groups ?? []).filter { !groups.contains($0) }
+        if let bindID { operations.append(.event(.bindId, EventArguments(id: bindID, connectionID: connectionID))) }
+        if !missingGroups.isEmpty {
+            operations.append(.event(.joinGroupBy_Id, EventArguments(connectionID: connectionID, groups: missingGroups)))
+        }
+        if !operations.isEmpty { _ = hub.execute(operations) }
+        let values = try await broker.execute([.hashGetAll(key: keys.mailbox(token)), .delete(keys: [keys.mailbox(token)])], atomically: true)
+        var messages: [String] = []
+        if case .hash(let mailbox)? = values.first {
+            messages = mailbox.filter { $0.key != "n" }.sorted { $0.key < $1.key }.map(\.value)
+        }
+        return Claim(found: found, messages: messages)
+    }
+
+    /// Queues `prefix` (the reply and the replay) on a resumed connection, then the live
+    /// messages held since its claim.
+    public func finishResume(_ connectionID: String, prefix: [String]) {
+        hub.releaseHold(connectionID, prefix: prefix.map { ByteBuffer(string: $0) })
     }
 
     // MARK: Events, for embedders
@@ -238,7 +300,10 @@ public final class NodeService: Sendable {
                 // Operations run here, in arrival order; only the reply is sent concurrently.
                 let results = hub.execute(call.operations)
                 let body = String(decoding: (try? encoder.encode(NodeCallReply(results: results))) ?? Data(), as: UTF8.self)
+                let claims = call.operations.contains { if case .claimSession = $0 { true } else { false } }
                 group.addTask {
+                    // A claimed session's mailbox must be complete before the claimant reads it.
+                    if claims { await self.mailboxes.flush() }
                     do {
                         try await self.broker.reply(to: request, from: self.configuration.nodeID, body: body)
                     } catch {

@@ -69,7 +69,7 @@ public struct NativeProtocol: ClientProtocol {
         do {
             try await node.withConnection(socket, greeting: {
                 [#"{"cmd":"open","_id":"\#($0)"}"#, #"{"type":"reconnect_token","token":"\#(token)"}"#]
-            }) { connection in
+            }, sessionToken: token) { connection in
                 connectionID = connection.id
                 defer { ending = node.hub.binding(of: connection.id) }
                 do {
@@ -147,8 +147,8 @@ struct NativeSession {
         case .failure(let error):
             reply(.error(error))
         case .success(.reconnect(let token)):
-            if let resumed = await resume(token) {
-                reply(.text(resumed))
+            if await resume(token) {
+                // The reply, the replay and the held live messages are queued.
             } else {
                 failedReconnects += 1
                 reply(.error(ProtocolError(.reconnectFailed, "unknown, expired or already used token")))
@@ -222,29 +222,35 @@ struct NativeSession {
         }
     }
 
-    /// Takes over the session of `token` for this connection: the old connection, if still
-    /// open anywhere, is closed; this one gets its user id and groups. Returns the
-    /// `reconnected` reply, or nil when the token is unknown, expired or already used.
-    /// (Messages sent while the client was away are not replayed yet.)
-    private func resume(_ token: String) async -> String? {
+    /// Takes over the session of `token` for this connection: it gets the session's user id
+    /// and groups, then `reconnected`, then the messages recorded while the client was away,
+    /// then live messages. False when the token is unknown, expired or already used.
+    private func resume(_ token: String) async -> Bool {
         let sessions = node.sessions
-        guard let record = try? await sessions.read(token), record.connectionID != connection.id else { return nil }
-        var restored: (id: String?, groups: [String])?
-        if record.isLive, let owner = record.node {
-            restored = try? await node.release(record.connectionID, on: owner)
+        guard let record = try? await sessions.read(token), record.connectionID != connection.id else { return false }
+        guard let claimed = try? await sessions.claim(token) else { return false }  // single use
+        var binding = (id: claimed.id, groups: claimed.groups)
+        if claimed.isLive {
+            // Its connection is still open, or its node died: the binding records tell.
+            binding = (try? await sessions.recordedBinding(of: claimed.connectionID)) ?? (nil, [])
         }
-        guard let claimed = try? await sessions.claim(token) else { return nil }
-        if restored == nil {
-            restored = claimed.isLive
-                ? (try? await sessions.recordedBinding(of: claimed.connectionID)) ?? nil  // its node died
-                : (claimed.id, claimed.groups)
+        do {
+            let claim = try await node.claimSession(token, for: connection.id, id: binding.id, groups: binding.groups)
+            var prefix = [ServerMessage.reconnected(previousID: claimed.connectionID, connectionID: connection.id, missed: claim.messages.count)]
+            switch claim.found {
+            case .away(let recorded) where recorded > claim.messages.count:
+                prefix.append(ServerMessage.replayTruncated(dropped: recorded - claim.messages.count))
+            case .lost:
+                prefix.append(ServerMessage.replayTruncated(dropped: nil))
+            default:
+                break
+            }
+            node.finishResume(connection.id, prefix: prefix + claim.messages)
+        } catch {
+            node.finishResume(connection.id, prefix: [
+                ServerMessage.error(ProtocolError(.unavailable, "the session could not be resumed: the broker is unreachable")),
+            ])
         }
-        var operations: [NodeOperation] = []
-        if let id = restored?.id { operations.append(.event(.bindId, EventArguments(id: id, connectionID: connection.id))) }
-        if let groups = restored?.groups, !groups.isEmpty {
-            operations.append(.event(.joinGroupBy_Id, EventArguments(connectionID: connection.id, groups: groups)))
-        }
-        _ = node.hub.execute(operations)
-        return ServerMessage.reconnected(previousID: claimed.connectionID, connectionID: connection.id)
+        return true
     }
 }

@@ -22,9 +22,20 @@ public enum ServerMessage {
             + #","data":"# + data + "}"
     }
 
-    /// The reply to a successful `reconnect`. (No `missed` count: replay is not built yet.)
-    public static func reconnected(previousID: String, connectionID: String) -> String {
-        #"{"type":"reconnected","previous_id":"# + JSONValue.quoted(previousID) + #","_id":"# + JSONValue.quoted(connectionID) + "}"
+    /// The reply to a successful `reconnect`; `missed` messages follow it.
+    public static func reconnected(previousID: String, connectionID: String, missed: Int) -> String {
+        #"{"type":"reconnected","previous_id":"# + JSONValue.quoted(previousID) + #","_id":"# + JSONValue.quoted(connectionID)
+            + #","missed":"# + String(missed) + "}"
+    }
+
+    /// Sent after `reconnected` when the replay is not complete: `dropped` older messages were
+    /// beyond `REPLAY_MAX`, or (`dropped` nil) the session's node was lost and what was sent
+    /// while it was down could not be recorded.
+    public static func replayTruncated(dropped: Int?) -> String {
+        if let dropped {
+            return #"{"type":"replay_truncated","reason":"replay_max","dropped":"# + String(dropped) + "}"
+        }
+        return #"{"type":"replay_truncated","reason":"node_lost"}"#
     }
 
     public static func error(_ error: ProtocolError) -> String {

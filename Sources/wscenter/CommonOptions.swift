@@ -79,6 +79,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("reconnection-max-attempts"), help: "Failed reconnects a connection may make before it is closed (env RECONNECTION_MAX_ATTEMPTS).")
     var reconnectionMaxAttempts: Int = environment("RECONNECTION_MAX_ATTEMPTS").flatMap(Int.init) ?? 5
 
+    @Option(name: .customLong("replay-max"), help: "Messages kept for a disconnected client and replayed when it resumes (env REPLAY_MAX).")
+    var replayMax: Int = environment("REPLAY_MAX").flatMap(Int.init) ?? 100
+
     @Option(name: .customLong("client-tokens"), help: "Tokens a WebSocket client must present (?token= or Authorization: Bearer), comma-separated (env CLIENT_TOKENS).")
     var clientTokensFlag: String?
     /// The flag, else `CLIENT_TOKENS`, split on commas.
@@ -107,8 +110,8 @@ struct CommonOptions: ParsableArguments {
         for (name, value) in [("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout)] where !(value >= 0.1 && value <= 86_400) {
             throw ValidationError("\(name) must be a number of seconds in [0.1, 86400], got \(value)")
         }
-        if !(reconnectionTTL >= 1 && reconnectionTTL <= 86_400) || reconnectionMaxAttempts < 1 {
-            throw ValidationError("--reconnection-ttl must be 1-86400 seconds and --reconnection-max-attempts at least 1")
+        if !(reconnectionTTL >= 1 && reconnectionTTL <= 86_400) || reconnectionMaxAttempts < 1 || replayMax < 1 {
+            throw ValidationError("--reconnection-ttl must be 1-86400 seconds and --reconnection-max-attempts and --replay-max at least 1")
         }
         if maxMessageSize < 16 || rateLimit < 0 || maxConnectionsPerRoom < 0 || maxRoomsPerConnection < 0 {
             throw ValidationError("--max-message-size must be at least 16; --rate-limit and the room limits must not be negative")

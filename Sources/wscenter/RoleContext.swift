@@ -128,6 +128,7 @@ struct RoleContext {
             configuration.maxMessageSize = options.maxMessageSize
             configuration.callTimeout = .seconds(options.callTimeout)
             configuration.reconnectionTTL = .seconds(options.reconnectionTTL)
+            configuration.replayMax = options.replayMax
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .all,

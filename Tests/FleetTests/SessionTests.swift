@@ -21,10 +21,29 @@ struct SessionTests {
                 try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
             }
 
+            // While away: four messages for her (by id, by old _id, to one of her groups, to
+            // everyone), and two that are not.
+            let (other, _) = try await fleet.connect(node: 1)
+            for query in [
+                "event=sendMessageToId&sendMessageToId%5Bid%5D=ann&sendMessageToId%5Bmsg%5D=m1",
+                "event=sendMessageTo_Id&sendMessageTo_Id%5B_id%5D=\(oldID)&sendMessageTo_Id%5Bmsg%5D=m2",
+                "event=sendMessageToId&sendMessageToId%5Bid%5D=zed&sendMessageToId%5Bmsg%5D=not-hers",
+                "event=sendToGroup&sendToGroup%5BgroupId%5D=g2&sendToGroup%5Bmsg%5D=m3",
+                "event=sendToGroup&sendToGroup%5BgroupId%5D=g9&sendToGroup%5Bmsg%5D=not-hers-either",
+                "event=broadcast&broadcast%5Bmsg%5D=m4",
+            ] {
+                #expect(try await fleet.get(query, gateway: 1).status == 200)
+            }
+            #expect(try await other.next() == "m4")
+
             let (new, newID, _) = try await fleet.connectWithToken(node: 1)
             try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
             let reply = try await new.nextJSON()
             #expect(reply["type"] as? String == "reconnected" && reply["previous_id"] as? String == oldID && reply["_id"] as? String == newID, "\(reply)")
+            #expect(reply["missed"] as? Int == 4)
+            for expected in ["m1", "m2", "m3", "m4"] {
+                #expect(try await new.next() == expected)
+            }
 
             let answer = try await fleet.get("event=getIds,getGroupIdsBy_Id,isOnlineId&getGroupIdsBy_Id%5B_id%5D=\(newID)&isOnlineId%5Bid%5D=ann", gateway: 1)
             #expect(answer.union("getIds") == ["ann"])
@@ -55,11 +74,36 @@ struct SessionTests {
             _ = try await fleet.get("event=bindId&bindId%5Bid%5D=bob&bindId%5B_id%5D=\(oldID)")
             let (new, newID, _) = try await fleet.connectWithToken(node: 1)
             try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
-            #expect(try await new.nextJSON()["previous_id"] as? String == oldID)
+            let reply = try await new.nextJSON()
+            #expect(reply["previous_id"] as? String == oldID && reply["missed"] as? Int == 0, "\(reply)")
             try await eventually("the old connection is closed") { old.isClosed }
+            try await new.expectNothing(for: .milliseconds(100))
             let answer = try await fleet.get("event=get_Ids,getIds")
             #expect(answer.union("get_Ids") == [newID])
             #expect(answer.union("getIds") == ["bob"])
+        }
+    }
+
+    @Test("the replay keeps the last REPLAY_MAX messages and says how many were dropped; live messages follow it")
+    func replayBound() async throws {
+        try await withFleet(.redis, configure: { $0.replayMax = 3 }) { fleet in
+            let (old, _, token) = try await fleet.connectWithToken(node: 0)
+            _ = try await fleet.get("event=joinGroupBy_Id&joinGroupBy_Id%5BgroupId%5D=news&joinGroupBy_Id%5B_id%5D=" + (try await fleet.get("event=get_Ids").union("get_Ids").first ?? ""))
+            await old.close()
+            try await eventually("the connection is gone") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
+            }
+            for index in 1...5 {
+                _ = try await fleet.get("event=sendToGroup&sendToGroup%5BgroupId%5D=news&sendToGroup%5Bmsg%5D=n\(index)")
+            }
+            let (new, _, _) = try await fleet.connectWithToken(node: 1)
+            try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+            #expect(try await new.nextJSON()["missed"] as? Int == 3)
+            let notice = try await new.nextJSON()
+            #expect(notice["type"] as? String == "replay_truncated" && notice["dropped"] as? Int == 2, "\(notice)")
+            for expected in ["n3", "n4", "n5"] { #expect(try await new.next() == expected) }
+            _ = try await fleet.get("event=sendToGroup&sendToGroup%5BgroupId%5D=news&sendToGroup%5Bmsg%5D=live")
+            #expect(try await new.next() == "live")
         }
     }
 
@@ -100,6 +144,9 @@ extension FleetProcessTests {
         try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
         let reply = try await new.nextJSON()
         #expect(reply["type"] as? String == "reconnected" && reply["previous_id"] as? String == id, "\(reply) \(fleet.output())")
+        // What was sent while its node was down could not be recorded: the client is told.
+        let notice = try await new.nextJSON()
+        #expect(notice["type"] as? String == "replay_truncated" && notice["reason"] as? String == "node_lost", "\(notice)")
         let api = fleet.api
         let survivor = fleet.nodeIDs[0]
         try await eventually(within: .seconds(5), "answers show the resumed session only") {
