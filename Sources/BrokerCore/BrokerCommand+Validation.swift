@@ -16,7 +16,7 @@ extension BrokerCommand {
             }
         case .delete(let keys):
             try Self.requireNonEmpty(keys.isEmpty, name, "keys")
-        case .hashSet(_, let fields):
+        case .hashSet(_, let fields), .hashSetIfExists(_, let fields):
             try Self.requireNonEmpty(fields.isEmpty, name, "fields")
         case .hashDelete(_, let fields):
             try Self.requireNonEmpty(fields.isEmpty, name, "fields")

@@ -20,6 +20,9 @@ public enum BrokerCommand: Sendable, Hashable {
     /// → `.int` number of fields that were new.
     case hashSet(key: String, fields: [String: String])
     /// → `.string` or `.null`.
+    /// `HSET` only if the key exists (as a hash): never re-creates a key someone deleted.
+    /// Value: `.bool` (whether it was written).
+    case hashSetIfExists(key: String, fields: [String: String])
     case hashGet(key: String, field: String)
     /// → `.hash` (empty when the key does not exist).
     case hashGetAll(key: String)
@@ -65,6 +68,7 @@ extension BrokerCommand {
         case .ttl: "PTTL"
         case .incrementBy: "INCRBY"
         case .hashSet: "HSET"
+        case .hashSetIfExists: "HSET XX"
         case .hashGet: "HGET"
         case .hashGetAll: "HGETALL"
         case .hashDelete: "HDEL"

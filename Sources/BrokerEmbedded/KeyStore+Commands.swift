@@ -27,6 +27,10 @@ extension KeyStore {
             return .int(try incrementBy(key, amount: amount, at: now, command: command.name))
         case .hashSet(let key, let fields):
             return .int(try hashSet(key, fields: fields, at: now, command: command.name))
+        case .hashSetIfExists(let key, let fields):
+            guard exists(key, at: now) else { return .bool(false) }
+            _ = try hashSet(key, fields: fields, at: now, command: command.name)
+            return .bool(true)
         case .hashGet(let key, let field):
             let hash = try collection(key, as: Hash.self, at: now, command: command.name)
             return hash[ExactString(field)].map(BrokerValue.string) ?? .null

@@ -81,6 +81,13 @@ extension RedisBroker {
                 arguments.append(.string(value))
             }
             return RedisCommand("HSET", arguments)
+        case .hashSetIfExists(let key, let fields):
+            var arguments: [RedisArgument] = [.string(hashSetIfExistsScript), 1, .string(key)]
+            for (field, value) in fields {
+                arguments.append(.string(field))
+                arguments.append(.string(value))
+            }
+            return RedisCommand("EVAL", arguments)
         case .hashGet(let key, let field):
             return RedisCommand("HGET", [.string(key), .string(field)])
         case .hashGetAll(let key):
@@ -104,6 +111,11 @@ extension RedisBroker {
         }
     }
 
+    /// `HSET` on an existing key only.
+    static let hashSetIfExistsScript = """
+        if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], unpack(ARGV)) return 1 end return 0
+        """
+
     private static func expiry(_ ttl: Duration?) -> [RedisArgument] {
         guard let ttl, let milliseconds = BrokerCommand.milliseconds(ttl) else { return [] }
         return ["PX", .int(Int(milliseconds))]
@@ -123,7 +135,7 @@ extension RedisBroker {
             return .ok
         case .setIfAbsent:
             return .bool(!reply.isNull)
-        case .deleteIfEquals, .expire, .setIsMember:
+        case .deleteIfEquals, .expire, .setIsMember, .hashSetIfExists:
             guard let value = reply.int else { throw unexpected }
             return .bool(value != 0)
         case .delete, .ttl, .incrementBy, .hashSet, .hashDelete, .hashIncrementBy, .hashLength,

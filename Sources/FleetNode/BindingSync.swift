@@ -16,14 +16,16 @@ final class BindingSync: Sendable {
     private let broker: any Broker
     private let keys: FleetKeys
     private let nodeID: String
+    private let sessionTTL: Duration
     private let logger: Logger
     private let items: AsyncStream<Item>
     private let continuation: AsyncStream<Item>.Continuation
 
-    init(broker: any Broker, keys: FleetKeys, nodeID: String, logger: Logger) {
+    init(broker: any Broker, keys: FleetKeys, nodeID: String, sessionTTL: Duration, logger: Logger) {
         self.broker = broker
         self.keys = keys
         self.nodeID = nodeID
+        self.sessionTTL = sessionTTL
         self.logger = logger
         (items, continuation) = AsyncStream.makeStream(of: Item.self)
     }
@@ -64,7 +66,7 @@ final class BindingSync: Sendable {
         let liveIDs = Set(live.map(\.connectionID))
         var removed = 0
         for connectionID in recorded.subtracting(liveIDs) {
-            try await NodeJanitor.forget(connectionID, of: nodeID, broker: broker, keys: keys)
+            try await NodeJanitor.forget(connectionID, of: nodeID, broker: broker, keys: keys, sessionTTL: sessionTTL)
             removed += 1
         }
         for snapshot in live {

@@ -34,7 +34,7 @@ public final class NodeService: Sendable {
         self.logger = logger
         self.boundPort = Atomic(configuration.port)
         self.directory = NodeDirectory(broker: broker, keys: FleetKeys(prefix: configuration.prefix))
-        let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger)
+        let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, sessionTTL: configuration.reconnectionTTL, logger: logger)
         let eventHub = NodeEventHub()
         let mailboxes = MailboxWriter(
             broker: broker, keys: keys, replayMax: configuration.replayMax, ttl: configuration.reconnectionTTL, logger: logger
@@ -274,7 +274,7 @@ public final class NodeService: Sendable {
     /// Takes this node out of the fleet's view (on an orderly stop).
     private func leave() async {
         do {
-            try await NodeJanitor.forgetNode(configuration.nodeID, broker: broker, keys: keys)
+            try await NodeJanitor.forgetNode(configuration.nodeID, broker: broker, keys: keys, sessionTTL: configuration.reconnectionTTL)
             try await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         } catch {
             logger.warning("could not remove this node from the broker; the janitor will", metadata: ["error": "\(error)"])

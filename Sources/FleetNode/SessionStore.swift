@@ -36,8 +36,10 @@ public struct SessionStore: Sendable {
     static func suspend(
         token: String, connectionID: String, id: String?, groups: [String], broker: any Broker, keys: FleetKeys, ttl: Duration
     ) async throws {
+        // Only a session that still exists turns away: one claimed (deleted) a moment ago by a
+        // resume elsewhere must not come back.
         _ = try await broker.execute([
-            .hashSet(key: keys.session(token), fields: ["conn": connectionID, "state": "away", "id": id ?? "", "groups": groups.joined(separator: ",")]),
+            .hashSetIfExists(key: keys.session(token), fields: ["state": "away", "id": id ?? "", "groups": groups.joined(separator: ",")]),
             .expire(key: keys.session(token), ttl: ttl),
             .hashDelete(key: keys.connectionSessions, fields: [connectionID]),
         ], atomically: true)

@@ -5,6 +5,24 @@ import Testing
 /// Hashes, sets, TTLs and wrong types.
 extension BrokerContractTests {
     @Test(arguments: BrokerKind.allCases)
+    func hashSetIfExists(kind: BrokerKind) async throws {
+        try await withBroker(kind) { broker async throws in
+            let key = uniqueNamespace() + "maybe"
+            // A missing key is not created...
+            #expect(try await broker.execute(.hashSetIfExists(key: key, fields: ["a": "1"])) == .bool(false))
+            #expect(try await broker.ttl(key) == -2)
+            // ...an existing one is updated, in one step with other commands.
+            try await broker.hashSet(key, ["a": "0", "b": "2"])
+            let values = try await broker.execute([.hashSetIfExists(key: key, fields: ["a": "1", "c": "3"]), .hashGetAll(key: key)], atomically: true)
+            #expect(values == [.bool(true), .hash(["a": "1", "b": "2", "c": "3"])])
+            // Deleted again, it stays deleted.
+            try await broker.delete(key)
+            #expect(try await broker.execute(.hashSetIfExists(key: key, fields: ["a": "1"])) == .bool(false))
+            #expect(try await broker.hashGetAll(key) == [:])
+        }
+    }
+
+    @Test(arguments: BrokerKind.allCases)
     func hashes(kind: BrokerKind) async throws {
         try await withBroker(kind) { broker async throws in
             let key = uniqueNamespace() + "hash"

@@ -304,6 +304,7 @@ extension BrokerCommand {
         case .ttl(let key): return .ttl(key: rename(key))
         case .incrementBy(let key, let amount): return .incrementBy(key: rename(key), amount: amount)
         case .hashSet(let key, let fields): return .hashSet(key: rename(key), fields: fields)
+        case .hashSetIfExists(let key, let fields): return .hashSetIfExists(key: rename(key), fields: fields)
         case .hashGet(let key, let field): return .hashGet(key: rename(key), field: field)
         case .hashGetAll(let key): return .hashGetAll(key: rename(key))
         case .hashDelete(let key, let fields): return .hashDelete(key: rename(key), fields: fields)

@@ -245,7 +245,7 @@ struct ConnectionSnapshotTests {
 
             var logger = Logger(label: "test.binding-sync")
             logger.logLevel = .critical
-            let sync = BindingSync(broker: broker, keys: keys, nodeID: "n1", logger: logger)
+            let sync = BindingSync(broker: broker, keys: keys, nodeID: "n1", sessionTTL: .seconds(300), logger: logger)
             sync.requestResync()
             let runner = Task { await sync.run(snapshots: { [live] }) }
             defer { runner.cancel() }
