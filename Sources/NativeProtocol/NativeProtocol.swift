@@ -75,7 +75,7 @@ public struct NativeProtocol: ClientProtocol {
                 do {
                     try await node.sessions.open(token: token, connectionID: connection.id)
                 } catch {
-                    node.logger.warning("session not recorded: this connection cannot be resumed", metadata: ["error": "\(error)"])
+                    node.logger.warning("session not recorded: a resume may not find it", metadata: ["error": "\(error)"])
                 }
                 if let userID {
                     _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
@@ -147,9 +147,12 @@ struct NativeSession {
         case .failure(let error):
             reply(.error(error))
         case .success(.reconnect(let token)):
-            if await resume(token) {
-                // The reply, the replay and the held live messages are queued.
-            } else {
+            switch await resume(token) {
+            case .resumed:
+                break  // the reply, the replay and the held live messages are queued
+            case .unavailable:
+                reply(.error(ProtocolError(.unavailable, "the session could not be looked up: the broker is unreachable; try again")))
+            case .unknown:
                 failedReconnects += 1
                 reply(.error(ProtocolError(.reconnectFailed, "unknown, expired or already used token")))
                 if failedReconnects >= configuration.reconnectionMaxAttempts {
@@ -224,11 +227,19 @@ struct NativeSession {
 
     /// Takes over the session of `token` for this connection: it gets the session's user id
     /// and groups, then `reconnected`, then the messages recorded while the client was away,
-    /// then live messages. False when the token is unknown, expired or already used.
-    private func resume(_ token: String) async -> Bool {
+    /// then live messages.
+    private func resume(_ token: String) async -> ResumeOutcome {
         let sessions = node.sessions
-        guard let record = try? await sessions.read(token), record.connectionID != connection.id else { return false }
-        guard let claimed = try? await sessions.claim(token) else { return false }  // single use
+        let record: SessionStore.Record?
+        let claimed: SessionStore.Record?
+        do {
+            record = try await sessions.read(token)
+            guard let record, record.connectionID != connection.id else { return .unknown }
+            claimed = try await sessions.claim(token)  // single use
+        } catch {
+            return .unavailable
+        }
+        guard let claimed else { return .unknown }
         var binding = (id: claimed.id, groups: claimed.groups)
         if claimed.isLive {
             // Its connection is still open, or its node died: the binding records tell.
@@ -251,6 +262,14 @@ struct NativeSession {
                 ServerMessage.error(ProtocolError(.unavailable, "the session could not be resumed: the broker is unreachable")),
             ])
         }
-        return true
+        return .resumed
+    }
+
+    enum ResumeOutcome {
+        case resumed
+        /// Unknown, expired or already used: counts towards the attempt limit.
+        case unknown
+        /// The broker could not be asked: does not count.
+        case unavailable
     }
 }
