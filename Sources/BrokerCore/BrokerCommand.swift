@@ -19,10 +19,10 @@ public enum BrokerCommand: Sendable, Hashable {
     case incrementBy(key: String, amount: Int)
     /// → `.int` number of fields that were new.
     case hashSet(key: String, fields: [String: String])
-    /// → `.string` or `.null`.
     /// `HSET` only if the key exists (as a hash): never re-creates a key someone deleted.
-    /// Value: `.bool` (whether it was written).
+    /// → `.bool` whether it was written.
     case hashSetIfExists(key: String, fields: [String: String])
+    /// → `.string` or `.null`.
     case hashGet(key: String, field: String)
     /// → `.hash` (empty when the key does not exist).
     case hashGetAll(key: String)

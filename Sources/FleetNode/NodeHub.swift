@@ -113,7 +113,9 @@ public final class NodeHub: Sendable {
         state.withLock { state in
             let held = state.holding.removeValue(forKey: connectionID) ?? []
             guard let outbox = state.outboxes[connectionID] else { return }
-            for message in prefix + held where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
+            // Held messages were counted as sent when they were delivered into the hold.
+            for message in prefix where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
+            for message in held { outbox.send(message) }
         }
     }
 

@@ -75,7 +75,7 @@ public struct NativeProtocol: ClientProtocol {
                 do {
                     try await node.sessions.open(token: token, connectionID: connection.id)
                 } catch {
-                    node.logger.warning("session not recorded: a resume may not find it", metadata: ["error": "\(error)"])
+                    node.logger.warning("session not recorded: this connection cannot be resumed", metadata: ["error": "\(error)"])
                 }
                 if let userID {
                     _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])

@@ -6,7 +6,7 @@ import Testing
 import WSCTesting
 
 /// Resumable sessions: a client that lost its connection resumes on any node with its user id
-/// and groups. (Replay of missed messages is not built yet.)
+/// and groups, and gets the messages it missed, in order.
 @Suite("Resumable sessions", .serialized)
 struct SessionTests {
     @Test("after open a 256-bit reconnect token arrives; resume on another node restores id and groups, once", arguments: FleetBrokerKind.allCases)
