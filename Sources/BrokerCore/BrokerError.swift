@@ -34,7 +34,7 @@ public struct BrokerError: Error, Sendable, CustomStringConvertible, CustomDebug
         self.underlying = underlying
     }
 
-    public var description: String { "BrokerError.\(code)" }
+    public var description: String { "BrokerError.\(code): \(message)" }
     public var debugDescription: String {
         var text = "BrokerError.\(code): \(message)"
         if let underlying { text += " (underlying: \(String(reflecting: underlying)))" }

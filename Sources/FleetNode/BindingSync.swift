@@ -41,7 +41,13 @@ final class BindingSync: Sendable {
             for await item in items {
                 switch item {
                 case .change(let change):
-                    let commands = keys.commands(from: change.before, to: change.after)
+                    var commands = keys.commands(from: change.before, to: change.after)
+                    if let token = change.awaySession, let before = change.before {
+                        commands = SessionStore.suspendCommands(
+                            token: token, connectionID: before.connectionID, id: before.id, groups: before.groups.sorted(),
+                            keys: keys, ttl: sessionTTL
+                        ) + commands
+                    }
                     do {
                         _ = try await broker.execute(commands, atomically: true)
                     } catch {

@@ -7,6 +7,15 @@ import Synchronization
 public struct BindingChange: Sendable, Hashable {
     public var before: ConnectionSnapshot?
     public var after: ConnectionSnapshot?
+    /// On a close: the session that turns away with it (written in the same step as the
+    /// bindings' removal, so the broker never holds neither).
+    public var awaySession: String?
+
+    public init(before: ConnectionSnapshot?, after: ConnectionSnapshot?, awaySession: String? = nil) {
+        self.before = before
+        self.after = after
+        self.awaySession = awaySession
+    }
 }
 
 /// One node's live connections: runs the API's operations on them and delivers messages.
@@ -19,8 +28,6 @@ public final class NodeHub: Sendable {
     private struct State {
         var registry = ConnectionRegistry()
         var outboxes: [String: Outbox] = [:]
-        /// Connections closed by ``release(_:)`` whose protocol has not asked yet.
-        var released: Set<String> = []
         /// Session token of each live connection that has one.
         var tokens: [String: String] = [:]
         /// Sessions whose connection ended here, by token: messages for them are recorded.
@@ -98,12 +105,13 @@ public final class NodeHub: Sendable {
             state.registry.remove(connectionID)
             state.outboxes.removeValue(forKey: connectionID)?.finish()
             state.holding.removeValue(forKey: connectionID)
-            if let token = state.tokens.removeValue(forKey: connectionID) {
+            let token = state.tokens.removeValue(forKey: connectionID)
+            if let token {
                 state.away[token] = AwaySession(
                     connectionID: connectionID, id: before.id, groups: before.groups, expiresAt: .now + awayTTL
                 )
             }
-            onChange(BindingChange(before: before, after: nil))
+            onChange(BindingChange(before: before, after: nil, awaySession: token))
         }
     }
 
@@ -117,11 +125,6 @@ public final class NodeHub: Sendable {
             for message in prefix where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
             for message in held { outbox.send(message) }
         }
-    }
-
-    /// Whether the connection was released (and forgets that it was).
-    public func takeReleased(_ connectionID: String) -> Bool {
-        state.withLock { $0.released.remove(connectionID) != nil }
     }
 
     /// A connection's user id and groups, or nil when it is not here.
@@ -377,7 +380,6 @@ public final class NodeHub: Sendable {
             // Its connection is still open here: close it; it must not turn away.
             let before = snapshot(live, in: state.registry)
             state.registry.remove(live)
-            state.released.insert(live)
             state.tokens.removeValue(forKey: live)
             state.holding.removeValue(forKey: live)
             if let outbox = state.outboxes.removeValue(forKey: live) {

@@ -4,7 +4,9 @@ import FleetCore
 /// Resumable sessions in the broker, so that a client may resume on any node. A session is
 /// created live with its connection (`session:<token>` names the connection and node; the
 /// `sessions` hash maps the connection back to its token). When the connection ends it turns
-/// `away` with the user id and groups, for `ttl`. A resume claims it atomically, once.
+/// `away` with the user id and groups, for `ttl`, in the same step that removes the
+/// connection's bindings (``BindingSync``; the janitor for a dead node). A resume claims it
+/// atomically, once.
 public struct SessionStore: Sendable {
     let broker: any Broker
     let keys: FleetKeys
@@ -28,21 +30,25 @@ public struct SessionStore: Sendable {
         ], atomically: true)
     }
 
-    /// The connection ended here: the session waits `ttl` for a resume, with what it had.
-    public func suspend(token: String, connectionID: String, id: String?, groups: [String]) async throws {
-        try await Self.suspend(token: token, connectionID: connectionID, id: id, groups: groups, broker: broker, keys: keys, ttl: ttl)
+    /// The commands that turn a session away (it then waits `ttl` for a resume, with what its
+    /// connection had). Only a session that still exists turns away: one claimed (deleted) a
+    /// moment ago by a resume elsewhere must not come back.
+    static func suspendCommands(
+        token: String, connectionID: String, id: String?, groups: [String], keys: FleetKeys, ttl: Duration
+    ) -> [BrokerCommand] {
+        [
+            .hashSetIfExists(key: keys.session(token), fields: ["state": "away", "id": id ?? "", "groups": groups.joined(separator: ",")]),
+            .expire(key: keys.session(token), ttl: ttl),
+            .hashDelete(key: keys.connectionSessions, fields: [connectionID]),
+        ]
     }
 
     static func suspend(
         token: String, connectionID: String, id: String?, groups: [String], broker: any Broker, keys: FleetKeys, ttl: Duration
     ) async throws {
-        // Only a session that still exists turns away: one claimed (deleted) a moment ago by a
-        // resume elsewhere must not come back.
-        _ = try await broker.execute([
-            .hashSetIfExists(key: keys.session(token), fields: ["state": "away", "id": id ?? "", "groups": groups.joined(separator: ",")]),
-            .expire(key: keys.session(token), ttl: ttl),
-            .hashDelete(key: keys.connectionSessions, fields: [connectionID]),
-        ], atomically: true)
+        _ = try await broker.execute(
+            suspendCommands(token: token, connectionID: connectionID, id: id, groups: groups, keys: keys, ttl: ttl), atomically: true
+        )
     }
 
     /// A session as the broker holds it.

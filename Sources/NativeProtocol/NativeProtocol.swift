@@ -63,41 +63,24 @@ public struct NativeProtocol: ClientProtocol {
         // `accept` let the upgrade through; a JWT's subject binds the connection to its user.
         let userID = (try? admission(of: socket.request).get())?.userID
         let token = SessionStore.makeToken()
-        var connectionID = ""
-        var ending: (id: String?, groups: [String])?
-        var failure: (any Error)?
-        do {
-            try await node.withConnection(socket, greeting: {
-                [#"{"cmd":"open","_id":"\#($0)"}"#, #"{"type":"reconnect_token","token":"\#(token)"}"#]
-            }, sessionToken: token) { connection in
-                connectionID = connection.id
-                defer { ending = node.hub.binding(of: connection.id) }
-                do {
-                    try await node.sessions.open(token: token, connectionID: connection.id)
-                } catch {
-                    node.logger.warning("session not recorded: this connection cannot be resumed", metadata: ["error": "\(error)"])
-                }
-                if let userID {
-                    _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
-                }
-                var session = NativeSession(connection: connection, node: node, configuration: configuration)
-                for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
-                    guard try await session.receive(message, outbound: socket.outbound) else { return }
-                }
-            }
-        } catch {
-            failure = error
-        }
-        // The connection has ended. Unless its session was taken over by a resume elsewhere,
-        // the session waits for one, with the user and groups the connection had.
-        if !node.hub.takeReleased(connectionID), let ending {
+        // When the connection ends, the hub turns its session away (and records for it) and the
+        // binding sync writes it away in the broker: nothing to do here after the body.
+        try await node.withConnection(socket, greeting: {
+            [#"{"cmd":"open","_id":"\#($0)"}"#, #"{"type":"reconnect_token","token":"\#(token)"}"#]
+        }, sessionToken: token) { connection in
             do {
-                try await node.sessions.suspend(token: token, connectionID: connectionID, id: ending.id, groups: ending.groups)
+                try await node.sessions.open(token: token, connectionID: connection.id)
             } catch {
-                node.logger.warning("session not kept: the broker is unreachable", metadata: ["error": "\(error)"])
+                node.logger.warning("session not recorded: this connection cannot be resumed", metadata: ["error": "\(error)"])
+            }
+            if let userID {
+                _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
+            }
+            var session = NativeSession(connection: connection, node: node, configuration: configuration)
+            for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
+                guard try await session.receive(message, outbound: socket.outbound) else { return }
             }
         }
-        if let failure { throw failure }
     }
 }
 
