@@ -8,12 +8,23 @@ public struct EventArguments: Codable, Sendable, Hashable {
     public var groups: [String]?
     /// The message text, delivered as is.
     public var message: String?
+    /// The message's id, unique per send, set by whoever sends it (gateway or node): a message
+    /// both recorded for a session and delivered live to its new connection is replayed once.
+    public var messageID: String?
 
-    public init(id: String? = nil, connectionID: String? = nil, groups: [String]? = nil, message: String? = nil) {
+    public init(id: String? = nil, connectionID: String? = nil, groups: [String]? = nil, message: String? = nil, messageID: String? = nil) {
         self.id = id
         self.connectionID = connectionID
         self.groups = groups
         self.message = message
+        self.messageID = messageID
+    }
+
+    /// A new message id (16 random hex digits).
+    public static func makeMessageID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = String(generator.next() as UInt64, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     enum CodingKeys: String, CodingKey {
@@ -21,6 +32,7 @@ public struct EventArguments: Codable, Sendable, Hashable {
         case connectionID = "_id"
         case groups = "groupId"
         case message = "msg"
+        case messageID = "mid"
     }
 }
 
@@ -31,7 +43,7 @@ public enum NodeOperation: Sendable, Hashable {
     /// Send `message` to every local member of any of `groups`, once per connection, except
     /// the connection `excluding`; answers the number reached. The second step of
     /// `sendMessageToGroupByOnly(_)Id`, and a client's room broadcast.
-    case sendToGroups([String], message: String, excluding: String? = nil)
+    case sendToGroups([String], message: String, excluding: String? = nil, messageID: String? = nil)
     /// A session resumes on connection `connectionID` with user `id` and `groups`. Sent to
     /// every node on the broadcast channel, so that every node runs it at the same point of
     /// the calls' order: the node holding the session stops recording for it (or closes its
@@ -55,7 +67,9 @@ extension NodeOperation: Codable {
                 token: arguments.message ?? "", connectionID: arguments.connectionID ?? "", id: arguments.id, groups: arguments.groups ?? []
             )
         } else if name == Self.sendToGroupsName {
-            self = .sendToGroups(arguments.groups ?? [], message: arguments.message ?? "", excluding: arguments.connectionID)
+            self = .sendToGroups(
+                arguments.groups ?? [], message: arguments.message ?? "", excluding: arguments.connectionID, messageID: arguments.messageID
+            )
         } else if let event = FleetEvent(rawValue: name) {
             self = .event(event, arguments)
         } else {
@@ -72,9 +86,9 @@ extension NodeOperation: Codable {
         case .claimSession(let token, let connectionID, let id, let groups):
             try container.encode(Self.claimName, forKey: .op)
             try container.encode(EventArguments(id: id, connectionID: connectionID, groups: groups, message: token), forKey: .args)
-        case .sendToGroups(let groups, let message, let excluding):
+        case .sendToGroups(let groups, let message, let excluding, let messageID):
             try container.encode(Self.sendToGroupsName, forKey: .op)
-            try container.encode(EventArguments(connectionID: excluding, groups: groups, message: message), forKey: .args)
+            try container.encode(EventArguments(connectionID: excluding, groups: groups, message: message, messageID: messageID), forKey: .args)
         }
     }
 }

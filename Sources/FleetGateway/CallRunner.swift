@@ -60,7 +60,10 @@ struct CallRunner: Sendable {
             }
         }
 
-        for call in calls {
+        for var call in calls {
+            if [.sendMessageToId, .sendMessageTo_Id, .sendToGroup, .broadcast].contains(call.event) {
+                call.arguments.messageID = EventArguments.makeMessageID()
+            }
             switch call.event.routing {
             case .everyNode, .connectionOwner:
                 let target = self.target(of: call, owners: owners, nodes: nodes)
@@ -131,7 +134,7 @@ struct CallRunner: Sendable {
         for case .strings(let names)?? in found.values.map({ $0?.first }) { groups.formUnion(names) }
         guard !groups.isEmpty else { return neutral(call.event, nodes) }
         let sent = try await send(
-            [.sendToGroups(groups.sorted(), message: call.arguments.message ?? "")],
+            [.sendToGroups(groups.sorted(), message: call.arguments.message ?? "", messageID: EventArguments.makeMessageID())],
             to: .all, nodes: nodes, timedOut: &timedOut
         )
         return sent.mapValues { $0?.first ?? .timeout }.merging(neutral(call.event, nodes)) { answer, _ in answer }

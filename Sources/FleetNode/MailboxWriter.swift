@@ -52,7 +52,9 @@ final class MailboxWriter: Sendable {
                     let key = keys.mailbox(recording.token)
                     var commands: [BrokerCommand] = [
                         .hashSet(key: key, fields: [
-                            Self.field(recording.sequence): String(buffer: recording.message),
+                            // "<message id>\n<message>": the id lets the replay skip what the
+                            // resuming connection already received.
+                            Self.field(recording.sequence): (recording.messageID ?? "") + "\n" + String(buffer: recording.message),
                             "n": String(recording.sequence),
                         ]),
                         .expire(key: key, ttl: ttl),

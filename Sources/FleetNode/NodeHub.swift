@@ -34,7 +34,13 @@ public final class NodeHub: Sendable {
         var away: [String: AwaySession] = [:]
         /// Connections resuming a session: their live messages wait here until the replay.
         var holding: [String: [ByteBuffer]] = [:]
+        /// Message ids delivered to new connections that may still resume a session (until
+        /// they claim one or ``settle(_:)``), so that the replay skips what they already got.
+        var fresh: [String: [String]] = [:]
     }
+
+    /// Message ids kept per fresh connection.
+    static let freshLimit = 256
 
     /// A session whose connection ended on this node and may resume on any node.
     struct AwaySession {
@@ -50,6 +56,7 @@ public final class NodeHub: Sendable {
         public var token: String
         public var sequence: Int
         public var message: ByteBuffer
+        public var messageID: String?
     }
 
     private let state = Mutex(State())
@@ -90,6 +97,7 @@ public final class NodeHub: Sendable {
         state.withLock { state in
             guard state.registry.add(connectionID) else { return false }
             if let sessionToken { state.tokens[connectionID] = sessionToken }
+            state.fresh[connectionID] = []
             for message in greeting where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
             state.outboxes[connectionID] = outbox
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
@@ -105,6 +113,7 @@ public final class NodeHub: Sendable {
             state.registry.remove(connectionID)
             state.outboxes.removeValue(forKey: connectionID)?.finish()
             state.holding.removeValue(forKey: connectionID)
+            state.fresh.removeValue(forKey: connectionID)
             let token = state.tokens.removeValue(forKey: connectionID)
             if let token {
                 state.away[token] = AwaySession(
@@ -125,6 +134,12 @@ public final class NodeHub: Sendable {
             for message in prefix where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
             for message in held { outbox.send(message) }
         }
+    }
+
+    /// The connection will not resume a session (it did something else first): stop noting
+    /// the message ids it receives.
+    public func settle(_ connectionID: String) {
+        state.withLock { _ = $0.fresh.removeValue(forKey: connectionID) }
     }
 
     /// A connection's user id and groups, or nil when it is not here.
@@ -184,10 +199,10 @@ public final class NodeHub: Sendable {
 
     private func run(_ operation: NodeOperation, in state: inout State) throws -> OperationResult {
         switch operation {
-        case .sendToGroups(let groups, let message, let excluding):
+        case .sendToGroups(let groups, let message, let excluding, let messageID):
             var members = state.registry.members(ofAny: groups)
             if let excluding { members.remove(excluding) }
-            return .int(deliver(message, to: members, in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: messageID, to: members, in: &state) { !$0.groups.isDisjoint(with: groups) })
         case .event(let event, let arguments):
             return try run(event, arguments, in: &state)
         case .claimSession(let token, let connectionID, let id, let groups):
@@ -276,26 +291,26 @@ public final class NodeHub: Sendable {
 
         case .sendMessageToId:
             let (id, message) = (try id(), try message())
-            return count(deliver(message, to: Set(registry.connections(of: id)), in: &state) { $0.id == id } > 0)
+            return count(deliver(message, id: arguments.messageID, to: Set(registry.connections(of: id)), in: &state) { $0.id == id } > 0)
         case .sendMessageTo_Id:
             let (cid, message) = (try cid(), try message())
-            return count(deliver(message, to: registry.isOnline(connectionID: cid) ? [cid] : [], in: &state) { $0.connectionID == cid } > 0)
+            return count(deliver(message, id: arguments.messageID, to: registry.isOnline(connectionID: cid) ? [cid] : [], in: &state) { $0.connectionID == cid } > 0)
         case .sendToGroup:
             let (groups, message) = (try groups(), try message())
-            return .int(deliver(message, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
         case .broadcast:
             let message = try message()
-            return .int(deliver(message, to: Set(state.outboxes.keys), in: &state) { _ in true })
+            return .int(deliver(message, id: arguments.messageID, to: Set(state.outboxes.keys), in: &state) { _ in true })
         case .sendMessageToGroupByOnlyId:
             // Normally split by the gateway into "collect groups" and `.sendToGroups`; run
             // alone, a node can only see the user's local groups.
             let (id, message) = (try id(), try message())
             let groups = registry.groups(ofUser: id)
-            return .int(deliver(message, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
         case .sendMessageToGroupByOnly_Id:
             let (cid, message) = (try cid(), try message())
             let groups = registry.groups(ofConnection: cid)
-            return .int(deliver(message, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
         }
     }
 
@@ -329,6 +344,7 @@ public final class NodeHub: Sendable {
     /// records it for the away sessions `isFor` picks. Returns how many connections took it.
     private func deliver(
         _ message: String,
+        id messageID: String?,
         to connections: Set<String>,
         in state: inout State,
         recordingFor isFor: (AwaySession) -> Bool
@@ -338,6 +354,9 @@ public final class NodeHub: Sendable {
         let buffer = ByteBuffer(string: message)
         var delivered = 0
         for connectionID in connections {
+            if let messageID, state.fresh[connectionID] != nil, state.fresh[connectionID]!.count < Self.freshLimit {
+                state.fresh[connectionID]!.append(messageID)
+            }
             if state.holding[connectionID] != nil, state.outboxes[connectionID] != nil {
                 state.holding[connectionID]!.append(buffer)
                 delivered += 1
@@ -347,7 +366,7 @@ public final class NodeHub: Sendable {
         }
         for token in recipients {
             state.away[token]!.recorded += 1
-            onRecord(Recording(token: token, sequence: state.away[token]!.recorded, message: buffer))
+            onRecord(Recording(token: token, sequence: state.away[token]!.recorded, message: buffer, messageID: messageID))
         }
         messagesSent.add(delivered, ordering: .relaxed)
         return delivered
@@ -400,6 +419,7 @@ public final class NodeHub: Sendable {
             }
             state.holding[connectionID] = state.holding[connectionID] ?? []
             fields["claimant"] = .bool(true)
+            fields["seen"] = .array((state.fresh.removeValue(forKey: connectionID) ?? []).map { .string($0) })
         }
         return .object(.object(fields))
     }

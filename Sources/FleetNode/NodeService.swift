@@ -107,7 +107,10 @@ public final class NodeService: Sendable {
             case lost
         }
         public var found: Found
-        /// The recorded messages, oldest first (at most `REPLAY_MAX`).
+        /// The recorded messages still kept (at most `REPLAY_MAX`), before skipping the ones
+        /// the new connection already got.
+        public var stored: Int
+        /// The messages to replay, oldest first.
         public var messages: [String]
     }
 
@@ -126,6 +129,10 @@ public final class NodeService: Sendable {
         )
         var found = Claim.Found.lost
         var held: (id: String?, groups: [String])?
+        var seen = Set<String>()
+        if case .object(.object(let fields))? = answers[configuration.nodeID]?.first, case .array(let ids)? = fields["seen"] {
+            seen = Set(ids.compactMap { if case .string(let id) = $0 { id } else { nil } })
+        }
         for results in answers.values {
             guard case .object(.object(let fields))? = results.first else { continue }
             if fields["session"] == .string("away"), case .number(let text)? = fields["recorded"] {
@@ -153,10 +160,17 @@ public final class NodeService: Sendable {
         if !operations.isEmpty { _ = hub.execute(operations) }
         let values = try await broker.execute([.hashGetAll(key: keys.mailbox(token)), .delete(keys: [keys.mailbox(token)])], atomically: true)
         var messages: [String] = []
+        var stored = 0
         if case .hash(let mailbox)? = values.first {
-            messages = mailbox.filter { $0.key != "n" }.sorted { $0.key < $1.key }.map(\.value)
+            stored = mailbox.count - (mailbox["n"] == nil ? 0 : 1)
+            // Entries are "<message id>\n<message>"; what this connection got live is skipped.
+            messages = mailbox.filter { $0.key != "n" }.sorted { $0.key < $1.key }.compactMap { entry in
+                let parts = entry.value.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { return entry.value }
+                return !parts[0].isEmpty && seen.contains(String(parts[0])) ? nil : String(parts[1])
+            }
         }
-        return Claim(found: found, messages: messages)
+        return Claim(found: found, stored: stored, messages: messages)
     }
 
     /// Queues `prefix` (the reply and the replay) on a resumed connection, then the live
@@ -188,7 +202,7 @@ public final class NodeService: Sendable {
     public func broadcast(toRoom room: String, message: String, excluding: String?) async throws -> Int {
         guard let requester = requester.withLock({ $0 }) else { throw BrokerError(.unavailable, "the node is not running") }
         let answers = try await requester.call(
-            [.sendToGroups([room], message: message, excluding: excluding)],
+            [.sendToGroups([room], message: message, excluding: excluding, messageID: EventArguments.makeMessageID())],
             on: keys.broadcastChannel, awaiting: Set(try await directory.liveNodes()), timeout: configuration.callTimeout
         )
         return answers.values.reduce(0) { total, results in

@@ -145,6 +145,7 @@ struct NativeSession {
                 }
             }
         case .success(let command):
+            node.hub.settle(connection.id)
             reply(await run(command))
         }
         return true
@@ -232,8 +233,8 @@ struct NativeSession {
             let claim = try await node.claimSession(token, for: connection.id, id: binding.id, groups: binding.groups)
             var prefix = [ServerMessage.reconnected(previousID: claimed.connectionID, connectionID: connection.id, missed: claim.messages.count)]
             switch claim.found {
-            case .away(let recorded) where recorded > claim.messages.count:
-                prefix.append(ServerMessage.replayTruncated(dropped: recorded - claim.messages.count))
+            case .away(let recorded) where recorded > claim.stored:
+                prefix.append(ServerMessage.replayTruncated(dropped: recorded - claim.stored))
             case .lost:
                 prefix.append(ServerMessage.replayTruncated(dropped: nil))
             default:

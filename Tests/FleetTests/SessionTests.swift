@@ -84,6 +84,29 @@ struct SessionTests {
         }
     }
 
+    @Test("a message the new connection already got live, before its reconnect, is not replayed again", arguments: FleetBrokerKind.allCases)
+    func noDuplicateBeforeReconnect(kind: FleetBrokerKind) async throws {
+        try await withFleet(kind) { fleet in
+            let (old, oldID, token) = try await fleet.connectWithToken(node: 0)
+            _ = try await fleet.get("event=bindId&bindId%5Bid%5D=dee&bindId%5B_id%5D=\(oldID)")
+            await old.close()
+            try await eventually("the old connection is gone") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
+            }
+            _ = try await fleet.get("event=sendMessageToId&sendMessageToId%5Bid%5D=dee&sendMessageToId%5Bmsg%5D=before")
+            // The new connection is open but has not resumed yet: a broadcast reaches it live and
+            // is also recorded for the away session.
+            let (new, _, _) = try await fleet.connectWithToken(node: 1)
+            _ = try await fleet.get("event=broadcast&broadcast%5Bmsg%5D=both")
+            #expect(try await new.next() == "both")
+            try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+            let reply = try await new.nextJSON()
+            #expect(reply["type"] as? String == "reconnected" && reply["missed"] as? Int == 1, "\(reply)")
+            #expect(try await new.next() == "before")
+            try await new.expectNothing(for: .milliseconds(150))
+        }
+    }
+
     @Test("the replay keeps the last REPLAY_MAX messages and says how many were dropped; live messages follow it")
     func replayBound() async throws {
         try await withFleet(.redis, configure: { $0.replayMax = 3 }) { fleet in
@@ -149,7 +172,7 @@ extension FleetProcessTests {
         #expect(notice["type"] as? String == "replay_truncated" && notice["reason"] as? String == "node_lost", "\(notice)")
         let api = fleet.api
         let survivor = fleet.nodeIDs[0]
-        try await eventually(within: .seconds(10), "answers show the resumed session only") {
+        try await eventually(within: .seconds(20), "answers show the resumed session only") {
             let answer = try await api.get("event=getIds,getGroup_IdCount,get_Ids&getGroup_IdCount%5BgroupId%5D=team")
             return answer.masterIDs == [survivor] && answer.union("getIds") == ["kim"] && answer.total("getGroup_IdCount") == 1
                 && answer.union("get_Ids") == [newID]
