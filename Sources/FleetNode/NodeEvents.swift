@@ -13,6 +13,9 @@ public enum NodeEvent: Sendable, Hashable {
     case left(connectionID: String, room: String)
     /// A client sent a text message (any message, including protocol commands).
     case message(connectionID: String, text: String)
+    /// A client resumed the session of `previousID` on this connection, with `missed` messages
+    /// replayed.
+    case reconnected(connectionID: String, previousID: String, missed: Int)
 }
 
 /// Fans node events out to every subscriber. Each subscriber has its own bounded buffer: a

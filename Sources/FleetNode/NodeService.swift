@@ -174,9 +174,10 @@ public final class NodeService: Sendable {
     }
 
     /// Queues `prefix` (the reply and the replay) on a resumed connection, then the live
-    /// messages held since its claim.
-    public func finishResume(_ connectionID: String, prefix: [String]) {
+    /// messages held since its claim, and tells ``events()`` readers.
+    public func finishResume(_ connectionID: String, previousID: String, missed: Int, prefix: [String]) {
         hub.releaseHold(connectionID, prefix: prefix.map { ByteBuffer(string: $0) })
+        eventHub.publish(.reconnected(connectionID: connectionID, previousID: previousID, missed: missed))
     }
 
     // MARK: Events, for embedders

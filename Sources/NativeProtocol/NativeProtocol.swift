@@ -240,9 +240,9 @@ struct NativeSession {
             default:
                 break
             }
-            node.finishResume(connection.id, prefix: prefix + claim.messages)
+            node.finishResume(connection.id, previousID: claimed.connectionID, missed: claim.messages.count, prefix: prefix + claim.messages)
         } catch {
-            node.finishResume(connection.id, prefix: [
+            node.finishResume(connection.id, previousID: claimed.connectionID, missed: 0, prefix: [
                 ServerMessage.error(ProtocolError(.unavailable, "the session could not be resumed: the broker is unreachable")),
             ])
         }
