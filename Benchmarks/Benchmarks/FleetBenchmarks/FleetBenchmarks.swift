@@ -41,10 +41,31 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The same broadcast while 100 sessions are away on this node: each broadcast is also
+    // recorded for each of them (the recording is queued for the mailbox writer; here it is
+    // only counted). Compare with the benchmark above: the cost of replay on the normal path.
+    let awayHub = NodeHub(nodeID: "bench-away", onRecord: { blackHole($0) })
+    var awayOutboxes: [Outbox] = []
+    for index in 0..<(connections + 100) {
+        let outbox = Outbox(limit: 16)
+        awayHub.open("c\(index)", outbox: outbox, sessionToken: index >= connections ? "t\(index)" : nil)
+        awayOutboxes.append(outbox)
+    }
+    for index in connections..<(connections + 100) { awayHub.close("c\(index)") }
+    let awayDrainers = awayOutboxes.prefix(connections).map { outbox in
+        Task { for await message in outbox.messages { blackHole(message) } }
+    }
+    Benchmark("NodeHub broadcast to 5,000 connections with 100 sessions away, 64-byte message") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(awayHub.execute([.event(.broadcast, EventArguments(message: message))]))
+        }
+    }
+
     Benchmark("NodeHub getConnectionCount with 5,000 connections") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(hub.execute([.event(.getConnectionCount, EventArguments())]))
         }
     }
     _ = drainers
+    _ = awayDrainers
 }
