@@ -1,3 +1,5 @@
+import Foundation
+
 /// The arguments of an event once the gateway has checked them. Unused ones are nil.
 public struct EventArguments: Codable, Sendable, Hashable {
     /// A user id.
@@ -51,18 +53,47 @@ public enum NodeOperation: Sendable, Hashable {
     /// messages until the replay is queued. Answers `{"session":"away","recorded":n}`,
     /// `{"session":"live"}` or `{}`.
     case claimSession(token: String, connectionID: String, id: String?, groups: [String])
+    /// A stopping node hands its away sessions to another node: at this point of the calls'
+    /// order, `from` stops recording for them and `to` starts. Sent on the broadcast channel.
+    case adoptSessions(from: String, to: String, sessions: [HandedSession])
+}
+
+/// An away session as one node hands it to another.
+public struct HandedSession: Codable, Sendable, Hashable {
+    public var token: String
+    /// The `_id` of the connection that ended.
+    public var connectionID: String
+    public var id: String?
+    public var groups: [String]
+    /// Messages recorded so far (the mailbox's numbering goes on from there).
+    public var recorded: Int
+    /// Milliseconds left before the session expires.
+    public var remaining: Int64
+
+    public init(token: String, connectionID: String, id: String?, groups: [String], recorded: Int, remaining: Int64) {
+        self.token = token
+        self.connectionID = connectionID
+        self.id = id
+        self.groups = groups
+        self.recorded = recorded
+        self.remaining = remaining
+    }
 }
 
 extension NodeOperation: Codable {
     private enum CodingKeys: String, CodingKey { case op, args }
     private static let sendToGroupsName = "_sendToGroups"
     private static let claimName = "_claim"
+    private static let adoptName = "_adopt"
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let name = try container.decode(String.self, forKey: .op)
         let arguments = try container.decode(EventArguments.self, forKey: .args)
-        if name == Self.claimName {
+        if name == Self.adoptName {
+            let sessions = try JSONDecoder().decode([HandedSession].self, from: Data((arguments.message ?? "[]").utf8))
+            self = .adoptSessions(from: arguments.id ?? "", to: arguments.connectionID ?? "", sessions: sessions)
+        } else if name == Self.claimName {
             self = .claimSession(
                 token: arguments.message ?? "", connectionID: arguments.connectionID ?? "", id: arguments.id, groups: arguments.groups ?? []
             )
@@ -83,6 +114,10 @@ extension NodeOperation: Codable {
         case .event(let event, let arguments):
             try container.encode(event.rawValue, forKey: .op)
             try container.encode(arguments, forKey: .args)
+        case .adoptSessions(let from, let to, let sessions):
+            try container.encode(Self.adoptName, forKey: .op)
+            let text = String(decoding: try JSONEncoder().encode(sessions), as: UTF8.self)
+            try container.encode(EventArguments(id: from, connectionID: to, message: text), forKey: .args)
         case .claimSession(let token, let connectionID, let id, let groups):
             try container.encode(Self.claimName, forKey: .op)
             try container.encode(EventArguments(id: id, connectionID: connectionID, groups: groups, message: token), forKey: .args)

@@ -9,7 +9,7 @@ import NIOCore
 final class MailboxWriter: Sendable {
     enum Item: Sendable {
         case record(NodeHub.Recording)
-        case barrier(CheckedContinuation<Void, Never>)
+        case barrier(AsyncStream<Void>.Continuation)
     }
 
     private let broker: any Broker
@@ -32,9 +32,17 @@ final class MailboxWriter: Sendable {
     /// Queues a recording; called under the hub's lock.
     func enqueue(_ recording: NodeHub.Recording) { continuation.yield(.record(recording)) }
 
-    /// Returns once everything queued before it has been written (or given up on).
-    func flush() async {
-        await withCheckedContinuation { continuation.yield(.barrier($0)) }
+    /// Returns once everything queued before it has been written (or given up on), or after
+    /// `timeout` (a writer that has stopped never answers).
+    func flush(timeout: Duration = .seconds(5)) async {
+        let (done, signal) = AsyncStream.makeStream(of: Void.self)
+        continuation.yield(.barrier(signal))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for await _ in done { return } }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     static func field(_ sequence: Int) -> String {
@@ -47,7 +55,8 @@ final class MailboxWriter: Sendable {
             for await item in items {
                 switch item {
                 case .barrier(let waiter):
-                    waiter.resume()
+                    waiter.yield()
+                    waiter.finish()
                 case .record(let recording):
                     let key = keys.mailbox(recording.token)
                     var commands: [BrokerCommand] = [

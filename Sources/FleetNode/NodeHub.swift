@@ -142,6 +142,21 @@ public final class NodeHub: Sendable {
         state.withLock { _ = $0.fresh.removeValue(forKey: connectionID) }
     }
 
+    /// The sessions away on this node, to hand over when it stops.
+    public func awaySessions() -> [HandedSession] {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            state.away.compactMap { token, session in
+                guard session.expiresAt > now else { return nil }
+                let left = session.expiresAt - now
+                return HandedSession(
+                    token: token, connectionID: session.connectionID, id: session.id, groups: session.groups.sorted(),
+                    recorded: session.recorded, remaining: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+                )
+            }.sorted { $0.token < $1.token }
+        }
+    }
+
     /// A connection's user id and groups, or nil when it is not here.
     public func binding(of connectionID: String) -> (id: String?, groups: [String])? {
         state.withLock { state in
@@ -207,6 +222,21 @@ public final class NodeHub: Sendable {
             return try run(event, arguments, in: &state)
         case .claimSession(let token, let connectionID, let id, let groups):
             return claim(token, for: connectionID, id: id, groups: groups, in: &state)
+        case .adoptSessions(let from, let to, let sessions):
+            if from == nodeID {
+                for session in sessions { state.away.removeValue(forKey: session.token) }
+            }
+            if to == nodeID {
+                for session in sessions where session.remaining > 0 {
+                    var away = AwaySession(
+                        connectionID: session.connectionID, id: session.id, groups: Set(session.groups),
+                        expiresAt: .now + .milliseconds(session.remaining)
+                    )
+                    away.recorded = session.recorded
+                    state.away[session.token] = away
+                }
+            }
+            return .int(sessions.count)
         }
     }
 

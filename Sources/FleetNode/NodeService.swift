@@ -63,29 +63,44 @@ public final class NodeService: Sendable {
         sync.requestResync()
         try await beat()
         try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
-            group.addTask { await self.mailboxes.run() }
-            group.addTask { await self.serveCalls(bus) }
-            group.addTask { await requester.run() }
-            group.addTask { await self.directory.run() }
-            group.addTask { await self.heartbeatLoop() }
-            group.addTask { await self.janitorLoop() }
-            group.addTask {
-                for await event in events where event == .reconnected {
-                    self.logger.info("broker reconnected: rewriting heartbeat and bindings")
-                    // A heartbeat that finds its key gone asks for the resync itself.
-                    if (try? await self.beat()) != true { self.sync.requestResync() }
+        // The node's background work runs in a task of its own: stopping the node (cancelling
+        // this task) first stops the server gracefully, and the bus, the writers and the
+        // heartbeat keep going until the sessions away here are handed over.
+        let background = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
+                group.addTask { await self.mailboxes.run() }
+                group.addTask { await self.serveCalls(bus) }
+                group.addTask { await requester.run() }
+                group.addTask { await self.directory.run() }
+                group.addTask { await self.heartbeatLoop() }
+                group.addTask { await self.janitorLoop() }
+                group.addTask {
+                    for await event in events where event == .reconnected {
+                        self.logger.info("broker reconnected: rewriting heartbeat and bindings")
+                        // A heartbeat that finds its key gone asks for the resync itself.
+                        if (try? await self.beat()) != true { self.sync.requestResync() }
+                    }
                 }
             }
-            defer {
-                bus.cancel()
-                group.cancelAll()
-            }
-            try await NodeServer(service: self, protocols: protocols).run(onListening: onListening)
         }
-        // Cancelled or failed: leave the fleet's view, outside the cancelled task.
-        await Task { await self.leave() }.value
+        var failure: (any Error)?
+        do {
+            try await NodeServer(service: self, protocols: protocols).run(onListening: onListening)
+        } catch {
+            failure = error
+        }
+        // The server has stopped and its connections have ended. Outside this (cancelled) task:
+        // another node takes over recording for the sessions away here, then this node leaves
+        // the fleet's view.
+        await Task {
+            await self.handOverAwaySessions()
+            bus.cancel()
+            background.cancel()
+            await background.value
+            await self.leave()
+        }.value
+        if let failure { throw failure }
     }
 
     // MARK: Sessions, for client protocols
@@ -283,6 +298,30 @@ public final class NodeService: Sendable {
             } catch {
                 logger.debug("janitor pass failed", metadata: ["error": "\(error)"])
             }
+        }
+    }
+
+    /// Hands the sessions away on this node to another live node, at one point of the calls'
+    /// order (see ``NodeOperation/adoptSessions(from:to:sessions:)``), and waits until this
+    /// node's recordings for them are written. Without another node, they are lost with this one.
+    private func handOverAwaySessions() async {
+        let sessions = hub.awaySessions()
+        guard !sessions.isEmpty, let requester = requester.withLock({ $0 }) else { return }
+        do {
+            guard let target = try await directory.liveNodes().filter({ $0 != configuration.nodeID }).randomElement() else {
+                logger.warning("no other node to take over the sessions away here", metadata: ["sessions": "\(sessions.count)"])
+                return
+            }
+            let answers = try await requester.call(
+                [.adoptSessions(from: configuration.nodeID, to: target, sessions: sessions)],
+                on: keys.broadcastChannel, awaiting: [configuration.nodeID, target], timeout: configuration.callTimeout
+            )
+            await mailboxes.flush()
+            logger.info("handed over sessions", metadata: [
+                "sessions": "\(sessions.count)", "to": "\(target)", "acknowledged": "\(answers[target] != nil)",
+            ])
+        } catch {
+            logger.warning("could not hand over the sessions away here", metadata: ["error": "\(error)"])
         }
     }
 

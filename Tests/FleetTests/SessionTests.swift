@@ -159,6 +159,27 @@ struct SessionTests {
 }
 
 extension FleetProcessTests {
+    @Test("SIGTERM of a node: its away sessions move to another node, and their replay is complete")
+    func handOverOnStop() async throws {
+        let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), gateways: 1)
+        let (socket, id, token) = try await fleet.connectWithToken(node: 1)
+        _ = try await fleet.api.get("event=bindId&bindId%5Bid%5D=lee&bindId%5B_id%5D=\(id)")
+        fleet.nodes[1].kill(SIGTERM)
+        #expect(fleet.nodes[1].termination == "exit status 0", "\(fleet.nodes[1].output())")
+        #expect(fleet.nodes[1].output().contains("handed over sessions"), "\(fleet.nodes[1].output())")
+        try await eventually("the client sees the close") { socket.isClosed }
+        // Sent after the node is gone: recorded by the node that took the session over.
+        let sent = try await fleet.api.get("event=sendMessageToId&sendMessageToId%5Bid%5D=lee&sendMessageToId%5Bmsg%5D=after-stop")
+        #expect(sent.masterIDs == [fleet.nodeIDs[0]])
+
+        let (new, _, _) = try await fleet.connectWithToken(node: 0)
+        try await new.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+        let reply = try await new.nextJSON()
+        #expect(reply["type"] as? String == "reconnected" && reply["missed"] as? Int == 1, "\(reply)")
+        #expect(try await new.next() == "after-stop")
+        try await new.expectNothing(for: .milliseconds(150))
+    }
+
     @Test("SIGKILL of a node: its client resumes on another node with its id and groups")
     func resumeAfterKill() async throws {
         let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), gateways: 1)
