@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "FleetNode", targets: ["FleetNode"]),
         .library(name: "FleetGateway", targets: ["FleetGateway"]),
         .library(name: "NativeProtocol", targets: ["NativeProtocol"]),
+        .library(name: "PusherCore", targets: ["PusherCore"]),
+        .library(name: "PusherProtocol", targets: ["PusherProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -117,6 +119,33 @@ let package = Package(
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Pusher Channels, shared by the node's protocol and the gateway's REST API: apps,
+        // signatures, channel names, the Redis layout, fleet-wide membership scripts and reads.
+        .target(
+            name: "PusherCore",
+            dependencies: [
+                "BrokerCore",
+                "FleetCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Pusher Channels protocol on ws://host:PORT/app/{key}, plugged into the node.
+        .target(
+            name: "PusherProtocol",
+            dependencies: [
+                "BrokerCore",
+                "FleetCore",
+                "FleetNode",
+                "PusherCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -22,6 +22,11 @@ extension BrokerCommand {
             try Self.requireNonEmpty(fields.isEmpty, name, "fields")
         case .setAdd(_, let members), .setRemove(_, let members):
             try Self.requireNonEmpty(members.isEmpty, name, "members")
+        case .script(let script, let keys, _):
+            try Self.requireNonEmpty(keys.isEmpty, name, "keys")
+            guard !script.name.isEmpty, !script.lua.isEmpty else {
+                throw BrokerError(.invalidArgument, "a script needs a name and a Lua source")
+            }
         default:
             break
         }

@@ -42,6 +42,9 @@ public enum BrokerCommand: Sendable, Hashable {
     case setCardinality(key: String)
     /// → `.bool`.
     case setIsMember(key: String, member: String)
+    /// Runs `script` atomically with `keys` (every key it touches) and `arguments`.
+    /// → what the script returns: `.int`, `.string`, `.strings` or `.null`.
+    case script(BrokerScript, keys: [String], arguments: [String])
 }
 
 /// The result of one ``BrokerCommand``.
@@ -79,6 +82,7 @@ extension BrokerCommand {
         case .setMembers: "SMEMBERS"
         case .setCardinality: "SCARD"
         case .setIsMember: "SISMEMBER"
+        case .script(let script, _, _): "EVAL \(script.name)"
         }
     }
 }

@@ -55,6 +55,16 @@ extension KeyStore {
         case .setIsMember(let key, let member):
             let members = try collection(key, as: Members.self, at: now, command: command.name)
             return .bool(members.contains(ExactString(member)))
+        case .script(let script, let keys, let arguments):
+            // The script runs on this very store: moved into a local that its commands mutate
+            // (no copy of the store), and moved back however the script ends.
+            var store = KeyStore()
+            swap(&store, &self)
+            defer { swap(&store, &self) }
+            return try script.body(keys, arguments) { inner in
+                try inner.validate()
+                return try store.execute(inner, at: now)
+            }
         }
     }
 }

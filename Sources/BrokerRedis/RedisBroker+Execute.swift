@@ -1,5 +1,6 @@
 import BrokerCore
 import Redis
+import Synchronization
 
 extension RedisBroker {
     public func execute(_ commands: [BrokerCommand], atomically: Bool) async throws -> [BrokerValue] {
@@ -10,6 +11,12 @@ extension RedisBroker {
         if commands.count == 1, case .deleteIfEquals(let key, let value) = commands[0] {
             let reply = try await mapErrors("DELIFEQ") {
                 try await client.evaluate(Self.deleteIfEqualsScript, keys: [key], arguments: [.string(value)])
+            }
+            return [try Self.decode(reply, for: commands[0])]
+        }
+        if commands.count == 1, case .script(let script, let keys, let arguments) = commands[0] {
+            let reply = try await mapErrors(commands[0].name) {
+                try await client.evaluate(Self.cached(script), keys: keys, arguments: arguments.map { .string($0) })
             }
             return [try Self.decode(reply, for: commands[0])]
         }
@@ -108,6 +115,20 @@ extension RedisBroker {
             return RedisCommand("SCARD", [.string(key)])
         case .setIsMember(let key, let member):
             return RedisCommand("SISMEMBER", [.string(key), .string(member)])
+        case .script(let script, let keys, let arguments):
+            return RedisCommand("EVAL", [.string(script.lua), .int(keys.count)] + keys.map { .string($0) } + arguments.map { .string($0) })
+        }
+    }
+
+    /// The `RedisScript` (which remembers its SHA) of each broker script, by name.
+    private static let scripts = Mutex<[String: RedisScript]>([:])
+
+    static func cached(_ script: BrokerScript) -> RedisScript {
+        scripts.withLock { scripts in
+            if let known = scripts[script.name], known.source == script.lua { return known }
+            let made = RedisScript(script.lua)
+            scripts[script.name] = made
+            return made
         }
     }
 
@@ -159,6 +180,17 @@ extension RedisBroker {
                 guard let member = part.string else { throw unexpected }
                 return member
             })
+        case .script:
+            if reply.isNull { return .null }
+            if case .integer(let value) = reply { return .int(Int(value)) }
+            if let parts = reply.array {
+                return .strings(try parts.map { part in
+                    guard let item = part.string else { throw unexpected }
+                    return item
+                })
+            }
+            guard let text = reply.string else { throw unexpected }
+            return .string(text)
         }
     }
 }

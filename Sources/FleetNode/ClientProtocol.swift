@@ -14,10 +14,22 @@ public protocol ClientProtocol: Sendable {
     func refusal(of head: HTTPRequestHead) -> String?
     /// Serves one accepted WebSocket until it closes.
     func serve(_ socket: ClientSocket, on node: NodeService) async throws
+    /// The protocol's background work while the node runs (its pub/sub topics, its writer);
+    /// cancelled when the node stops, after the server has stopped.
+    func run(on node: NodeService) async
+    /// The broker lost what this node wrote (Redis restarted empty, or this node's heartbeat
+    /// expired and the janitor may have cleaned up after it): write it all again.
+    func resync(on node: NodeService)
+    /// Removes what node `nodeID` left in the broker for this protocol: called by the janitor
+    /// (under its lock) for a dead node, and by a node for itself when it stops.
+    func forgetNode(_ nodeID: String, on node: NodeService) async throws
 }
 
 extension ClientProtocol {
     public func refusal(of head: HTTPRequestHead) -> String? { nil }
+    public func run(on node: NodeService) async {}
+    public func resync(on node: NodeService) {}
+    public func forgetNode(_ nodeID: String, on node: NodeService) async throws {}
 }
 
 /// One accepted WebSocket: its streams, its channel and the upgrade request.

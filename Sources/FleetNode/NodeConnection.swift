@@ -21,13 +21,24 @@ public struct NodeConnection: Sendable {
     /// Asks for the connection to close with `code` once the messages queued so far are
     /// written; takes effect when the protocol's body returns.
     public func close(_ code: WebSocketErrorCode, reason: String) {
-        closing.request.withLock { $0 = (code, reason) }
+        closing.request(code, reason: reason)
     }
 }
 
-/// The close a protocol asked for, if any.
-final class CloseRequest: Sendable {
+/// The close a protocol asked for, if any: sent once the protocol's body returns, after the
+/// messages queued so far.
+public final class CloseRequest: Sendable {
     let request = Mutex<(code: WebSocketErrorCode, reason: String)?>(nil)
+
+    public init() {}
+
+    /// Asks for the close; the first request wins.
+    public func request(_ code: WebSocketErrorCode, reason: String) {
+        request.withLock { if $0 == nil { $0 = (code, reason) } }
+    }
+
+    /// Whether a close was asked for.
+    public var isRequested: Bool { request.withLock { $0 != nil } }
 }
 
 extension NodeService {
@@ -52,8 +63,19 @@ extension NodeService {
         }
         hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) }, sessionToken: sessionToken)
         defer { hub.close(connectionID) }
-        let outbound = socket.outbound
         let closing = CloseRequest()
+        try await Self.runSocket(socket, outbox: outbox, closing: closing) {
+            try await body(NodeConnection(id: connectionID, hub: hub, closing: closing))
+        }
+    }
+
+    /// Runs `body` while a writer task writes `outbox`'s messages to the socket in order.
+    /// When `body` returns, a close asked for on `closing` goes out after what is queued
+    /// (waiting at most 2 s for it); then the writer stops.
+    public static func runSocket(
+        _ socket: ClientSocket, outbox: Outbox, closing: CloseRequest, _ body: () async throws -> Void
+    ) async throws {
+        let outbound = socket.outbound
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await message in outbox.messages {
@@ -61,7 +83,7 @@ extension NodeService {
                 }
             }
             defer { group.cancelAll() }
-            try await body(NodeConnection(id: connectionID, hub: hub, closing: closing))
+            try await body()
             // A close the protocol asked for goes out after what is queued (bounded wait).
             if let (code, reason) = closing.request.withLock({ $0 }) {
                 outbox.finish()

@@ -12,6 +12,8 @@ struct NodeJanitor: Sendable {
     let nodeID: String
     let logger: Logger
     var sessionTTL: Duration = .seconds(300)
+    /// Removes what a dead node left for the client protocols (run before its bindings go).
+    var forgetProtocolState: @Sendable (String) async throws -> Void = { _ in }
 
     /// One pass; returns the dead nodes it cleaned up.
     @discardableResult
@@ -27,6 +29,7 @@ struct NodeJanitor: Sendable {
         for (id, text) in try await broker.hashGetAll(keys.nodes) where id != nodeID {
             if let info = try? NodeInfo(decoding: text), info.isAlive(at: now) { continue }
             guard try await broker.get(keys.node(id)) == nil else { continue }
+            try await forgetProtocolState(id)
             try await Self.forgetNode(id, broker: broker, keys: keys, sessionTTL: sessionTTL)
             cleaned.append(id)
         }

@@ -10,7 +10,8 @@ import Synchronization
 public final class NodeService: Sendable {
     public let configuration: NodeConfiguration
     public let hub: NodeHub
-    let broker: any Broker
+    /// The broker, for client protocols that keep state of their own in it.
+    public let broker: any Broker
     let keys: FleetKeys
     public let logger: Logger
     let startedAt = epochMilliseconds()
@@ -18,7 +19,8 @@ public final class NodeService: Sendable {
     private let eventHub: NodeEventHub
     private let mailboxes: MailboxWriter
     private let protocols: [any ClientProtocol]
-    private let directory: NodeDirectory
+    /// The live nodes, for client protocols.
+    public let directory: NodeDirectory
     private let requester = Mutex<BrokerRequester?>(nil)
     /// The port the server listens on (the configured one until it does).
     private let boundPort: Atomic<Int>
@@ -75,11 +77,14 @@ public final class NodeService: Sendable {
                 group.addTask { await self.directory.run() }
                 group.addTask { await self.heartbeatLoop() }
                 group.addTask { await self.janitorLoop() }
+                for clientProtocol in self.protocols {
+                    group.addTask { await clientProtocol.run(on: self) }
+                }
                 group.addTask {
                     for await event in events where event == .reconnected {
                         self.logger.info("broker reconnected: rewriting heartbeat and bindings")
                         // A heartbeat that finds its key gone asks for the resync itself.
-                        if (try? await self.beat()) != true { self.sync.requestResync() }
+                        if (try? await self.beat()) != true { self.requestResync() }
                     }
                 }
             }
@@ -272,8 +277,14 @@ public final class NodeService: Sendable {
         let hadBeaten = hasBeaten.exchange(true, ordering: .relaxed)
         guard case .int(let ttl) = values.first, ttl < 0, hadBeaten else { return false }
         logger.warning("this node's heartbeat key was gone: rewriting its bindings")
-        sync.requestResync()
+        requestResync()
         return true
+    }
+
+    /// Everything this node wrote to the broker is written again: bindings and protocols' state.
+    private func requestResync() {
+        sync.requestResync()
+        for clientProtocol in protocols { clientProtocol.resync(on: self) }
     }
 
     private func heartbeatLoop() async {
@@ -290,7 +301,10 @@ public final class NodeService: Sendable {
     }
 
     private func janitorLoop() async {
-        let janitor = NodeJanitor(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger, sessionTTL: configuration.reconnectionTTL)
+        var janitor = NodeJanitor(broker: broker, keys: keys, nodeID: configuration.nodeID, logger: logger, sessionTTL: configuration.reconnectionTTL)
+        janitor.forgetProtocolState = { [protocols] dead in
+            for clientProtocol in protocols { try await clientProtocol.forgetNode(dead, on: self) }
+        }
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.janitorInterval)
             do {
@@ -328,6 +342,7 @@ public final class NodeService: Sendable {
     /// Takes this node out of the fleet's view (on an orderly stop).
     private func leave() async {
         do {
+            for clientProtocol in protocols { try await clientProtocol.forgetNode(configuration.nodeID, on: self) }
             try await NodeJanitor.forgetNode(configuration.nodeID, broker: broker, keys: keys, sessionTTL: configuration.reconnectionTTL)
             try await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         } catch {

@@ -316,6 +316,7 @@ extension BrokerCommand {
         case .setMembers(let key): return .setMembers(key: rename(key))
         case .setCardinality(let key): return .setCardinality(key: rename(key))
         case .setIsMember(let key, let member): return .setIsMember(key: rename(key), member: member)
+        case .script(let script, let keys, let arguments): return .script(script, keys: keys.map(rename), arguments: arguments)
         }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import NativeProtocol
+import FleetNode
 
 // Unit tests for the I/O-free parts of the native WebSocket protocol: command parsing, the
 // server's replies, the rate limiter, the room policy and the lossless JSON value.

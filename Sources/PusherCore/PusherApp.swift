@@ -1,0 +1,177 @@
+import Foundation
+
+/// One Pusher application (tenant): its credentials and limits. Apps are isolated: their
+/// channels, presence members, users and counts never mix.
+public struct PusherApp: Sendable, Hashable, Codable {
+    /// The app id; the official server SDKs need it numeric (it is kept as text).
+    public var id: String
+    /// The public key clients connect with (`/app/{key}`).
+    public var key: String
+    /// The secret that signs channel auth, user sign-in and REST requests.
+    public var secret: String
+    /// Whether `client-` events from clients are relayed.
+    public var enableClientMessages: Bool = true
+    /// Connections the app may hold across the fleet; 0 = unlimited.
+    public var maxConnections: Int = 0
+    /// Members a presence channel may hold.
+    public var maxPresenceMembers: Int = 100
+    /// Largest event payload (the `data` of a triggered or client event), in KiB.
+    public var maxEventPayloadKB: Int = 10
+    /// Whether subscribers get `pusher_internal:subscription_count` (throttled, fleet-wide).
+    public var enableSubscriptionCount: Bool = false
+    /// Whether a connection must sign in (`pusher:signin`) within `signinTimeout` seconds.
+    public var requireSignin: Bool = false
+    /// Seconds a connection has to sign in when `requireSignin` is set.
+    public var signinTimeout: Double = 30
+    /// Client events a connection may send per second (excess: `pusher:error` 4301).
+    public var clientEventRate: Double = 10
+    /// Whether clients may connect and the REST API answers (403 / close 4003 otherwise).
+    public var enabled: Bool = true
+    /// Webhook endpoints, kept as given for the webhooks work (not delivered yet).
+    public var webhooks: [Webhook] = []
+
+    public struct Webhook: Sendable, Hashable, Codable {
+        public var url: String
+        public var eventTypes: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case url
+            case eventTypes = "event_types"
+        }
+    }
+
+    public init(id: String, key: String, secret: String) {
+        self.id = id
+        self.key = key
+        self.secret = secret
+    }
+
+    /// The largest payload in bytes.
+    public var maxEventPayloadBytes: Int { maxEventPayloadKB * 1024 }
+
+    enum CodingKeys: String, CodingKey {
+        case id, key, secret, enabled, webhooks
+        case enableClientMessages = "enable_client_messages"
+        case maxConnections = "max_connections"
+        case maxPresenceMembers = "max_presence_members"
+        case maxEventPayloadKB = "max_event_payload_kb"
+        case enableSubscriptionCount = "enable_subscription_count"
+        case requireSignin = "require_signin"
+        case signinTimeout = "signin_timeout"
+        case clientEventRate = "client_event_rate"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        // An id may be written as a number or a string.
+        if let number = try? container.decode(Int.self, forKey: .id) {
+            id = String(number)
+        } else {
+            id = try container.decode(String.self, forKey: .id)
+        }
+        key = try container.decode(String.self, forKey: .key)
+        secret = try container.decode(String.self, forKey: .secret)
+        enableClientMessages = try container.decodeIfPresent(Bool.self, forKey: .enableClientMessages) ?? true
+        maxConnections = try container.decodeIfPresent(Int.self, forKey: .maxConnections) ?? 0
+        maxPresenceMembers = try container.decodeIfPresent(Int.self, forKey: .maxPresenceMembers) ?? 100
+        maxEventPayloadKB = try container.decodeIfPresent(Int.self, forKey: .maxEventPayloadKB) ?? 10
+        enableSubscriptionCount = try container.decodeIfPresent(Bool.self, forKey: .enableSubscriptionCount) ?? false
+        requireSignin = try container.decodeIfPresent(Bool.self, forKey: .requireSignin) ?? false
+        signinTimeout = try container.decodeIfPresent(Double.self, forKey: .signinTimeout) ?? 30
+        clientEventRate = try container.decodeIfPresent(Double.self, forKey: .clientEventRate) ?? 10
+        enabled = try container.decodeIfPresent(Bool.self, forKey: .enabled) ?? true
+        webhooks = try container.decodeIfPresent([Webhook].self, forKey: .webhooks) ?? []
+    }
+
+    /// What is wrong with the app's settings, if anything.
+    public func problems() -> [String] {
+        var problems: [String] = []
+        if id.isEmpty || id.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "-" && $0 != "_" }) {
+            problems.append("app id \"\(id)\" must be letters, digits, - or _")
+        }
+        if key.isEmpty || key.contains(where: { $0 == "/" || $0 == "?" || $0.isWhitespace }) {
+            problems.append("app \(id): key must be non-empty, without /, ? or spaces")
+        }
+        if secret.isEmpty { problems.append("app \(id): secret must not be empty") }
+        if maxConnections < 0 || maxPresenceMembers < 1 || maxEventPayloadKB < 1 {
+            problems.append("app \(id): max_connections must be ≥ 0, max_presence_members and max_event_payload_kb ≥ 1")
+        }
+        if !(signinTimeout > 0) || clientEventRate < 0 {
+            problems.append("app \(id): signin_timeout must be > 0 and client_event_rate ≥ 0")
+        }
+        return problems
+    }
+}
+
+/// The apps a node or gateway serves, found by id or by key.
+public struct PusherApps: Sendable, Hashable {
+    public let all: [PusherApp]
+    private let byID: [String: PusherApp]
+    private let byKey: [String: PusherApp]
+
+    /// - Throws: ``PusherAppsError`` when an app is invalid or an id or key is used twice.
+    public init(_ apps: [PusherApp]) throws {
+        var problems = apps.flatMap { $0.problems() }
+        var byID: [String: PusherApp] = [:]
+        var byKey: [String: PusherApp] = [:]
+        for app in apps {
+            if byID.updateValue(app, forKey: app.id) != nil { problems.append("app id \(app.id) is used twice") }
+            if byKey.updateValue(app, forKey: app.key) != nil { problems.append("app key \(app.key) is used twice") }
+        }
+        guard problems.isEmpty else { throw PusherAppsError(problems.joined(separator: "; ")) }
+        self.all = apps
+        self.byID = byID
+        self.byKey = byKey
+    }
+
+    public func app(id: String) -> PusherApp? { byID[id] }
+    public func app(key: String) -> PusherApp? { byKey[key] }
+
+    /// The default app (from `APP_ID`, `APP_KEY`, `APP_SECRET`, `APP_ENABLE_CLIENT_MESSAGES`)
+    /// followed by the apps of `APPS_FILE`, if given; an app of the file with the default
+    /// app's id replaces it.
+    /// - Throws: ``PusherAppsError`` when the file cannot be read or parsed, or an app is invalid.
+    public static func load(defaultApp: PusherApp, file: String?) throws -> PusherApps {
+        guard let file else { return try PusherApps([defaultApp]) }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: file))
+        } catch {
+            throw PusherAppsError("APPS_FILE \(file) cannot be read: \(error.localizedDescription)")
+        }
+        return try PusherApps(defaultApp: defaultApp, fileContents: data, name: file)
+    }
+
+    /// As ``load(defaultApp:file:)``, from the file's contents.
+    public init(defaultApp: PusherApp, fileContents data: Data, name: String = "APPS_FILE") throws {
+        let listed: [PusherApp]
+        do {
+            if let wrapped = try? JSONDecoder().decode([String: [PusherApp]].self, from: data), let apps = wrapped["apps"] {
+                listed = apps
+            } else {
+                listed = try JSONDecoder().decode([PusherApp].self, from: data)
+            }
+        } catch {
+            throw PusherAppsError("\(name) is not a JSON list of apps (id, key, secret, options): \(Self.describe(error))")
+        }
+        var apps = listed
+        if !apps.contains(where: { $0.id == defaultApp.id }) { apps.insert(defaultApp, at: 0) }
+        try self.init(apps)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing \(key.stringValue) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context), DecodingError.dataCorrupted(let context):
+            return "\(context.debugDescription) at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        default:
+            return "\(error)"
+        }
+    }
+}
+
+public struct PusherAppsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
