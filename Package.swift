@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "NativeProtocol", targets: ["NativeProtocol"]),
         .library(name: "PusherCore", targets: ["PusherCore"]),
         .library(name: "PusherProtocol", targets: ["PusherProtocol"]),
+        .library(name: "PusherAPI", targets: ["PusherAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -163,6 +164,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The Pusher REST API, plugged into the gateway.
+        .target(
+            name: "PusherAPI",
+            dependencies: [
+                "BrokerCore",
+                "FleetCore",
+                "FleetGateway",
+                "FleetHTTP",
+                "PusherCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The executable: reads configuration, wires services together.
         .executableTarget(
             name: "wscenter",
@@ -174,6 +190,9 @@ let package = Package(
                 "FleetGateway",
                 "FleetNode",
                 "NativeProtocol",
+                "PusherAPI",
+                "PusherCore",
+                "PusherProtocol",
                 "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -234,6 +253,14 @@ let package = Package(
         .testTarget(
             name: "WSCenterTests",
             dependencies: ["WSCTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PusherTests",
+            dependencies: [
+                "BrokerCore", "BrokerEmbedded", "BrokerRedis", "FleetCore", "FleetNode", "PusherCore", "PusherProtocol", "Redis", "WSCTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,3 +1,4 @@
+import FleetHTTP
 import FleetCore
 import Foundation
 

@@ -29,21 +29,32 @@ public struct GatewayConfiguration: Sendable {
     }
 }
 
+/// More HTTP routes a gateway serves beside the event API (the Pusher REST API), each API
+/// in its own module.
+public protocol GatewayRoutes: Sendable {
+    /// Adds the routes; `gateway` gives the broker, the live nodes and the configuration.
+    func addRoutes(to router: Router<BasicRequestContext>, gateway: GatewayService)
+}
+
 /// The stateless HTTP gateway: parses event API requests, runs them across the live nodes
 /// through the broker, and answers in the seed's JSON shape.
 public final class GatewayService: Sendable {
     public let configuration: GatewayConfiguration
-    let broker: any Broker
+    /// The broker, for the routes of other APIs.
+    public let broker: any Broker
     let keys: FleetKeys
-    let logger: Logger
-    let directory: NodeDirectory
+    public let logger: Logger
+    /// The live nodes (`master_ids`).
+    public let directory: NodeDirectory
+    private let routes: [any GatewayRoutes]
 
-    public init(configuration: GatewayConfiguration, broker: any Broker, logger: Logger) {
+    public init(configuration: GatewayConfiguration, broker: any Broker, logger: Logger, routes: [any GatewayRoutes] = []) {
         self.configuration = configuration
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
         self.logger = logger
         self.directory = NodeDirectory(broker: broker, keys: keys)
+        self.routes = routes
     }
 
     /// Runs the gateway until cancelled. The broker must already be running.
@@ -121,6 +132,7 @@ public final class GatewayService: Sendable {
         }
         router.get("/", use: api)
         router.post("/", use: api)
+        for extra in routes { extra.addRoutes(to: router, gateway: self) }
 
         let logger = logger
         let configuration = configuration
@@ -137,7 +149,8 @@ public final class GatewayService: Sendable {
         try await runUntilCancelled(application, logger: logger)
     }
 
-    static func response(_ status: Int, _ json: String) -> Response {
+    /// A JSON response.
+    public static func response(_ status: Int, _ json: String) -> Response {
         Response(
             status: HTTPResponse.Status(code: status),
             headers: [.contentType: "application/json; charset=utf-8"],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NativeProtocol
+import PusherCore
 
 /// Reads an environment variable, treating an empty value as unset.
 func environment(_ name: String) -> String? {
@@ -92,6 +93,54 @@ struct CommonOptions: ParsableArguments {
     /// The flag, else `JWT_SECRET`.
     var jwtSecret: String? { jwtSecretFlag ?? environment("JWT_SECRET") }
 
+    // MARK: Pusher
+
+    @Option(name: .customLong("app-id"), help: "The default Pusher app's id; the official SDKs need it numeric (env APP_ID).")
+    var appID: String = environment("APP_ID") ?? "1"
+
+    @Option(name: .customLong("app-key"), help: "The default Pusher app's key (env APP_KEY).")
+    var appKey: String = environment("APP_KEY") ?? "app-key"
+
+    @Option(name: .customLong("app-secret"), help: "The default Pusher app's secret (env APP_SECRET).")
+    var appSecret: String = environment("APP_SECRET") ?? "app-secret"
+
+    @Option(name: .customLong("app-enable-client-messages"), help: "Whether the default app relays client- events: true or false (env APP_ENABLE_CLIENT_MESSAGES).")
+    var appEnableClientMessages: String = environment("APP_ENABLE_CLIENT_MESSAGES") ?? "true"
+
+    @Option(name: .customLong("apps-file"), help: "JSON file of more Pusher apps (env APPS_FILE).")
+    var appsFileFlag: String?
+    var appsFile: String? { appsFileFlag ?? environment("APPS_FILE") }
+
+    @Option(name: .customLong("activity-timeout"), help: "Seconds of silence before a Pusher client is pinged (env ACTIVITY_TIMEOUT).")
+    var activityTimeout: Int = environment("ACTIVITY_TIMEOUT").flatMap(Int.init) ?? 120
+
+    @Option(name: .customLong("api-path-prefix"), help: "Path prefix a reverse proxy adds before the Pusher REST API, e.g. /pusher (env API_PATH_PREFIX).")
+    var apiPathPrefix: String = environment("API_PATH_PREFIX") ?? ""
+
+    @Option(name: .customLong("auth-demo"), help: "true: POST /pusher/auth signs any subscription for the default app; INSECURE, demos only (env AUTH_DEMO).")
+    var authDemoFlag: String?
+    var authDemo: Bool { Self.flag(authDemoFlag ?? environment("AUTH_DEMO")) == true }
+
+    /// "1", "true", "yes", "on" → true; "0", "false", "no", "off" → false; else nil.
+    static func flag(_ text: String?) -> Bool? {
+        switch text?.lowercased() {
+        case "1", "true", "yes", "on": true
+        case "0", "false", "no", "off": false
+        default: nil
+        }
+    }
+
+    /// The default app and those of `APPS_FILE`.
+    func pusherApps() throws -> PusherApps {
+        var app = PusherApp(id: appID, key: appKey, secret: appSecret)
+        app.enableClientMessages = Self.flag(appEnableClientMessages) ?? true
+        do {
+            return try PusherApps.load(defaultApp: app, file: appsFile)
+        } catch let error as PusherAppsError {
+            throw ValidationError(error.description)
+        }
+    }
+
     static func split(_ list: String?) -> Set<String> {
         Set((list ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
@@ -125,6 +174,16 @@ struct CommonOptions: ParsableArguments {
         for (name, value) in [("--port", port), ("--http-port", httpPort)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0-65535, got \(value)")
         }
+        if Self.flag(appEnableClientMessages) == nil {
+            throw ValidationError("--app-enable-client-messages must be true or false, got \(appEnableClientMessages)")
+        }
+        if let demo = authDemoFlag ?? environment("AUTH_DEMO"), Self.flag(demo) == nil {
+            throw ValidationError("--auth-demo must be true or false, got \(demo)")
+        }
+        if !(10...3600).contains(activityTimeout) {
+            throw ValidationError("--activity-timeout must be 10-3600 seconds, got \(activityTimeout)")
+        }
+        _ = try pusherApps()
         if let nodeID, nodeID.isEmpty || nodeID.contains(where: { $0.isWhitespace }) {
             throw ValidationError("--node-id must be non-empty and without spaces")
         }

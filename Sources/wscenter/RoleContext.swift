@@ -7,6 +7,9 @@ import Logging
 import FleetGateway
 import FleetNode
 import NativeProtocol
+import PusherAPI
+import PusherCore
+import PusherProtocol
 import Redis
 import UnixSignals
 
@@ -129,6 +132,8 @@ struct RoleContext {
             configuration.callTimeout = .seconds(options.callTimeout)
             configuration.reconnectionTTL = .seconds(options.reconnectionTTL)
             configuration.replayMax = options.replayMax
+            // Dead nodes are cleaned up (presence members removed) about one heartbeat after their TTL.
+            configuration.janitorInterval = .seconds(options.nodeHeartbeatInterval)
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .all,
@@ -139,7 +144,8 @@ struct RoleContext {
                 authenticator: ClientAuthenticator(tokens: options.clientTokens, jwtSecret: options.jwtSecret),
                 reconnectionMaxAttempts: options.reconnectionMaxAttempts
             ))
-            try await NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native]).run()
+            let pusher = PusherProtocol(configuration: .init(apps: try options.pusherApps(), activityTimeout: options.activityTimeout))
+            try await NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native, pusher]).run()
         case .gateway:
             var configuration = GatewayConfiguration(
                 gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,
@@ -147,7 +153,10 @@ struct RoleContext {
             )
             configuration.callTimeout = .seconds(options.callTimeout)
             configuration.maxBodySize = options.maxBody
-            try await GatewayService(configuration: configuration, broker: broker, logger: logger).run()
+            let pusher = PusherAPI(configuration: .init(
+                apps: try options.pusherApps(), pathPrefix: options.apiPathPrefix, authDemo: options.authDemo, defaultAppID: options.appID
+            ))
+            try await GatewayService(configuration: configuration, broker: broker, logger: logger, routes: [pusher]).run()
         case .hooks:
             throw notImplementedYet("webhook delivery (wscenter hooks)")
         }

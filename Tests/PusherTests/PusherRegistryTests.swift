@@ -1,0 +1,303 @@
+import FleetNode
+import Testing
+
+@testable import PusherProtocol
+
+@Suite("PusherRegistry")
+struct PusherRegistryTests {
+    /// A registry with the connections given as (socket id, app), each with its own outbox.
+    private func makeRegistry(_ connections: (String, String)...) -> (PusherRegistry, [String: Outbox]) {
+        var registry = PusherRegistry()
+        var outboxes: [String: Outbox] = [:]
+        for (socket, app) in connections {
+            let outbox = Outbox()
+            #expect(registry.add(socketID: socket, app: app, outbox: outbox))
+            outboxes[socket] = outbox
+        }
+        return (registry, outboxes)
+    }
+
+    /// Outboxes as identities, to compare sets of them.
+    private func ids(_ outboxes: [Outbox]) -> Set<ObjectIdentifier> { Set(outboxes.map(ObjectIdentifier.init)) }
+
+    // MARK: Connections
+
+    @Test("add registers a socket id once and counts connections per app")
+    func add() {
+        var registry = PusherRegistry()
+        let first = Outbox()
+        #expect(registry.add(socketID: "1.1", app: "a", outbox: first))
+        #expect(!registry.add(socketID: "1.1", app: "b", outbox: Outbox()))
+        #expect(registry.add(socketID: "1.2", app: "a", outbox: Outbox()))
+        #expect(registry.add(socketID: "2.1", app: "b", outbox: Outbox()))
+        #expect(registry.count == 3)
+        #expect(registry.appConnections == ["a": 2, "b": 1])
+        #expect(Set(registry.apps) == ["a", "b"])
+        // The refused add changed nothing: 1.1 is still app a's, with its first outbox.
+        let connection = registry.connection("1.1")
+        #expect(connection?.app == "a")
+        #expect(connection?.outbox === first)
+        #expect(connection?.channels.isEmpty == true)
+        #expect(connection?.user == nil)
+        #expect(registry.connection("9.9") == nil)
+    }
+
+    @Test("remove of an unknown socket is nil; of a bare one, an empty removal; app counts go to nil at zero")
+    func removeBare() {
+        var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("2.1", "b"))
+        #expect(registry.remove(socketID: "9.9") == nil)
+        #expect(registry.remove(socketID: "2.1") == PusherRegistry.Removal())
+        #expect(registry.appConnections == ["a": 2])
+        #expect(registry.apps == ["a"])
+        #expect(registry.remove(socketID: "2.1") == nil)
+        _ = registry.remove(socketID: "1.1")
+        #expect(registry.appConnections == ["a": 1])
+        _ = registry.remove(socketID: "1.2")
+        #expect(registry.appConnections.isEmpty)
+        #expect(registry.count == 0)
+        // The socket id is free again.
+        #expect(registry.add(socketID: "1.1", app: "b", outbox: Outbox()))
+        #expect(registry.connection("1.1")?.app == "b")
+    }
+
+    // MARK: Subscriptions
+
+    @Test("subscribe: unknown connection, then subscribed, then already subscribed")
+    func subscribeTwice() {
+        var (registry, _) = makeRegistry(("1.1", "a"))
+        #expect(registry.subscribe(socketID: "9.9", channel: "c") == .unknownConnection)
+        #expect(registry.subscribe(socketID: "1.1", channel: "c") == .subscribed(member: nil))
+        #expect(registry.subscribe(socketID: "1.1", channel: "c") == .alreadySubscribed)
+        #expect(registry.subscribe(socketID: "1.1", channel: "c", member: (user: "u", info: "{}")) == .alreadySubscribed)
+        #expect(registry.subscriberCount(ChannelKey(app: "a", channel: "c")) == 1)
+        #expect(registry.connection("1.1")?.channels == ["c"])
+        // The refused presence subscribe made no member.
+        #expect(registry.localMember(MemberKey(app: "a", channel: "c", user: "u")) == nil)
+        #expect(registry.allMembers.isEmpty)
+        #expect(registry.allChannels == [ChannelKey(app: "a", channel: "c")])
+    }
+
+    @Test("subscriber counts are per app: the same channel name in two apps is two channels")
+    func channelsPerApp() {
+        var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("2.1", "b"))
+        _ = registry.subscribe(socketID: "1.1", channel: "c")
+        _ = registry.subscribe(socketID: "1.2", channel: "c")
+        _ = registry.subscribe(socketID: "2.1", channel: "c")
+        #expect(registry.subscriberCount(ChannelKey(app: "a", channel: "c")) == 2)
+        #expect(registry.subscriberCount(ChannelKey(app: "b", channel: "c")) == 1)
+        #expect(registry.subscriberCount(ChannelKey(app: "c", channel: "c")) == 0)
+        #expect(Set(registry.allChannels) == [ChannelKey(app: "a", channel: "c"), ChannelKey(app: "b", channel: "c")])
+    }
+
+    @Test("unsubscribe reports whether it was subscribed and the membership it held")
+    func unsubscribeResults() {
+        var (registry, _) = makeRegistry(("1.1", "a"))
+        #expect(registry.unsubscribe(socketID: "9.9", channel: "c") == .init(wasSubscribed: false, member: nil))
+        #expect(registry.unsubscribe(socketID: "1.1", channel: "c") == .init(wasSubscribed: false, member: nil))
+        _ = registry.subscribe(socketID: "1.1", channel: "c")
+        _ = registry.subscribe(socketID: "1.1", channel: "presence-p", member: (user: "u1", info: #"{"n":1}"#))
+        #expect(registry.unsubscribe(socketID: "1.1", channel: "c") == .init(wasSubscribed: true, member: nil))
+        #expect(registry.unsubscribe(socketID: "1.1", channel: "c") == .init(wasSubscribed: false, member: nil))
+        #expect(
+            registry.unsubscribe(socketID: "1.1", channel: "presence-p")
+                == .init(wasSubscribed: true, member: MemberKey(app: "a", channel: "presence-p", user: "u1"))
+        )
+        #expect(registry.subscriberCount(ChannelKey(app: "a", channel: "c")) == 0)
+        #expect(registry.allChannels.isEmpty)
+        #expect(registry.allMembers.isEmpty)
+        #expect(registry.connection("1.1")?.channels.isEmpty == true)
+        #expect(registry.connection("1.1")?.presence.isEmpty == true)
+        // Subscribing again works as the first time.
+        #expect(registry.subscribe(socketID: "1.1", channel: "c") == .subscribed(member: nil))
+    }
+
+    @Test("presence: two connections of one user make one local member, counted until the last leaves")
+    func presenceRefcount() {
+        var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"))
+        let channel = "presence-room"
+        let member = MemberKey(app: "a", channel: channel, user: "u1")
+        #expect(registry.subscribe(socketID: "1.1", channel: channel, member: (user: "u1", info: #"{"first":true}"#)) == .subscribed(member: member))
+        #expect(registry.subscribe(socketID: "1.2", channel: channel, member: (user: "u1", info: #"{"second":true}"#)) == .subscribed(member: member))
+        #expect(registry.subscribe(socketID: "1.3", channel: channel, member: (user: "u2", info: "null")) == .subscribed(member: MemberKey(app: "a", channel: channel, user: "u2")))
+        #expect(registry.members[ChannelKey(app: "a", channel: channel)]?["u1"]?.connections == 2)
+        // The first connection's user_info is the member's.
+        #expect(registry.localMember(member) == #"{"first":true}"#)
+        #expect(Set(registry.allMembers) == [member, MemberKey(app: "a", channel: channel, user: "u2")])
+        #expect(registry.subscriberCount(ChannelKey(app: "a", channel: channel)) == 3)
+
+        // One connection of u1 leaves: u1 is still a member, with the same info.
+        #expect(registry.unsubscribe(socketID: "1.1", channel: channel) == .init(wasSubscribed: true, member: member))
+        #expect(registry.localMember(member) == #"{"first":true}"#)
+        #expect(registry.members[ChannelKey(app: "a", channel: channel)]?["u1"]?.connections == 1)
+
+        // The last one leaves: u1 is gone, u2 stays.
+        #expect(registry.unsubscribe(socketID: "1.2", channel: channel) == .init(wasSubscribed: true, member: member))
+        #expect(registry.localMember(member) == nil)
+        #expect(registry.allMembers == [MemberKey(app: "a", channel: channel, user: "u2")])
+        #expect(registry.localMember(MemberKey(app: "a", channel: channel, user: "u2")) == "null")
+
+        _ = registry.unsubscribe(socketID: "1.3", channel: channel)
+        #expect(registry.members.isEmpty)
+        #expect(registry.subscribers.isEmpty)
+    }
+
+    @Test("a local member belongs to one app and one channel")
+    func membersAreScoped() {
+        var (registry, _) = makeRegistry(("1.1", "a"), ("2.1", "b"))
+        _ = registry.subscribe(socketID: "1.1", channel: "presence-x", member: (user: "u", info: "1"))
+        _ = registry.subscribe(socketID: "2.1", channel: "presence-x", member: (user: "u", info: "2"))
+        #expect(registry.localMember(MemberKey(app: "a", channel: "presence-x", user: "u")) == "1")
+        #expect(registry.localMember(MemberKey(app: "b", channel: "presence-x", user: "u")) == "2")
+        #expect(registry.localMember(MemberKey(app: "a", channel: "presence-y", user: "u")) == nil)
+        #expect(registry.allMembers.count == 2)
+    }
+
+    // MARK: Delivery
+
+    @Test("outboxes(of:excluding:) gives the channel's subscribers of that app, less the excluded socket")
+    func outboxes() {
+        var (registry, outboxes) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"), ("2.1", "b"))
+        for socket in ["1.1", "1.2", "2.1"] { _ = registry.subscribe(socketID: socket, channel: "c") }
+        _ = registry.subscribe(socketID: "1.3", channel: "other")
+        let key = ChannelKey(app: "a", channel: "c")
+        #expect(ids(registry.outboxes(of: key, excluding: nil)) == ids([outboxes["1.1"]!, outboxes["1.2"]!]))
+        #expect(registry.outboxes(of: key, excluding: nil).count == 2)
+        #expect(ids(registry.outboxes(of: key, excluding: "1.2")) == ids([outboxes["1.1"]!]))
+        #expect(registry.outboxes(of: key, excluding: "1.2").count == 1)
+        // Excluding a socket that is not subscribed, or of another app, excludes nobody.
+        #expect(registry.outboxes(of: key, excluding: "2.1").count == 2)
+        #expect(registry.outboxes(of: key, excluding: "9.9").count == 2)
+        #expect(ids(registry.outboxes(of: ChannelKey(app: "b", channel: "c"), excluding: nil)) == ids([outboxes["2.1"]!]))
+        #expect(registry.outboxes(of: ChannelKey(app: "a", channel: "none"), excluding: nil).isEmpty)
+        _ = registry.unsubscribe(socketID: "1.1", channel: "c")
+        #expect(ids(registry.outboxes(of: key, excluding: nil)) == ids([outboxes["1.2"]!]))
+        _ = registry.remove(socketID: "1.2")
+        #expect(registry.outboxes(of: key, excluding: nil).isEmpty)
+    }
+
+    // MARK: Users
+
+    @Test("signIn: unknown connection, then signed in, then refused a second time")
+    func signInOnce() {
+        var (registry, _) = makeRegistry(("1.1", "a"))
+        #expect(registry.signIn(socketID: "9.9", user: "u", watchlist: []) == .unknownConnection)
+        #expect(registry.signIn(socketID: "1.1", user: "u", watchlist: ["w1"]) == .signedIn(UserKey(app: "a", user: "u")))
+        #expect(registry.signIn(socketID: "1.1", user: "v", watchlist: ["w2"]) == .alreadySignedIn)
+        // The refused sign-in changed nothing.
+        #expect(registry.connection("1.1")?.user == "u")
+        #expect(registry.connection("1.1")?.watchlist == ["w1"])
+        #expect(!registry.isSignedIn(UserKey(app: "a", user: "v")))
+        #expect(registry.watchers[UserKey(app: "a", user: "w2")] == nil)
+        #expect(registry.isSignedIn(UserKey(app: "a", user: "u")))
+        #expect(!registry.isSignedIn(UserKey(app: "b", user: "u")))
+        #expect(registry.allUsers == [UserKey(app: "a", user: "u")])
+    }
+
+    @Test("a user signed in on several connections: connections(of:) and kicks(of:) list them all")
+    func userConnections() {
+        var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"), ("2.1", "b"))
+        let user = UserKey(app: "a", user: "u")
+        _ = registry.signIn(socketID: "1.1", user: "u", watchlist: [])
+        _ = registry.signIn(socketID: "1.2", user: "u", watchlist: [])
+        _ = registry.signIn(socketID: "1.3", user: "other", watchlist: [])
+        _ = registry.signIn(socketID: "2.1", user: "u", watchlist: [])
+        #expect(Set(registry.connections(of: user)) == ["1.1", "1.2"])
+        #expect(registry.kicks(of: user).count == 2)
+        #expect(registry.connections(of: UserKey(app: "b", user: "u")) == ["2.1"])
+        #expect(registry.connections(of: UserKey(app: "a", user: "nobody")).isEmpty)
+        #expect(registry.kicks(of: UserKey(app: "a", user: "nobody")).isEmpty)
+
+        _ = registry.remove(socketID: "1.1")
+        #expect(registry.connections(of: user) == ["1.2"])
+        #expect(registry.isSignedIn(user))
+        _ = registry.remove(socketID: "1.2")
+        #expect(!registry.isSignedIn(user))
+        #expect(registry.users[user] == nil)
+    }
+
+    @Test("kicks(of:) are the kicks the connections were added with")
+    func kicksAreTheConnections() {
+        var registry = PusherRegistry()
+        let kick = Kick()
+        _ = registry.add(socketID: "1.1", app: "a", outbox: Outbox(), kick: kick)
+        _ = registry.signIn(socketID: "1.1", user: "u", watchlist: [])
+        #expect(registry.kicks(of: UserKey(app: "a", user: "u")).map(ObjectIdentifier.init) == [ObjectIdentifier(kick)])
+    }
+
+    @Test("watchers: the outboxes of the connections watching a user, per app")
+    func watchers() {
+        var (registry, outboxes) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("2.1", "b"))
+        #expect(!registry.hasWatchers(app: "a"))
+        _ = registry.signIn(socketID: "1.1", user: "u1", watchlist: ["w", "x"])
+        _ = registry.signIn(socketID: "1.2", user: "u2", watchlist: ["w"])
+        _ = registry.signIn(socketID: "2.1", user: "u3", watchlist: [])
+        #expect(registry.hasWatchers(app: "a"))
+        #expect(!registry.hasWatchers(app: "b"))
+        #expect(ids(registry.watcherOutboxes(of: UserKey(app: "a", user: "w"))) == ids([outboxes["1.1"]!, outboxes["1.2"]!]))
+        #expect(ids(registry.watcherOutboxes(of: UserKey(app: "a", user: "x"))) == ids([outboxes["1.1"]!]))
+        #expect(registry.watcherOutboxes(of: UserKey(app: "b", user: "w")).isEmpty)
+        #expect(registry.watcherOutboxes(of: UserKey(app: "a", user: "u1")).isEmpty)
+
+        _ = registry.remove(socketID: "1.1")
+        #expect(ids(registry.watcherOutboxes(of: UserKey(app: "a", user: "w"))) == ids([outboxes["1.2"]!]))
+        #expect(registry.watcherOutboxes(of: UserKey(app: "a", user: "x")).isEmpty)
+        #expect(registry.watchers[UserKey(app: "a", user: "x")] == nil)
+        _ = registry.remove(socketID: "1.2")
+        #expect(!registry.hasWatchers(app: "a"))
+        #expect(registry.watchers.isEmpty)
+    }
+
+    // MARK: Removal
+
+    @Test("remove returns every channel, membership, the user and the watched users, and forgets them")
+    func removeReturnsEverything() {
+        var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"))
+        _ = registry.subscribe(socketID: "1.1", channel: "zeta")
+        _ = registry.subscribe(socketID: "1.1", channel: "presence-b", member: (user: "u", info: "{}"))
+        _ = registry.subscribe(socketID: "1.1", channel: "presence-a", member: (user: "u", info: "{}"))
+        _ = registry.subscribe(socketID: "1.1", channel: "private-c")
+        _ = registry.signIn(socketID: "1.1", user: "u", watchlist: ["w1", "w2"])
+        // Another connection shares a channel and a membership, so they stay.
+        _ = registry.subscribe(socketID: "1.2", channel: "presence-a", member: (user: "u", info: "{}"))
+        _ = registry.signIn(socketID: "1.2", user: "u", watchlist: ["w1"])
+
+        let removal = registry.remove(socketID: "1.1")
+        #expect(removal == PusherRegistry.Removal(
+            channels: ["presence-a", "presence-b", "private-c", "zeta"].map { ChannelKey(app: "a", channel: $0) },
+            members: [MemberKey(app: "a", channel: "presence-a", user: "u"), MemberKey(app: "a", channel: "presence-b", user: "u")],
+            user: UserKey(app: "a", user: "u"),
+            watched: [UserKey(app: "a", user: "w1"), UserKey(app: "a", user: "w2")]
+        ))
+        #expect(registry.connection("1.1") == nil)
+        #expect(Set(registry.allChannels) == [ChannelKey(app: "a", channel: "presence-a")])
+        #expect(registry.allMembers == [MemberKey(app: "a", channel: "presence-a", user: "u")])
+        #expect(registry.members[ChannelKey(app: "a", channel: "presence-a")]?["u"]?.connections == 1)
+        #expect(registry.connections(of: UserKey(app: "a", user: "u")) == ["1.2"])
+        #expect(registry.watchers.keys.map(\.user) == ["w1"])
+
+        // The last connection goes: nothing is left in any index.
+        let last = registry.remove(socketID: "1.2")
+        #expect(last?.channels == [ChannelKey(app: "a", channel: "presence-a")])
+        #expect(last?.members == [MemberKey(app: "a", channel: "presence-a", user: "u")])
+        #expect(last?.user == UserKey(app: "a", user: "u"))
+        #expect(last?.watched == [UserKey(app: "a", user: "w1")])
+        #expect(registry.subscribers.isEmpty)
+        #expect(registry.members.isEmpty)
+        #expect(registry.users.isEmpty)
+        #expect(registry.watchers.isEmpty)
+        #expect(registry.appConnections.isEmpty)
+        #expect(registry.count == 0)
+    }
+
+    // MARK: SharedRegistry
+
+    @Test("SharedRegistry hands out one registry under its lock")
+    func sharedRegistry() {
+        let shared = SharedRegistry()
+        let added = shared.withLock { $0.add(socketID: "1.1", app: "a", outbox: Outbox()) }
+        #expect(added)
+        let subscribed = shared.withLock { $0.subscribe(socketID: "1.1", channel: "c") }
+        #expect(subscribed == .subscribed(member: nil))
+        #expect(shared.withLock { $0.subscriberCount(ChannelKey(app: "a", channel: "c")) } == 1)
+    }
+}
