@@ -1,7 +1,8 @@
 # wscenter — common tasks.
 #
 #   make run     build and start `wscenter serve` (ARGS="..." passes options)
-#   make test    run the tests against a throwaway redis-server
+#   make test    run the tests against a throwaway redis-server, then the interop tests
+#   make interop the interop tests alone: real pysher / pusher SDK against a 2-node, 2-gateway fleet
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
 #   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
 #
@@ -9,15 +10,18 @@
 # and stop it afterwards (scripts/with-redis.sh). To use your own Redis instead:
 #   REDIS_URL=redis://127.0.0.1:6379 make test
 # Pass options to `swift test` with SWIFT_TEST_FLAGS, e.g.
-#   make test SWIFT_TEST_FLAGS="--filter RedisTests"
+#   make test SWIFT_TEST_FLAGS="--filter RedisTests" INTEROP=0
+# INTEROP=0 skips the interop tests (Tests/interop, Python; pip installs what they need).
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_BUILD_FLAGS ?=
 SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
+INTEROP ?= 1
 ARGS ?=
+INTEROP ?= 1
 
-.PHONY: all deps build test run bench bench-compare bench-fleet clean
+.PHONY: all deps build test interop run bench bench-compare bench-fleet clean
 
 all: build
 
@@ -29,9 +33,17 @@ deps:
 build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
-## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set).
+## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set),
+## then the interop tests (unless INTEROP=0).
 test: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
 	scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
+	@if [ "$(INTEROP)" != 0 ]; then $(MAKE) --no-print-directory interop; fi
+
+## The interop tests: pysher, the pusher SDK and websockets against a real fleet on Redis.
+interop: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
+	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh
 
 ## Build, then start `wscenter serve`; e.g. make run ARGS="--port 0".
 run:

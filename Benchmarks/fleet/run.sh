@@ -2,7 +2,8 @@
 # The fleet benchmarks of docs/performance.md, against the Redis at REDIS_URL:
 # 2 nodes and 1 gateway (release build), then
 #   1. wrk on ?event=getConnectionCount (requests/s and latency percentiles);
-#   2. broadcast to 5,000 idle WebSocket connections (time until all received).
+#   2. broadcast to 5,000 idle WebSocket connections (time until all received);
+#   3. Pusher: REST events to 5,000 subscribers of one channel (latency and events/s).
 #
 #   scripts/with-redis.sh Benchmarks/fleet/run.sh      (or: make bench-fleet)
 #
@@ -38,3 +39,5 @@ echo "--- wrk -t2 -c50 -d$DURATION --latency ?event=getConnectionCount"
 wrk -t2 -c50 -d"$DURATION" --latency "http://127.0.0.1:$g/?event=getConnectionCount"
 echo "--- broadcast to $CONNECTIONS idle connections"
 python3 Benchmarks/fleet/broadcast.py "http://127.0.0.1:$g" "ws://127.0.0.1:$n1/" "ws://127.0.0.1:$n2/" --connections "$CONNECTIONS"
+echo "--- Pusher: REST events to $CONNECTIONS subscribers of one channel"
+python3 Benchmarks/fleet/pusher.py "http://127.0.0.1:$g" "ws://127.0.0.1:$n1" "ws://127.0.0.1:$n2" --connections "$CONNECTIONS"

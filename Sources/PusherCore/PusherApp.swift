@@ -46,6 +46,9 @@ public struct PusherApp: Sendable, Hashable, Codable {
         self.secret = secret
     }
 
+    /// The largest `max_event_payload_kb` accepted (64 MiB).
+    public static let maxEventPayloadLimitKB = 65_536
+
     /// The largest payload in bytes.
     public var maxEventPayloadBytes: Int { maxEventPayloadKB * 1024 }
 
@@ -89,12 +92,14 @@ public struct PusherApp: Sendable, Hashable, Codable {
         if id.isEmpty || id.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "-" && $0 != "_" }) {
             problems.append("app id \"\(id)\" must be letters, digits, - or _")
         }
-        if key.isEmpty || key.contains(where: { $0 == "/" || $0 == "?" || $0.isWhitespace }) {
-            problems.append("app \(id): key must be non-empty, without /, ? or spaces")
+        if key.isEmpty || key.contains(where: { $0 == "/" || $0 == "?" || $0 == ":" || $0.isWhitespace }) {
+            problems.append("app \(id): key must be non-empty, without /, ?, : or spaces")
         }
         if secret.isEmpty { problems.append("app \(id): secret must not be empty") }
-        if maxConnections < 0 || maxPresenceMembers < 1 || maxEventPayloadKB < 1 {
-            problems.append("app \(id): max_connections must be ≥ 0, max_presence_members and max_event_payload_kb ≥ 1")
+        if maxConnections < 0 || maxPresenceMembers < 1 || !(1...Self.maxEventPayloadLimitKB).contains(maxEventPayloadKB) {
+            problems.append(
+                "app \(id): max_connections must be ≥ 0, max_presence_members ≥ 1 and max_event_payload_kb 1 to \(Self.maxEventPayloadLimitKB)"
+            )
         }
         if !(signinTimeout > 0) || clientEventRate < 0 {
             problems.append("app \(id): signin_timeout must be > 0 and client_event_rate ≥ 0")
@@ -144,10 +149,13 @@ public struct PusherApps: Sendable, Hashable {
 
     /// As ``load(defaultApp:file:)``, from the file's contents.
     public init(defaultApp: PusherApp, fileContents data: Data, name: String = "APPS_FILE") throws {
+        struct Wrapped: Decodable { let apps: [PusherApp] }
         let listed: [PusherApp]
         do {
-            if let wrapped = try? JSONDecoder().decode([String: [PusherApp]].self, from: data), let apps = wrapped["apps"] {
-                listed = apps
+            // `{"apps": [...]}` or a bare list, told apart by the first character.
+            let first = data.first { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09) }
+            if first == UInt8(ascii: "{") {
+                listed = try JSONDecoder().decode(Wrapped.self, from: data).apps
             } else {
                 listed = try JSONDecoder().decode([PusherApp].self, from: data)
             }

@@ -71,11 +71,11 @@ public struct PusherChannel: Sendable, Hashable, CustomStringConvertible {
 
     public var isPresence: Bool { kind == .presence }
 
-    /// Whether clients may send `client-` events on it.
+    /// Whether clients may send `client-` events on it (not on encrypted channels, as on Pusher).
     public var allowsClientEvents: Bool {
         switch kind {
-        case .private, .privateEncrypted, .presence: true
-        case .public, .serverToUser: false
+        case .private, .presence: true
+        case .public, .privateEncrypted, .serverToUser: false
         }
     }
 

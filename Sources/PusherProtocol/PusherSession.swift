@@ -238,6 +238,7 @@ struct PusherSession: Sendable {
             }
         }
         send(PusherFrame.subscriptionSucceeded(channel: name, data: succeeded))
+        writer.enqueueCountEvent(key)
         if channel.isCache {
             let cached = try? await node.broker.get(keys.cache(app: app.id, channel: name))
             send(cached ?? PusherFrame.cacheMiss(channel: name))

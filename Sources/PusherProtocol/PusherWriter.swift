@@ -249,9 +249,9 @@ final class PusherWriter: Sendable {
             _ = try await broker.execute(.hashDelete(key: hash, fields: [key.channel]))
         }
         written.withLock { $0.counts[key] = count > 0 ? count : nil }
-        if apps.app(id: key.app)?.enableSubscriptionCount == true, PusherChannel(key.channel)?.isPresence == false {
-            enqueue([.countEvent(key)])
-        }
+        // A new subscriber's count event is queued by its session once it has its
+        // subscription_succeeded; fewer subscribers are announced from here.
+        if count < before { enqueueCountEvent(key) }
     }
 
     private func reconcileMember(_ key: MemberKey, silent: Bool) async throws -> Outcome {
@@ -324,6 +324,12 @@ final class PusherWriter: Sendable {
             topic.cancel()
             written.withLock { $0.statusTopics[app] = nil }
         }
+    }
+
+    /// Queues a subscription count event for the channel, if its app wants them.
+    func enqueueCountEvent(_ key: ChannelKey) {
+        guard apps.app(id: key.app)?.enableSubscriptionCount == true, PusherChannel(key.channel)?.isPresence == false else { return }
+        enqueue([.countEvent(key)])
     }
 
     private func publishCount(_ key: ChannelKey) async throws {

@@ -5,6 +5,9 @@ import FleetGateway
 import FleetNode
 import NativeProtocol
 import Foundation
+import PusherAPI
+import PusherCore
+import PusherProtocol
 import Logging
 import Redis
 import Synchronization
@@ -193,6 +196,8 @@ func withFleet(
     heartbeatTTL: Duration = .seconds(3),
     outboxLimit: Int = Outbox.defaultLimit,
     native: NativeProtocol.Configuration = .init(),
+    pusher: PusherApps? = nil,
+    pusherNode: @Sendable (PusherApps) -> PusherProtocol.Configuration = { .init(apps: $0) },
     configure: @Sendable (inout NodeConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestFleet) async throws -> Void
 ) async throws {
@@ -235,7 +240,9 @@ func withFleet(
         configuration.janitorInterval = .milliseconds(500)
         configuration.outboxLimit = outboxLimit
         configure(&configuration)
-        let service = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [NativeProtocol(configuration: native)])
+        var protocols: [any ClientProtocol] = [NativeProtocol(configuration: native)]
+        if let pusher { protocols.append(PusherProtocol(configuration: pusherNode(pusher))) }
+        let service = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols)
         services.append(service)
         let box = PortBox()
         nodeTasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
@@ -249,7 +256,8 @@ func withFleet(
         brokers.append(broker)
         var configuration = GatewayConfiguration(gatewayID: "gw\(index)-\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
         configuration.callTimeout = callTimeout
-        let service = GatewayService(configuration: configuration, broker: broker, logger: logger)
+        let routes: [any GatewayRoutes] = pusher.map { [PusherAPI(configuration: .init(apps: $0))] } ?? []
+        let service = GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes)
         let box = PortBox()
         tasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
         gatewayPorts.append(try await box.wait("gateway \(index)"))

@@ -47,7 +47,7 @@ struct MembershipScriptContractTests {
 
     @Test("join: 1 for a new member, 0 on another node or again on the same node", arguments: PusherBrokerKind.allCases)
     func join(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             #expect(try await members.join("u1", on: "n1", value: #"{"name":"a"}"#) == .int(1))
             #expect(try await members.join("u1", on: "n2", value: #"{"name":"b"}"#) == .int(0))
@@ -63,7 +63,7 @@ struct MembershipScriptContractTests {
 
     @Test("node ids that prefix each other are different nodes", arguments: PusherBrokerKind.allCases)
     func prefixNodeIDs(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             #expect(try await members.join("u", on: "n1") == .int(1))
             #expect(try await members.join("u", on: "n10") == .int(0))
@@ -78,7 +78,7 @@ struct MembershipScriptContractTests {
 
     @Test("join with a limit: -1 only for a new member when the fleet is full", arguments: PusherBrokerKind.allCases)
     func joinLimit(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             #expect(try await members.join("a", on: "n1", limit: 2) == .int(1))
             #expect(try await members.join("b", on: "n2", limit: 2) == .int(1))
@@ -102,7 +102,7 @@ struct MembershipScriptContractTests {
 
     @Test("a limit of 1 admits exactly one member", arguments: PusherBrokerKind.allCases)
     func limitOne(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             #expect(try await members.join("a", on: "n1", limit: 1) == .int(1))
             #expect(try await members.join("b", on: "n1", limit: 1) == .int(-1))
@@ -114,7 +114,7 @@ struct MembershipScriptContractTests {
 
     @Test("leave: 1 only when the last node holding the member leaves", arguments: PusherBrokerKind.allCases)
     func leave(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             _ = try await members.join("u", on: "n1")
             _ = try await members.join("u", on: "n2")
@@ -140,7 +140,7 @@ struct MembershipScriptContractTests {
 
     @Test("leave of one member keeps the others", arguments: PusherBrokerKind.allCases)
     func leaveKeepsOthers(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             _ = try await members.join("a", on: "n1", value: "A")
             _ = try await members.join("b", on: "n1", value: "B")
@@ -154,7 +154,7 @@ struct MembershipScriptContractTests {
 
     @Test("nodeGone returns exactly the members only that node held, and keeps the others", arguments: PusherBrokerKind.allCases)
     func nodeGone(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             for member in ["a", "b", "shared1"] { _ = try await members.join(member, on: "n1", value: member) }
             for member in ["shared1", "c"] { _ = try await members.join(member, on: "n2", value: member) }
@@ -180,7 +180,7 @@ struct MembershipScriptContractTests {
 
     @Test("nodeGone skips a member of the node hash that the fleet hash lost", arguments: PusherBrokerKind.allCases)
     func nodeGoneWithStaleNodeHash(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             _ = try await members.join("a", on: "n1")
             _ = try await broker.hashSet(members.nodeHash("n1"), ["stale": "{}"])
@@ -194,7 +194,7 @@ struct MembershipScriptContractTests {
 
     @Test("50 nodes joining one member at once: exactly one first join, exactly one last leave", arguments: PusherBrokerKind.allCases)
     func concurrentJoin(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             let nodes = (0..<50).map { "node-\($0)" }
             let joins = try await withThrowingTaskGroup(of: BrokerValue.self) { group in
@@ -221,7 +221,7 @@ struct MembershipScriptContractTests {
 
     @Test("50 new members racing for a limit of 10: exactly 10 get in", arguments: PusherBrokerKind.allCases)
     func concurrentLimit(kind: PusherBrokerKind) async throws {
-        try await withPusherBroker(kind) { broker in
+        try await withPusherBroker(kind) { broker async throws in
             let members = Members(broker)
             let joins = try await withThrowingTaskGroup(of: BrokerValue.self) { group in
                 for index in 0..<50 { group.addTask { try await members.join("u\(index)", on: "n\(index % 3)", limit: 10) } }

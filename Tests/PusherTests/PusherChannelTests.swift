@@ -138,7 +138,7 @@ struct PusherChannelTests {
             ("cache-foo", false, false, false),
             ("private-foo", true, false, true),
             ("private-cache-foo", true, false, true),
-            ("private-encrypted-foo", true, false, true),
+            ("private-encrypted-foo", true, false, false),
             ("presence-foo", true, true, true),
             ("presence-cache-foo", true, true, true),
             ("#server-to-user-1", false, false, false),

@@ -11,7 +11,8 @@ struct PusherRegistryTests {
         var outboxes: [String: Outbox] = [:]
         for (socket, app) in connections {
             let outbox = Outbox()
-            #expect(registry.add(socketID: socket, app: app, outbox: outbox))
+            let added = registry.add(socketID: socket, app: app, outbox: outbox)
+            #expect(added)
             outboxes[socket] = outbox
         }
         return (registry, outboxes)
@@ -26,10 +27,14 @@ struct PusherRegistryTests {
     func add() {
         var registry = PusherRegistry()
         let first = Outbox()
-        #expect(registry.add(socketID: "1.1", app: "a", outbox: first))
-        #expect(!registry.add(socketID: "1.1", app: "b", outbox: Outbox()))
-        #expect(registry.add(socketID: "1.2", app: "a", outbox: Outbox()))
-        #expect(registry.add(socketID: "2.1", app: "b", outbox: Outbox()))
+        let added = registry.add(socketID: "1.1", app: "a", outbox: first)
+        let addedAgain = registry.add(socketID: "1.1", app: "b", outbox: Outbox())
+        let addedSecond = registry.add(socketID: "1.2", app: "a", outbox: Outbox())
+        let addedOtherApp = registry.add(socketID: "2.1", app: "b", outbox: Outbox())
+        #expect(added)
+        #expect(!addedAgain)
+        #expect(addedSecond)
+        #expect(addedOtherApp)
         #expect(registry.count == 3)
         #expect(registry.appConnections == ["a": 2, "b": 1])
         #expect(Set(registry.apps) == ["a", "b"])
@@ -45,18 +50,22 @@ struct PusherRegistryTests {
     @Test("remove of an unknown socket is nil; of a bare one, an empty removal; app counts go to nil at zero")
     func removeBare() {
         var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("2.1", "b"))
-        #expect(registry.remove(socketID: "9.9") == nil)
-        #expect(registry.remove(socketID: "2.1") == PusherRegistry.Removal())
+        let unknown = registry.remove(socketID: "9.9")
+        #expect(unknown == nil)
+        let bare = registry.remove(socketID: "2.1")
+        #expect(bare == PusherRegistry.Removal())
         #expect(registry.appConnections == ["a": 2])
         #expect(registry.apps == ["a"])
-        #expect(registry.remove(socketID: "2.1") == nil)
+        let removedAgain = registry.remove(socketID: "2.1")
+        #expect(removedAgain == nil)
         _ = registry.remove(socketID: "1.1")
         #expect(registry.appConnections == ["a": 1])
         _ = registry.remove(socketID: "1.2")
         #expect(registry.appConnections.isEmpty)
         #expect(registry.count == 0)
         // The socket id is free again.
-        #expect(registry.add(socketID: "1.1", app: "b", outbox: Outbox()))
+        let added = registry.add(socketID: "1.1", app: "b", outbox: Outbox())
+        #expect(added)
         #expect(registry.connection("1.1")?.app == "b")
     }
 
@@ -65,10 +74,14 @@ struct PusherRegistryTests {
     @Test("subscribe: unknown connection, then subscribed, then already subscribed")
     func subscribeTwice() {
         var (registry, _) = makeRegistry(("1.1", "a"))
-        #expect(registry.subscribe(socketID: "9.9", channel: "c") == .unknownConnection)
-        #expect(registry.subscribe(socketID: "1.1", channel: "c") == .subscribed(member: nil))
-        #expect(registry.subscribe(socketID: "1.1", channel: "c") == .alreadySubscribed)
-        #expect(registry.subscribe(socketID: "1.1", channel: "c", member: (user: "u", info: "{}")) == .alreadySubscribed)
+        let unknown = registry.subscribe(socketID: "9.9", channel: "c")
+        #expect(unknown == .unknownConnection)
+        let first = registry.subscribe(socketID: "1.1", channel: "c")
+        #expect(first == .subscribed(member: nil))
+        let again = registry.subscribe(socketID: "1.1", channel: "c")
+        #expect(again == .alreadySubscribed)
+        let againAsMember = registry.subscribe(socketID: "1.1", channel: "c", member: (user: "u", info: "{}"))
+        #expect(againAsMember == .alreadySubscribed)
         #expect(registry.subscriberCount(ChannelKey(app: "a", channel: "c")) == 1)
         #expect(registry.connection("1.1")?.channels == ["c"])
         // The refused presence subscribe made no member.
@@ -92,23 +105,26 @@ struct PusherRegistryTests {
     @Test("unsubscribe reports whether it was subscribed and the membership it held")
     func unsubscribeResults() {
         var (registry, _) = makeRegistry(("1.1", "a"))
-        #expect(registry.unsubscribe(socketID: "9.9", channel: "c") == .init(wasSubscribed: false, member: nil))
-        #expect(registry.unsubscribe(socketID: "1.1", channel: "c") == .init(wasSubscribed: false, member: nil))
+        let unknown = registry.unsubscribe(socketID: "9.9", channel: "c")
+        #expect(unknown == .init(wasSubscribed: false, member: nil))
+        let notSubscribed = registry.unsubscribe(socketID: "1.1", channel: "c")
+        #expect(notSubscribed == .init(wasSubscribed: false, member: nil))
         _ = registry.subscribe(socketID: "1.1", channel: "c")
         _ = registry.subscribe(socketID: "1.1", channel: "presence-p", member: (user: "u1", info: #"{"n":1}"#))
-        #expect(registry.unsubscribe(socketID: "1.1", channel: "c") == .init(wasSubscribed: true, member: nil))
-        #expect(registry.unsubscribe(socketID: "1.1", channel: "c") == .init(wasSubscribed: false, member: nil))
-        #expect(
-            registry.unsubscribe(socketID: "1.1", channel: "presence-p")
-                == .init(wasSubscribed: true, member: MemberKey(app: "a", channel: "presence-p", user: "u1"))
-        )
+        let once = registry.unsubscribe(socketID: "1.1", channel: "c")
+        #expect(once == .init(wasSubscribed: true, member: nil))
+        let twice = registry.unsubscribe(socketID: "1.1", channel: "c")
+        #expect(twice == .init(wasSubscribed: false, member: nil))
+        let presenceUnsubscription = registry.unsubscribe(socketID: "1.1", channel: "presence-p")
+        #expect(presenceUnsubscription == .init(wasSubscribed: true, member: MemberKey(app: "a", channel: "presence-p", user: "u1")))
         #expect(registry.subscriberCount(ChannelKey(app: "a", channel: "c")) == 0)
         #expect(registry.allChannels.isEmpty)
         #expect(registry.allMembers.isEmpty)
         #expect(registry.connection("1.1")?.channels.isEmpty == true)
         #expect(registry.connection("1.1")?.presence.isEmpty == true)
         // Subscribing again works as the first time.
-        #expect(registry.subscribe(socketID: "1.1", channel: "c") == .subscribed(member: nil))
+        let resubscription = registry.subscribe(socketID: "1.1", channel: "c")
+        #expect(resubscription == .subscribed(member: nil))
     }
 
     @Test("presence: two connections of one user make one local member, counted until the last leaves")
@@ -116,9 +132,12 @@ struct PusherRegistryTests {
         var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"))
         let channel = "presence-room"
         let member = MemberKey(app: "a", channel: channel, user: "u1")
-        #expect(registry.subscribe(socketID: "1.1", channel: channel, member: (user: "u1", info: #"{"first":true}"#)) == .subscribed(member: member))
-        #expect(registry.subscribe(socketID: "1.2", channel: channel, member: (user: "u1", info: #"{"second":true}"#)) == .subscribed(member: member))
-        #expect(registry.subscribe(socketID: "1.3", channel: channel, member: (user: "u2", info: "null")) == .subscribed(member: MemberKey(app: "a", channel: channel, user: "u2")))
+        let firstConnection = registry.subscribe(socketID: "1.1", channel: channel, member: (user: "u1", info: #"{"first":true}"#))
+        #expect(firstConnection == .subscribed(member: member))
+        let secondConnection = registry.subscribe(socketID: "1.2", channel: channel, member: (user: "u1", info: #"{"second":true}"#))
+        #expect(secondConnection == .subscribed(member: member))
+        let otherUser = registry.subscribe(socketID: "1.3", channel: channel, member: (user: "u2", info: "null"))
+        #expect(otherUser == .subscribed(member: MemberKey(app: "a", channel: channel, user: "u2")))
         #expect(registry.members[ChannelKey(app: "a", channel: channel)]?["u1"]?.connections == 2)
         // The first connection's user_info is the member's.
         #expect(registry.localMember(member) == #"{"first":true}"#)
@@ -126,12 +145,14 @@ struct PusherRegistryTests {
         #expect(registry.subscriberCount(ChannelKey(app: "a", channel: channel)) == 3)
 
         // One connection of u1 leaves: u1 is still a member, with the same info.
-        #expect(registry.unsubscribe(socketID: "1.1", channel: channel) == .init(wasSubscribed: true, member: member))
+        let firstLeaves = registry.unsubscribe(socketID: "1.1", channel: channel)
+        #expect(firstLeaves == .init(wasSubscribed: true, member: member))
         #expect(registry.localMember(member) == #"{"first":true}"#)
         #expect(registry.members[ChannelKey(app: "a", channel: channel)]?["u1"]?.connections == 1)
 
         // The last one leaves: u1 is gone, u2 stays.
-        #expect(registry.unsubscribe(socketID: "1.2", channel: channel) == .init(wasSubscribed: true, member: member))
+        let lastLeaves = registry.unsubscribe(socketID: "1.2", channel: channel)
+        #expect(lastLeaves == .init(wasSubscribed: true, member: member))
         #expect(registry.localMember(member) == nil)
         #expect(registry.allMembers == [MemberKey(app: "a", channel: channel, user: "u2")])
         #expect(registry.localMember(MemberKey(app: "a", channel: channel, user: "u2")) == "null")
@@ -180,9 +201,12 @@ struct PusherRegistryTests {
     @Test("signIn: unknown connection, then signed in, then refused a second time")
     func signInOnce() {
         var (registry, _) = makeRegistry(("1.1", "a"))
-        #expect(registry.signIn(socketID: "9.9", user: "u", watchlist: []) == .unknownConnection)
-        #expect(registry.signIn(socketID: "1.1", user: "u", watchlist: ["w1"]) == .signedIn(UserKey(app: "a", user: "u")))
-        #expect(registry.signIn(socketID: "1.1", user: "v", watchlist: ["w2"]) == .alreadySignedIn)
+        let unknown = registry.signIn(socketID: "9.9", user: "u", watchlist: [])
+        #expect(unknown == .unknownConnection)
+        let first = registry.signIn(socketID: "1.1", user: "u", watchlist: ["w1"])
+        #expect(first == .signedIn(UserKey(app: "a", user: "u")))
+        let second = registry.signIn(socketID: "1.1", user: "v", watchlist: ["w2"])
+        #expect(second == .alreadySignedIn)
         // The refused sign-in changed nothing.
         #expect(registry.connection("1.1")?.user == "u")
         #expect(registry.connection("1.1")?.watchlist == ["w1"])

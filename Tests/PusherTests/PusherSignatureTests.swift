@@ -129,6 +129,15 @@ struct PusherSignatureTests {
         #expect(!PusherSignature.verifyAuth("278d425bdf160c739803:" + signature + ":", app: Self.app, text: text))
     }
 
+    /// `verifyAuth` splits `key:signature` at the first colon, so a key may not hold one:
+    /// such an app is refused when the apps are loaded.
+    @Test("an app key with a colon is refused")
+    func colonInKey() throws {
+        let app = PusherApp(id: "9", key: "ab:cd", secret: "s")
+        #expect(app.problems().contains { $0.contains(":") })
+        #expect(throws: PusherAppsError.self) { try PusherApps([app]) }
+    }
+
     // MARK: REST requests
 
     /// The body of Pusher's published REST example, byte for byte.
