@@ -24,6 +24,7 @@ async def open_all(urls, count):
         opened = await asyncio.gather(*chunk)
         for ws in opened:
             await ws.recv()  # {"cmd":"open",...}
+            await ws.recv()  # {"type":"reconnect_token",...}
         sockets.extend(opened)
     return sockets
 
