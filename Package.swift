@@ -261,7 +261,7 @@ let package = Package(
         .testTarget(
             name: "PusherTests",
             dependencies: [
-                "BrokerCore", "BrokerEmbedded", "BrokerRedis", "FleetCore", "FleetNode", "PusherCore", "PusherProtocol", "Redis", "WSCTesting",
+                "BrokerCore", "BrokerEmbedded", "BrokerRedis", "FleetCore", "FleetNode", "PusherAPI", "PusherCore", "PusherProtocol", "Redis", "WSCTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

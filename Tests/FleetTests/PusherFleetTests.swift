@@ -204,6 +204,54 @@ struct PusherFleetTests {
         }
     }
 
+    @Test("API_PATH_PREFIX: a request signed over the prefixed path is served with or without the prefix; AUTH_DEMO signs subscriptions")
+    func pathPrefixAndDemoAuth() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, pusher: Self.apps, pusherAPI: {
+            .init(apps: $0, pathPrefix: "/pusher", authDemo: true, defaultAppID: "1")
+        }) { fleet in
+            let client = try await PusherTestClient.connect(fleet, node: 0)
+            try await client.subscribe("news")
+            let rest = PusherREST(port: fleet.gatewayPorts[0], app: Self.app)
+            // The proxy kept the prefix: the gateway gets the path the SDK signed.
+            #expect(try await rest.post("/pusher/apps/1/events", #"{"name":"a","channel":"news","data":"1"}"#).status == 200)
+            // The proxy stripped it: signed over /pusher/apps/1/events, received as /apps/1/events.
+            let signed = try await rest.post("/apps/1/events", #"{"name":"b","channel":"news","data":"2"}"#, signedPath: "/pusher/apps/1/events")
+            #expect(signed.status == 200)
+            // Any other path does not verify.
+            let wrong = try await rest.post("/apps/1/events", #"{"name":"c","channel":"news","data":"3"}"#, signedPath: "/other/apps/1/events")
+            #expect(wrong.status == 401)
+            #expect(try await client.next()["data"] as? String == "1")
+            #expect(try await client.next()["data"] as? String == "2")
+            try await client.expectNothing()
+
+            // AUTH_DEMO: the gateway signs a presence subscription, which the node accepts.
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(fleet.gatewayPorts[0])/pusher/auth")!)
+            request.httpMethod = "POST"
+            request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data("socket_id=\(client.socketID)&channel_name=presence-demo".utf8)
+            let (data, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 200)
+            let answer = try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
+            let auth = try #require(answer["auth"])
+            let channelData = try #require(answer["channel_data"])
+            try await client.send(#"{"event":"pusher:subscribe","data":{"channel":"presence-demo","auth":"\#(auth)","channel_data":"# + JSONValue.quoted(channelData) + "}}")
+            let succeeded = try await client.next()
+            #expect(succeeded["event"] as? String == "pusher_internal:subscription_succeeded")
+            await client.close()
+        }
+    }
+
+    @Test("without AUTH_DEMO there is no /pusher/auth")
+    func noDemoAuthByDefault() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, pusher: Self.apps) { fleet in
+            var request = URLRequest(url: URL(string: "http://127.0.0.1:\(fleet.gatewayPorts[0])/pusher/auth")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data("socket_id=1.2&channel_name=private-x".utf8)
+            let (_, response) = try await URLSession.shared.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 404)
+        }
+    }
+
     @Test("REST errors: bad signature 401, unknown app 404, oversized data 413, bad body 400", arguments: [FleetBrokerKind.embedded])
     func restErrors(kind: FleetBrokerKind) async throws {
         try await withFleet(kind, nodes: 1, gateways: 1, pusher: Self.apps) { fleet in
@@ -302,13 +350,14 @@ struct PusherREST: Sendable {
         try await request("GET", path, parameters, body: nil)
     }
 
-    func post(_ path: String, _ body: String) async throws -> Answer {
-        try await request("POST", path, [:], body: Array(body.utf8))
+    /// POSTs `body` to `path`, signed over `signedPath` (by default `path`).
+    func post(_ path: String, _ body: String, signedPath: String? = nil) async throws -> Answer {
+        try await request("POST", path, [:], body: Array(body.utf8), signedPath: signedPath)
     }
 
-    private func request(_ method: String, _ path: String, _ parameters: [String: String], body: [UInt8]?) async throws -> Answer {
+    private func request(_ method: String, _ path: String, _ parameters: [String: String], body: [UInt8]?, signedPath: String? = nil) async throws -> Answer {
         let signed = PusherSignature.signedParameters(
-            app: app, method: method, path: path, parameters: parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            app: app, method: method, path: signedPath ?? path, parameters: parameters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             body: body, timestamp: Int(Date().timeIntervalSince1970)
         )
         var components = URLComponents(string: "http://127.0.0.1:\(port)\(path)")!

@@ -198,6 +198,7 @@ func withFleet(
     native: NativeProtocol.Configuration = .init(),
     pusher: PusherApps? = nil,
     pusherNode: @Sendable (PusherApps) -> PusherProtocol.Configuration = { .init(apps: $0) },
+    pusherAPI: @Sendable (PusherApps) -> PusherAPI.Configuration = { .init(apps: $0) },
     configure: @Sendable (inout NodeConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestFleet) async throws -> Void
 ) async throws {
@@ -256,7 +257,7 @@ func withFleet(
         brokers.append(broker)
         var configuration = GatewayConfiguration(gatewayID: "gw\(index)-\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
         configuration.callTimeout = callTimeout
-        let routes: [any GatewayRoutes] = pusher.map { [PusherAPI(configuration: .init(apps: $0))] } ?? []
+        let routes: [any GatewayRoutes] = pusher.map { [PusherAPI(configuration: pusherAPI($0))] } ?? []
         let service = GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes)
         let box = PortBox()
         tasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
