@@ -36,9 +36,6 @@ public final class CloseRequest: Sendable {
     public func request(_ code: WebSocketErrorCode, reason: String) {
         request.withLock { if $0 == nil { $0 = (code, reason) } }
     }
-
-    /// Whether a close was asked for.
-    public var isRequested: Bool { request.withLock { $0 != nil } }
 }
 
 extension NodeService {

@@ -56,13 +56,14 @@ public struct PusherAPI: GatewayRoutes {
             (.get, "/channels/{channel_name}/users", .channelUsers),
             (.post, "/users/{user_id}/terminate_connections", .terminate),
         ]
+        let keys = PusherKeys(prefix: gateway.configuration.prefix)
         var prefixes = [""]
         if !authenticator.pathPrefix.isEmpty { prefixes.append(authenticator.pathPrefix) }
         for prefix in prefixes {
             for (method, path, endpoint) in routes {
                 for full in [prefix + "/apps/{app_id}" + path, prefix + path] {
                     router.on(RouterPath(full), method: method) { request, context in
-                        await self.respond(to: request, context: context, endpoint: endpoint, gateway: gateway)
+                        await self.respond(to: request, context: context, endpoint: endpoint, gateway: gateway, keys: keys)
                     }
                 }
             }
@@ -74,9 +75,11 @@ public struct PusherAPI: GatewayRoutes {
         }
     }
 
-    private func respond(to request: Request, context: BasicRequestContext, endpoint: Endpoint, gateway: GatewayService) async -> Response {
+    private func respond(
+        to request: Request, context: BasicRequestContext, endpoint: Endpoint, gateway: GatewayService, keys: PusherKeys
+    ) async -> Response {
         do {
-            let json = try await handle(request, context: context, endpoint: endpoint, gateway: gateway)
+            let json = try await handle(request, context: context, endpoint: endpoint, gateway: gateway, keys: keys)
             return GatewayService.response(200, json)
         } catch {
             return GatewayService.response(error.status, error.json)
@@ -84,7 +87,7 @@ public struct PusherAPI: GatewayRoutes {
     }
 
     private func handle(
-        _ request: Request, context: BasicRequestContext, endpoint: Endpoint, gateway: GatewayService
+        _ request: Request, context: BasicRequestContext, endpoint: Endpoint, gateway: GatewayService, keys: PusherKeys
     ) async throws(PusherAPIError) -> String {
         var body: [UInt8]?
         if request.method == .post {
@@ -104,7 +107,7 @@ public struct PusherAPI: GatewayRoutes {
             method: request.method.rawValue, path: request.uri.path, appID: context.parameters.get("app_id"),
             parameters: parameters, body: body, now: Int(Date().timeIntervalSince1970)
         )
-        let endpoints = Endpoints(app: app, gateway: gateway, keys: PusherKeys(prefix: gateway.configuration.prefix))
+        let endpoints = Endpoints(app: app, gateway: gateway, keys: keys)
         func query(_ name: String) -> String? { parameters.first { $0.0 == name }?.1 }
         func json() throws(PusherAPIError) -> JSONValue {
             guard let body, !body.isEmpty else { throw .badRequest("Missing JSON body") }

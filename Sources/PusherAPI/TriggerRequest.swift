@@ -1,4 +1,5 @@
 import FleetCore
+import Foundation
 import PusherCore
 
 /// One event to trigger, checked: `POST /apps/{id}/events`, or one item of `batch_events`.
@@ -107,5 +108,3 @@ struct TriggerRequest: Sendable, Hashable {
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
 }
-
-import Foundation

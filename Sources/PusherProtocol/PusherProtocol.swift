@@ -62,10 +62,9 @@ public struct PusherProtocol: ClientProtocol {
 
     public func run(on node: NodeService) async {
         let writer = shared.writer(for: node, apps: configuration.apps)
-        let keys = PusherKeys(prefix: node.configuration.prefix)
         await withDiscardingTaskGroup { group in
             group.addTask { await writer.run() }
-            group.addTask { await self.followControl(node: node, keys: keys) }
+            group.addTask { await self.followControl(node: node, keys: writer.keys) }
         }
     }
 
@@ -199,8 +198,7 @@ public struct PusherProtocol: ClientProtocol {
     /// The app's connections across the fleet: this node's from memory, the others' from the broker.
     private func connectionCount(app: PusherApp, node: NodeService) async throws -> Int {
         let nodes = try await node.directory.liveNodes().filter { $0 != node.configuration.nodeID }
-        let others = try await PusherFleetState(broker: node.broker, keys: PusherKeys(prefix: node.configuration.prefix))
-            .connectionCount(app: app.id, nodes: nodes)
+        let others = try await shared.writer(for: node, apps: configuration.apps).fleetState.connectionCount(app: app.id, nodes: nodes)
         return others + shared.registry.withLock { $0.appConnections[app.id] ?? 0 }
     }
 

@@ -25,7 +25,7 @@ struct PusherSession: Sendable {
     /// Most user ids in a sign-in's watchlist.
     static let maxWatchlist = 100
 
-    private var keys: PusherKeys { PusherKeys(prefix: node.configuration.prefix) }
+    private var keys: PusherKeys { writer.keys }
 
     /// How one of the connection's tasks ended.
     private enum Ending: Sendable {
@@ -132,6 +132,16 @@ struct PusherSession: Sendable {
         outbox.send(ByteBuffer(string: frame))
     }
 
+    /// The live nodes, this one included even before its first heartbeat is read back.
+    private func liveNodes() async throws -> [String] {
+        Array(Set(try await node.directory.liveNodes()).union([node.configuration.nodeID]))
+    }
+
+    /// `text`, cut to 64 characters for an error message.
+    static func shortened(_ text: String) -> String {
+        text.count > 64 ? String(text.prefix(64)) + "…" : text
+    }
+
     private func command(_ message: PusherInbound) async {
         switch message.event {
         case "pusher:ping":
@@ -145,8 +155,7 @@ struct PusherSession: Sendable {
         case "pusher:signin":
             await signIn(message)
         default:
-            let shown = message.event.count > 64 ? String(message.event.prefix(64)) + "…" : message.event
-            send(PusherFrame.error(4300, "Unknown event \(shown): client events start with client-"))
+            send(PusherFrame.error(4300, "Unknown event \(Self.shortened(message.event)): client events start with client-"))
         }
     }
 
@@ -168,9 +177,8 @@ struct PusherSession: Sendable {
             return send(PusherFrame.error(4300, error.description))
         }
         guard let channel = PusherChannel(name) else {
-            let shown = name.count > 64 ? String(name.prefix(64)) + "…" : name
             return send(PusherFrame.error(
-                4009, "Invalid channel name \(shown): 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ;"
+                4009, "Invalid channel name \(Self.shortened(name)): 1 to 200 characters of A-Z a-z 0-9 _ - = @ , . ;"
             ))
         }
         func refuse(_ type: String, _ error: String, _ status: Int) {
@@ -217,8 +225,7 @@ struct PusherSession: Sendable {
         var outcome = await writer.sync(.channel(key))
         if outcome == .done, let memberKey { outcome = await writer.sync(.member(memberKey)) }
         guard outcome == .done else {
-            let removed = writer.registry.withLock { $0.unsubscribe(socketID: socketID, channel: name) }
-            writer.enqueue([.channel(key)] + (removed.member.map { [PusherWriter.Item.member($0)] } ?? []))
+            leave(name)
             if outcome == .full {
                 return refuse("LimitReached", "Presence channel \(name) is full: at most \(app.maxPresenceMembers) members", 403)
             }
@@ -227,13 +234,10 @@ struct PusherSession: Sendable {
         var succeeded = "{}"
         if channel.isPresence {
             do {
-                let nodes = Set(try await node.directory.liveNodes()).union([node.configuration.nodeID])
-                let members = try await PusherFleetState(broker: node.broker, keys: keys)
-                    .presenceMembers(app: app.id, channel: name, nodes: Array(nodes))
+                let members = try await writer.fleetState.presenceMembers(app: app.id, channel: name, nodes: liveNodes())
                 succeeded = PusherFrame.presenceData(members)
             } catch {
-                let removed = writer.registry.withLock { $0.unsubscribe(socketID: socketID, channel: name) }
-                writer.enqueue([.channel(key)] + (removed.member.map { [PusherWriter.Item.member($0)] } ?? []))
+                leave(name)
                 return refuse("ServiceUnavailable", "The members could not be read; retry", 503)
             }
         }
@@ -283,6 +287,11 @@ struct PusherSession: Sendable {
         guard let data = message.dataObject(), case .string(let name)? = data["channel"] else {
             return send(PusherFrame.error(4300, "pusher:unsubscribe needs data.channel"))
         }
+        leave(name)
+    }
+
+    /// Unsubscribes from `name`, and has the writer bring the broker in step.
+    private func leave(_ name: String) {
         let removed = writer.registry.withLock { $0.unsubscribe(socketID: socketID, channel: name) }
         guard removed.wasSubscribed else { return }
         writer.enqueue([.channel(ChannelKey(app: app.id, channel: name))] + (removed.member.map { [PusherWriter.Item.member($0)] } ?? []))
@@ -316,8 +325,7 @@ struct PusherSession: Sendable {
         send(PusherFrame.signinSuccess(userData: userData))
         guard !watchlist.isEmpty else { return }
         do {
-            let nodes = Set(try await node.directory.liveNodes()).union([node.configuration.nodeID])
-            let online = try await PusherFleetState(broker: node.broker, keys: keys).onlineUsers(app: app.id, among: watchlist, nodes: Array(nodes))
+            let online = try await writer.fleetState.onlineUsers(app: app.id, among: watchlist, nodes: liveNodes())
             var events: [(name: String, userIDs: [String])] = []
             let on = watchlist.filter(online.contains), off = watchlist.filter { !online.contains($0) }
             if !on.isEmpty { events.append((name: "online", userIDs: on)) }

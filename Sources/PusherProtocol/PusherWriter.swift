@@ -76,6 +76,8 @@ final class PusherWriter: Sendable {
     private let written = Mutex(Written())
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
+    /// The fleet-wide reads, on this writer's broker and keys.
+    var fleetState: PusherFleetState { PusherFleetState(broker: broker, keys: keys) }
     /// The least time between two subscription count events of one channel.
     static let countEventInterval: Duration = .seconds(1)
     /// How long a cache channel keeps its last event.
@@ -351,7 +353,7 @@ final class PusherWriter: Sendable {
         }
         written.withLock { $0.lastCountEvent[key] = now }
         let nodes = try await directory.liveNodes()
-        let count = try await PusherFleetState(broker: broker, keys: keys).subscriptionCount(app: key.app, channel: key.channel, nodes: nodes)
+        let count = try await fleetState.subscriptionCount(app: key.app, channel: key.channel, nodes: nodes)
         let frame = PusherFrame.subscriptionCount(channel: key.channel, count: count)
         try await broker.publish(PusherBusMessage(frame: frame).encoded, to: keys.channelTopic(app: key.app, channel: key.channel))
     }
