@@ -1,7 +1,7 @@
 import Synchronization
 
-/// A Lua script run with `EVALSHA`, loaded on first use and reloaded when the server has
-/// forgotten it (`NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`).
+/// A Lua script run with `EVALSHA`; on first use, and when the server has forgotten it
+/// (`NOSCRIPT`, e.g. after a restart or `SCRIPT FLUSH`), run with `EVAL` and loaded again.
 public final class RedisScript: Sendable {
     /// The Lua source.
     public let source: String
@@ -31,12 +31,21 @@ extension RedisClient {
                 script.remember(nil)
             }
         }
-        let loaded = try await send(RedisCommand("SCRIPT", ["LOAD", .string(script.source)]))
-        guard let sha = loaded.string else {
-            throw RedisError(.protocolError, "SCRIPT LOAD did not return a SHA", command: "SCRIPT")
+        // First use, or the server lost it: EVAL runs the source (it cannot answer NOSCRIPT,
+        // even if another client flushes the scripts meanwhile), and SCRIPT LOAD, in the same
+        // write, gives the SHA for next time.
+        let replies = try await pipeline([
+            RedisCommand("EVAL", [.string(script.source), .int(keys.count)] + keys.map { .string($0) } + arguments),
+            RedisCommand("SCRIPT", ["LOAD", .string(script.source)]),
+        ])
+        guard replies.count == 2 else {
+            throw RedisError(.protocolError, "expected 2 replies to EVAL and SCRIPT LOAD, got \(replies.count)", command: "EVAL")
         }
-        script.remember(sha)
-        return try await send(Self.evalsha(sha, keys: keys, arguments: arguments))
+        if let sha = replies[1].string { script.remember(sha) }
+        if let message = replies[0].errorMessage {
+            throw RedisError(.serverError, message, command: "EVAL")
+        }
+        return replies[0]
     }
 
     private static func evalsha(_ sha: String, keys: [String], arguments: [RedisArgument]) -> RedisCommand {
