@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "PusherCore", targets: ["PusherCore"]),
         .library(name: "PusherProtocol", targets: ["PusherProtocol"]),
         .library(name: "PusherAPI", targets: ["PusherAPI"]),
+        .library(name: "Observability", targets: ["Observability"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -31,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // hiredis 0.14 (Debian libhiredis-dev): only its RESP reader is used.
@@ -80,11 +83,24 @@ let package = Package(
             dependencies: ["BrokerCore"],
             swiftSettings: swiftSettings
         ),
+        // Metrics (swift-metrics into one Prometheus registry), readiness reports, the broker
+        // decorator that times round trips and counts reconnects, and logfmt logs.
+        .target(
+            name: "Observability",
+            dependencies: [
+                "BrokerCore",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What the node's and the gateway's HTTP servers share: running a Hummingbird
-        // application until cancelled, with a graceful shutdown.
+        // application until cancelled, with a graceful shutdown; /healthz, /readyz, /metrics.
         .target(
             name: "FleetHTTP",
             dependencies: [
+                "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,6 +115,7 @@ let package = Package(
                 "BrokerCore",
                 "FleetCore",
                 "FleetHTTP",
+                "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -158,6 +175,7 @@ let package = Package(
                 "BrokerCore",
                 "FleetCore",
                 "FleetHTTP",
+                "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,6 +208,7 @@ let package = Package(
                 "FleetGateway",
                 "FleetNode",
                 "NativeProtocol",
+                "Observability",
                 "PusherAPI",
                 "PusherCore",
                 "PusherProtocol",
@@ -218,6 +237,16 @@ let package = Package(
         ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Observability",
+                "BrokerCore",
+                "BrokerEmbedded",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "BrokerTests",
             dependencies: [
                 "BrokerCore",
@@ -238,6 +267,7 @@ let package = Package(
                 "FleetGateway",
                 "FleetNode",
                 "NativeProtocol",
+                "Observability",
                 "PusherAPI",
                 "PusherCore",
                 "PusherProtocol",

@@ -5,6 +5,8 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Observability
+import Synchronization
 
 /// How a gateway runs.
 public struct GatewayConfiguration: Sendable {
@@ -47,9 +49,18 @@ public final class GatewayService: Sendable {
     /// The live nodes (`master_ids`).
     public let directory: NodeDirectory
     private let routes: [any GatewayRoutes]
+    /// The process's metrics (shared with a node in the same process).
+    public let telemetry: Telemetry
+    let meter: APIMeter
+    private let draining = Atomic<Bool>(false)
 
-    public init(configuration: GatewayConfiguration, broker: any Broker, logger: Logger, routes: [any GatewayRoutes] = []) {
+    public init(
+        configuration: GatewayConfiguration, broker: any Broker, logger: Logger, routes: [any GatewayRoutes] = [],
+        telemetry: Telemetry = Telemetry()
+    ) {
         self.configuration = configuration
+        self.telemetry = telemetry
+        self.meter = APIMeter(telemetry: telemetry)
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
         self.logger = logger
@@ -64,12 +75,42 @@ public final class GatewayService: Sendable {
         }
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID))
         let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await requester.run() }
-            group.addTask { await self.directory.run() }
-            defer { group.cancelAll() }
-            try await serve(runner, onListening: onListening)
+        // The replies and the node list keep coming in a task of their own, which the
+        // cancellation that stops the gateway does not reach: the requests in flight when it
+        // stops are finished, with their nodes' answers, before it exits.
+        let background = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await requester.run() }
+                group.addTask { await self.directory.run() }
+            }
         }
+        defer { background.cancel() }
+        try await serve(runner, onListening: onListening)
+    }
+
+    // MARK: Operations
+
+    /// Whether the gateway is draining: `/readyz` answers 503 while it finishes its requests.
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Starts the drain: `/readyz` answers 503 at once, so that load balancers stop sending
+    /// requests; stopping the gateway (cancelling ``run(onListening:)``) then closes the
+    /// listener and finishes the requests in flight.
+    public func drain() {
+        guard !draining.exchange(true, ordering: .relaxed) else { return }
+        telemetry.startedDraining()
+        logger.notice("draining: not ready; requests in flight will finish")
+    }
+
+    /// Ready when not draining and the broker answers.
+    public func readiness() async -> ReadinessReport {
+        var report = ReadinessReport()
+        if isDraining { report.reasons.append("draining: this gateway is shutting down") }
+        let key = keys.nodes
+        if case .failure(let failure) = await ReadinessCheck.broker({ try await self.broker.execute(.ttl(key: key)) }) {
+            report.reasons.append(failure.description)
+        }
+        return report
     }
 
     /// Answers one event API request: (HTTP status, JSON body).
@@ -91,6 +132,7 @@ public final class GatewayService: Sendable {
         do {
             let nodes = try await directory.liveNodes()
             let result = try await runner.run(request.calls, on: nodes)
+            meter.repliesTimedOut(result.extra.count)
             return (200, ResponseJSON.success(result))
         } catch {
             logger.warning("request failed on the broker", metadata: ["error": "\(error)"])
@@ -112,7 +154,10 @@ public final class GatewayService: Sendable {
     private func serve(_ runner: CallRunner, onListening: @escaping @Sendable (Int) async -> Void) async throws {
         let router = Router()
         let maxBody = configuration.maxBodySize
-        router.get("/healthz") { _, _ in "ok\n" }
+        router.add(middleware: APIMetricsMiddleware(meter: meter))
+        OperationsRoutes(telemetry: telemetry, readiness: { await self.readiness() }) {
+            if let nodes = try? await self.directory.liveNodes() { self.meter.nodesAlive(nodes.count) }
+        }.add(to: router)
         let api: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             var body: [UInt8]?
             if request.method == .post || request.method == .put {

@@ -2,10 +2,14 @@ import Hummingbird
 import HummingbirdWebSocket
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
+import Observability
 
 /// A client protocol the node serves over WebSocket (the native protocol, Pusher). Each lives
 /// in its own module; the executable plugs them into the node.
 public protocol ClientProtocol: Sendable {
+    /// Its name in metrics (the `protocol` label) and logs: "native", "pusher".
+    var name: String { get }
     /// The path of its WebSocket upgrade, in Hummingbird's route syntax ("/", "/app/{key}").
     var path: RouterPath { get }
     /// Why an upgrade request for this protocol must be refused (answered 401, no socket),
@@ -26,6 +30,7 @@ public protocol ClientProtocol: Sendable {
 }
 
 extension ClientProtocol {
+    public var name: String { String(describing: Self.self).lowercased() }
     public func refusal(of head: HTTPRequestHead) -> String? { nil }
     public func run(on node: NodeService) async {}
     public func resync(on node: NodeService) {}
@@ -34,9 +39,42 @@ extension ClientProtocol {
 
 /// One accepted WebSocket: its streams, its channel and the upgrade request.
 public struct ClientSocket: Sendable {
-    public let inbound: WebSocketInboundStream
+    let inbound: WebSocketInboundStream
     public let outbound: WebSocketOutboundWriter
     /// The TCP channel: closing it cuts the client off without a close handshake.
     public let channel: any Channel
     public let request: Request
+    /// Its protocol's WebSocket metrics.
+    let meter: SocketMeter
+
+    /// The client's messages, each at most `maxSize` bytes (larger closes with 1009), counted
+    /// in the metrics as they arrive.
+    public func messages(maxSize: Int) -> ClientMessages {
+        ClientMessages(base: inbound.messages(maxSize: maxSize), meter: meter)
+    }
+}
+
+/// A client's WebSocket messages, counted (`wscenter_messages_in_total` and bytes) as read.
+public struct ClientMessages: AsyncSequence, Sendable {
+    public typealias Element = WebSocketMessage
+    let base: WebSocketInboundMessageStream
+    let meter: SocketMeter
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var base: WebSocketInboundMessageStream.AsyncIterator
+        let meter: SocketMeter
+
+        public mutating func next() async throws -> WebSocketMessage? {
+            guard let message = try await base.next() else { return nil }
+            switch message {
+            case .text(let text): meter.received(bytes: text.utf8.count)
+            case .binary(let bytes): meter.received(bytes: bytes.readableBytes)
+            }
+            return message
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), meter: meter)
+    }
 }

@@ -39,6 +39,10 @@ public final class CloseRequest: Sendable {
 }
 
 extension NodeService {
+    /// The close code a drain sends: 1012, service restart. Clients reconnect (to another
+    /// node, behind a load balancer) and resume their session there.
+    public static let serviceRestart = WebSocketErrorCode(codeNumber: 1012)
+
     /// Registers a client connection with the hub for the duration of `body`: its messages
     /// are written in order by a writer task, a client that stops reading is cut off once
     /// `outboxLimit` messages wait, and on return the connection and its bindings are gone.
@@ -61,7 +65,10 @@ extension NodeService {
         hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) }, sessionToken: sessionToken)
         defer { hub.close(connectionID) }
         let closing = CloseRequest()
-        try await Self.runSocket(socket, outbox: outbox, closing: closing) {
+        let hub = hub
+        // On a drain the connection leaves the hub before its close goes out: its session is
+        // away from then on, so every later message is recorded for the resume, none lost.
+        try await runSocket(socket, outbox: outbox, closing: closing, onDrain: { hub.close(connectionID) }) {
             try await body(NodeConnection(id: connectionID, hub: hub, closing: closing))
         }
     }
@@ -69,24 +76,47 @@ extension NodeService {
     /// Runs `body` while a writer task writes `outbox`'s messages to the socket in order.
     /// When `body` returns, a close asked for on `closing` goes out after what is queued
     /// (waiting at most 2 s for it); then the writer stops.
-    public static func runSocket(
-        _ socket: ClientSocket, outbox: Outbox, closing: CloseRequest, _ body: () async throws -> Void
+    ///
+    /// On a drain (``drain(within:)``), `onDrain` runs (the protocol's last words, such as
+    /// taking the connection out of the hub), the outbox ends, and the writer sends the close
+    /// (1012) as soon as what was queued is written; the client's answer ends `body`.
+    public func runSocket(
+        _ socket: ClientSocket, outbox: Outbox, closing: CloseRequest,
+        onDrain: @escaping @Sendable () -> Void = {}, _ body: () async throws -> Void
     ) async throws {
         let outbound = socket.outbound
+        let meter = socket.meter
+        let drained = DrainFlag()
+        let ticket = sockets.open {
+            closing.request(Self.serviceRestart, reason: "service restart")
+            drained.set()
+            onDrain()
+            outbox.finish()
+        }
+        meter.connectionOpened()
+        defer {
+            sockets.close(ticket)
+            meter.connectionClosed()
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await message in outbox.messages {
                     try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message)))
+                    meter.sent(bytes: message.readableBytes)
+                }
+                if drained.isSet, let (code, reason) = closing.request.withLock({ $0 }) {
+                    try? await outbound.close(code, reason: reason)
                 }
             }
             defer { group.cancelAll() }
             try await body()
-            // A close the protocol asked for goes out after what is queued (bounded wait).
+            // A close the protocol asked for goes out after what is queued (bounded wait);
+            // on a drain the writer sends it itself.
             if let (code, reason) = closing.request.withLock({ $0 }) {
                 outbox.finish()
                 group.addTask { try await Task.sleep(for: .seconds(2)) }
                 _ = try? await group.next()
-                try? await outbound.close(code, reason: reason)
+                if !drained.isSet { try? await outbound.close(code, reason: reason) }
             }
         }
     }

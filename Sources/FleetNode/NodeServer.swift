@@ -8,9 +8,10 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOWebSocket
+import Observability
 
 /// The node's HTTP server: the WebSocket upgrades of its client protocols, and plain HTTP
-/// for the rest (`/healthz`).
+/// for the rest (`/healthz`, `/readyz`, `/metrics`).
 struct NodeServer: Sendable {
     let service: NodeService
     let protocols: [any ClientProtocol]
@@ -18,7 +19,7 @@ struct NodeServer: Sendable {
     func run(onListening: @escaping @Sendable (Int) async -> Void) async throws {
         let configuration = service.configuration
         let router = Router()
-        router.get("/healthz") { _, _ in "ok\n" }
+        OperationsRoutes(telemetry: service.telemetry, readiness: { await service.readiness() }).add(to: router)
 
         let webSocketRouter = Router(context: NodeRequestContext.self)
         for clientProtocol in protocols {
@@ -27,7 +28,8 @@ struct NodeServer: Sendable {
             } onUpgrade: { inbound, outbound, context in
                 let socket = ClientSocket(
                     inbound: inbound, outbound: outbound,
-                    channel: context.requestContext.channel, request: context.request
+                    channel: context.requestContext.channel, request: context.request,
+                    meter: service.meter(for: clientProtocol)
                 )
                 try await clientProtocol.serve(socket, on: service)
             }
@@ -51,7 +53,10 @@ struct NodeServer: Sendable {
                     responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration
                 )
             ) { head in
-                protocols.lazy.compactMap { $0.refusal(of: head) }.first
+                if service.isDraining {
+                    return UpgradeRefusal(status: .serviceUnavailable, reason: "this node is shutting down: connect again to reach another node")
+                }
+                return protocols.lazy.compactMap { $0.refusal(of: head) }.first.map { UpgradeRefusal(status: .unauthorized, reason: $0) }
             }
         }
         let application = Application(

@@ -3,6 +3,7 @@ import FleetCore
 import Foundation
 import Logging
 import NIOCore
+import Observability
 import Synchronization
 
 /// A WebSocket node: the hub of local connections, their bindings mirrored to the broker, a
@@ -26,10 +27,25 @@ public final class NodeService: Sendable {
     private let boundPort: Atomic<Int>
     /// Whether a heartbeat was written before (the first one always finds no key).
     private let hasBeaten = Atomic<Bool>(false)
+    /// When the last heartbeat was written (epoch ms; 0: never).
+    private let lastBeat = Atomic<Int64>(0)
+    /// The process's metrics (shared with a gateway in the same process).
+    public let telemetry: Telemetry
+    /// WebSocket metrics by protocol name.
+    private let meters: [String: SocketMeter]
+    /// The open WebSockets, for the drain.
+    let sockets = SocketTracker()
 
     /// - Parameter protocols: the client protocols this node serves, each on its own path.
-    public init(configuration: NodeConfiguration, broker: any Broker, logger: Logger, protocols: [any ClientProtocol]) {
+    public init(
+        configuration: NodeConfiguration, broker: any Broker, logger: Logger, protocols: [any ClientProtocol],
+        telemetry: Telemetry = Telemetry()
+    ) {
         self.protocols = protocols
+        self.telemetry = telemetry
+        self.meters = Dictionary(
+            protocols.map { ($0.name, SocketMeter(protocol: $0.name, telemetry: telemetry)) }, uniquingKeysWith: { first, _ in first }
+        )
         self.configuration = configuration
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
@@ -238,6 +254,63 @@ public final class NodeService: Sendable {
         try await broker.hashLength(keys.group(room))
     }
 
+    // MARK: Operations
+
+    /// The WebSocket metrics of `clientProtocol`'s sockets.
+    func meter(for clientProtocol: any ClientProtocol) -> SocketMeter {
+        meters[clientProtocol.name] ?? SocketMeter(protocol: clientProtocol.name, telemetry: telemetry)
+    }
+
+    /// Whether the node is draining: it refuses new WebSockets and is not ready.
+    public var isDraining: Bool { sockets.isDraining }
+
+    /// Starts the drain and waits (at most `timeout`) until every WebSocket has closed: new
+    /// upgrades are refused with 503, `/readyz` answers 503, and every connection is closed
+    /// with 1012 once what was queued for it is written. Native sessions turn away first, so
+    /// that what is sent meanwhile is recorded and replayed where the client resumes.
+    /// The node stays in the fleet (heartbeat, calls, session claims) until it is stopped
+    /// (cancelled), which then hands the sessions over and leaves `master_ids`.
+    public func drain(within timeout: Duration) async {
+        let open = sockets.count
+        guard sockets.drainAll() else { return }
+        telemetry.startedDraining()
+        logger.notice("draining: closing every WebSocket with 1012", metadata: ["connections": "\(open)"])
+        let deadline = ContinuousClock.now + timeout
+        while sockets.count > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let left = sockets.count
+        if left > 0 {
+            logger.warning("drain: WebSockets still open at the deadline", metadata: ["connections": "\(left)"])
+        } else {
+            logger.info("drain: every WebSocket closed")
+        }
+    }
+
+    /// Ready when not draining, the broker answers, and this node's heartbeat is current
+    /// (written within its TTL, and its key present in the broker).
+    public func readiness() async -> ReadinessReport {
+        var report = ReadinessReport()
+        if isDraining { report.reasons.append("draining: this node is shutting down") }
+        let key = keys.node(configuration.nodeID)
+        switch await ReadinessCheck.broker({ try await self.broker.execute(.ttl(key: key)) }) {
+        case .failure(let failure):
+            report.reasons.append(failure.description)
+        case .success(.int(let ttl)) where ttl < 0:
+            report.reasons.append("heartbeat missing from the broker")
+        case .success:
+            break
+        }
+        let written = lastBeat.load(ordering: .relaxed)
+        let ttl = BrokerCommand.milliseconds(configuration.heartbeatTTL) ?? 3_000
+        if written == 0 {
+            report.reasons.append("no heartbeat written yet")
+        } else if epochMilliseconds() - written > Int64(ttl) {
+            report.reasons.append("heartbeat not written for \(epochMilliseconds() - written) ms (TTL \(ttl) ms)")
+        }
+        return report
+    }
+
     // MARK: Heartbeat
 
     /// Told by the server once it listens (matters when the configured port is 0).
@@ -274,6 +347,7 @@ public final class NodeService: Sendable {
             .set(key: keys.node(configuration.nodeID), value: text, ttl: configuration.heartbeatTTL),
             .hashSet(key: keys.nodes, fields: [configuration.nodeID: text]),
         ], atomically: true)
+        lastBeat.store(epochMilliseconds(), ordering: .relaxed)
         let hadBeaten = hasBeaten.exchange(true, ordering: .relaxed)
         guard case .int(let ttl) = values.first, ttl < 0, hadBeaten else { return false }
         logger.warning("this node's heartbeat key was gone: rewriting its bindings")

@@ -4,14 +4,15 @@ import NIOCore
 import NIOHTTP1
 
 /// Wraps the node's HTTP/WebSocket child channel with a check of every WebSocket upgrade
-/// request before the upgrader sees it: a refused upgrade is answered with 401 and a reason,
-/// and no socket ever opens. (The upgrader alone can only answer 400.)
+/// request before the upgrader sees it: a refused upgrade is answered with its status (401
+/// for credentials, 503 while draining) and a reason, and no socket ever opens. (The
+/// upgrader alone can only answer 400.)
 struct UpgradeGuardChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
 
     let base: Base
-    /// The reason to refuse an upgrade request, or nil to let it through.
-    let refusal: @Sendable (HTTPRequestHead) -> String?
+    /// Why to refuse an upgrade request, or nil to let it through.
+    let refusal: @Sendable (HTTPRequestHead) -> UpgradeRefusal?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
@@ -29,24 +30,25 @@ struct UpgradeGuardChannel<Base: ServerChildChannel>: ServerChildChannel {
 
 /// Sits right after the HTTP request decoder for a connection's first request: lets it
 /// through, unless it is a WebSocket upgrade request that `refusal` turns down, which it
-/// answers with 401 and closes.
+/// answers with the refusal's status and closes.
 final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let refusal: @Sendable (HTTPRequestHead) -> String?
+    private let refusal: @Sendable (HTTPRequestHead) -> UpgradeRefusal?
     private var refusing = false
 
-    init(refusal: @escaping @Sendable (HTTPRequestHead) -> String?) {
+    init(refusal: @escaping @Sendable (HTTPRequestHead) -> UpgradeRefusal?) {
         self.refusal = refusal
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if case .head(let head) = part, head.headers["upgrade"].contains(where: { $0.lowercased() == "websocket" }),
-            let reason = refusal(head)
+            let refused = refusal(head)
         {
+            let reason = refused.reason
             refusing = true
             var body = context.channel.allocator.buffer(capacity: reason.utf8.count + 1)
             body.writeString(reason + "\n")
@@ -54,7 +56,7 @@ final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler 
             headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
             headers.add(name: "Content-Length", value: String(body.readableBytes))
             headers.add(name: "Connection", value: "close")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .unauthorized, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: refused.status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
             return
@@ -67,4 +69,10 @@ final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler 
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
     }
+}
+
+/// An upgrade request turned down: its status and the reason in the body.
+struct UpgradeRefusal: Sendable {
+    var status: HTTPResponseStatus
+    var reason: String
 }

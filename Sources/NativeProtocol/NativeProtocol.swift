@@ -35,6 +35,7 @@ public struct NativeProtocol: ClientProtocol {
 
     public let configuration: Configuration
     public var path: RouterPath { "/" }
+    public var name: String { "native" }
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -77,7 +78,7 @@ public struct NativeProtocol: ClientProtocol {
                 _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
             }
             var session = NativeSession(connection: connection, node: node, configuration: configuration)
-            for try await message in socket.inbound.messages(maxSize: node.configuration.maxMessageSize) {
+            for try await message in socket.messages(maxSize: node.configuration.maxMessageSize) {
                 guard try await session.receive(message, outbound: socket.outbound) else { return }
             }
         }

@@ -38,6 +38,7 @@ public struct PusherProtocol: ClientProtocol {
     }
 
     public var path: RouterPath { "/app/{key}" }
+    public var name: String { "pusher" }
 
     /// The node-wide state every connection shares: the registry, and the writer made on
     /// first use (it needs the node's broker).
@@ -151,7 +152,10 @@ public struct PusherProtocol: ClientProtocol {
         let writer = shared.writer(for: node, apps: configuration.apps)
         let outbox = Outbox(limit: node.configuration.outboxLimit) { [channel = socket.channel] in channel.close(promise: nil) }
         let closing = CloseRequest()
-        try await NodeService.runSocket(socket, outbox: outbox, closing: closing) {
+        // On a drain the client is told, as Pusher's servers tell it, to reconnect at once
+        // (4200) before the close (1012).
+        let restart = ByteBuffer(string: PusherFrame.error(4200, "Server is restarting: reconnect"))
+        try await node.runSocket(socket, outbox: outbox, closing: closing, onDrain: { outbox.send(restart) }) {
             let close = await connect(socket, outbox: outbox, node: node, writer: writer)
             if let close {
                 outbox.send(ByteBuffer(string: PusherFrame.error(close.code, close.message)))
@@ -184,7 +188,7 @@ public struct PusherProtocol: ClientProtocol {
         let session = PusherSession(
             socketID: socketID, app: app, outbox: outbox, kick: kick, node: node, writer: writer, configuration: configuration
         )
-        let close = await session.run(socket.inbound)
+        let close = await session.run(socket.messages(maxSize: node.configuration.maxMessageSize))
         if let removal = shared.registry.withLock({ $0.remove(socketID: socketID) }) {
             var items: [PusherWriter.Item] = removal.channels.map { .channel($0) } + removal.members.map { .member($0) }
             if let user = removal.user { items.append(.user(user)) }

@@ -38,7 +38,7 @@ struct PusherSession: Sendable {
     }
 
     /// Serves the connection until the client leaves (nil) or the server ends it.
-    func run(_ inbound: WebSocketInboundStream) async -> PusherClose? {
+    func run(_ inbound: ClientMessages) async -> PusherClose? {
         let activity = Activity()
         return await withTaskGroup(of: Ending.self) { group in
             group.addTask {
@@ -97,11 +97,11 @@ struct PusherSession: Sendable {
 
     // MARK: Messages
 
-    private func receive(_ inbound: WebSocketInboundStream, activity: Activity) async {
+    private func receive(_ inbound: ClientMessages, activity: Activity) async {
         var limiter = RateLimiter(rate: app.clientEventRate, now: 0)
         let start = ContinuousClock.now
         do {
-            for try await message in inbound.messages(maxSize: node.configuration.maxMessageSize) {
+            for try await message in inbound {
                 activity.touch()
                 guard case .text(let text) = message else {
                     send(PusherFrame.error(4300, "Binary messages are not supported: send JSON text"))

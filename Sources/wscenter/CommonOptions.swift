@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import NativeProtocol
 import PusherCore
 
@@ -40,6 +41,9 @@ struct CommonOptions: ParsableArguments {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical (env LOG_LEVEL).")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
+
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds a drain (SIGTERM, SIGINT) may take before the process exits anyway; keep it below Kubernetes' terminationGracePeriodSeconds (env SHUTDOWN_TIMEOUT).")
+    var shutdownTimeout: Double = environment("SHUTDOWN_TIMEOUT").flatMap(Double.init) ?? 10
 
     @Option(name: .customLong("node-heartbeat-interval"), help: "Seconds between a node's heartbeats (env NODE_HEARTBEAT_INTERVAL).")
     var nodeHeartbeatInterval: Double = environment("NODE_HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 1
@@ -152,6 +156,12 @@ struct CommonOptions: ParsableArguments {
         for (name, value) in [("--node-heartbeat-interval", nodeHeartbeatInterval), ("--node-heartbeat-ttl", nodeHeartbeatTTL), ("--call-timeout", callTimeout)]
         where !(value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be a number of seconds in (0, 3600], got \(value)")
+        }
+        if !(shutdownTimeout >= 1 && shutdownTimeout <= 3600) {
+            throw ValidationError("--shutdown-timeout must be a number of seconds in [1, 3600], got \(shutdownTimeout)")
+        }
+        if Logger.Level(rawValue: logLevel.lowercased()) == nil {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \(logLevel)")
         }
         if nodeHeartbeatTTL <= nodeHeartbeatInterval {
             throw ValidationError("--node-heartbeat-ttl (\(nodeHeartbeatTTL) s) must be longer than --node-heartbeat-interval (\(nodeHeartbeatInterval) s)")

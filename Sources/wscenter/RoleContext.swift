@@ -7,6 +7,7 @@ import Logging
 import FleetGateway
 import FleetNode
 import NativeProtocol
+import Observability
 import PusherAPI
 import PusherCore
 import PusherProtocol
@@ -26,7 +27,7 @@ struct RoleContext {
         self.nodeID = options.nodeID ?? Self.randomNodeID()
         let level = Logger.Level(rawValue: options.logLevel.lowercased()) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LogfmtLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
@@ -67,28 +68,32 @@ struct RoleContext {
     }
 
     /// Runs the broker, waits until it is ready, then runs `services` on it until one fails
-    /// or the process is stopped.
+    /// or SIGTERM/SIGINT arrives. A signal starts a drain (see ``drainThenStop(_:)``); a
+    /// second one ends the process at once.
     func start(requireRedis: Bool, services: [RoleService]) async throws {
         if services.contains(.hooks) {
             // Webhook delivery arrives with the Pusher work; say so rather than pretend.
             _ = try makeBroker(requireRedis: requireRedis)
             throw notImplementedYet("webhook delivery (wscenter hooks)")
         }
-        let broker = try makeBroker(requireRedis: requireRedis)
+        let telemetry = Telemetry()
+        let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis), telemetry: telemetry)
         let events = broker.events()
         let brokerTask = Task { try await broker.run() }
         defer { brokerTask.cancel() }
+        let signals = Self.signals(logger: logger)
         try await waitUntilReady(events)
-        // The services run until one fails or SIGTERM/SIGINT arrives; then they stop (a node
-        // leaves the fleet's view) while the broker still runs, and the broker stops last.
-        let logger = logger
+        let running = try services.map { try make($0, on: broker, telemetry: telemetry) }
+        // The services run until one fails or a signal has drained them; then they stop (a
+        // node hands its sessions over and leaves the fleet's view) while the broker still
+        // runs, and the broker stops last.
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for service in services {
-                group.addTask { try await self.run(service, on: broker) }
+            for service in running {
+                group.addTask { try await service.serve() }
             }
             group.addTask {
-                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                    logger.notice("stopping", metadata: ["signal": "\(signal)"])
+                for await signal in signals {
+                    await self.drainThenStop(running, signal: signal)
                     return
                 }
             }
@@ -98,6 +103,46 @@ struct RoleContext {
         brokerTask.cancel()
         _ = await brokerTask.result
         logger.info("stopped")
+    }
+
+    /// The first SIGTERM or SIGINT; a second one exits at once (status 1).
+    private static func signals(logger: Logger) -> AsyncStream<UnixSignal> {
+        let (stream, continuation) = AsyncStream.makeStream(of: UnixSignal.self)
+        Task.detached {
+            var seen = 0
+            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                seen += 1
+                if seen == 1 {
+                    continuation.yield(signal)
+                } else {
+                    logger.warning("second signal: exiting without finishing the drain", metadata: ["signal": "\(signal)"])
+                    exit(1)
+                }
+            }
+        }
+        return stream
+    }
+
+    /// Drains `running` (readiness 503, no new connections, every WebSocket closed with 1012),
+    /// then returns so that they stop. A watchdog ends the process (status 1) if the whole
+    /// shutdown takes longer than `SHUTDOWN_TIMEOUT`.
+    private func drainThenStop(_ running: [any RunningService], signal: UnixSignal) async {
+        let timeout = Duration.seconds(options.shutdownTimeout)
+        logger.notice("draining", metadata: ["signal": "\(signal)", "shutdown_timeout": "\(options.shutdownTimeout)"])
+        let logger = logger
+        Task.detached {
+            try? await Task.sleep(for: timeout)
+            logger.error("shutdown did not finish within SHUTDOWN_TIMEOUT: exiting", metadata: ["shutdown_timeout": "\(timeout)"])
+            exit(1)
+        }
+        // The connections get most of the time; handing sessions over and leaving the
+        // fleet's view take the rest (normally milliseconds).
+        let budget = max(timeout - .seconds(2), timeout / 2)
+        await withDiscardingTaskGroup { group in
+            for service in running {
+                group.addTask { await service.drain(within: budget) }
+            }
+        }
     }
 
     private func waitUntilReady(_ events: AsyncStream<BrokerEvent>) async throws {
@@ -120,7 +165,8 @@ struct RoleContext {
         logger.info("broker ready")
     }
 
-    private func run(_ service: RoleService, on broker: any Broker) async throws {
+    /// The service that runs `service` on `broker`.
+    private func make(_ service: RoleService, on broker: any Broker, telemetry: Telemetry) throws -> any RunningService {
         switch service {
         case .node:
             var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
@@ -145,7 +191,7 @@ struct RoleContext {
                 reconnectionMaxAttempts: options.reconnectionMaxAttempts
             ))
             let pusher = PusherProtocol(configuration: .init(apps: try options.pusherApps(), activityTimeout: options.activityTimeout))
-            try await NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native, pusher]).run()
+            return NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native, pusher], telemetry: telemetry)
         case .gateway:
             var configuration = GatewayConfiguration(
                 gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,
@@ -156,7 +202,7 @@ struct RoleContext {
             let pusher = PusherAPI(configuration: .init(
                 apps: try options.pusherApps(), pathPrefix: options.apiPathPrefix, authDemo: options.authDemo, defaultAppID: options.appID
             ))
-            try await GatewayService(configuration: configuration, broker: broker, logger: logger, routes: [pusher]).run()
+            return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: [pusher], telemetry: telemetry)
         case .hooks:
             throw notImplementedYet("webhook delivery (wscenter hooks)")
         }
@@ -167,6 +213,23 @@ struct RoleContext {
         logger.error("not implemented yet", metadata: ["missing": "\(what)"])
         return RoleError("wscenter \(role): not implemented yet: \(what)")
     }
+}
+
+/// A node or a gateway, as a role runs and drains it.
+protocol RunningService: Sendable {
+    /// Runs until cancelled.
+    func serve() async throws
+    /// Starts the drain and waits for it, at most `timeout`.
+    func drain(within timeout: Duration) async
+}
+
+extension NodeService: RunningService {
+    func serve() async throws { try await run(onListening: { _ in }) }
+}
+
+extension GatewayService: RunningService {
+    func serve() async throws { try await run(onListening: { _ in }) }
+    func drain(within timeout: Duration) async { drain() }
 }
 
 /// A service a role runs on its broker.

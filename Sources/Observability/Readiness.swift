@@ -1,0 +1,55 @@
+import BrokerCore
+
+/// What `GET /readyz` answers: ready (200), or not (503) with the reasons, as JSON.
+public struct ReadinessReport: Sendable, Hashable {
+    /// Why the process must not get traffic now; empty when it is ready.
+    public var reasons: [String]
+
+    public init(reasons: [String] = []) {
+        self.reasons = reasons
+    }
+
+    public var isReady: Bool { reasons.isEmpty }
+
+    /// 200 when ready, 503 otherwise.
+    public var status: Int { isReady ? 200 : 503 }
+
+    /// `{"status":"ready"}` or `{"status":"not ready","reasons":[...]}`.
+    public var json: String {
+        guard !isReady else { return #"{"status":"ready"}"# }
+        let reasons = reasons.map { "\"" + escaped($0) + "\"" }.joined(separator: ",")
+        return #"{"status":"not ready","reasons":["# + reasons + "]}"
+    }
+}
+
+/// The readiness checks a node and a gateway share.
+public enum ReadinessCheck {
+    /// Runs `probe` (one broker round trip) with a deadline; the reason it failed, if it did.
+    public static func broker<Value: Sendable>(
+        within timeout: Duration = .seconds(1), _ probe: @escaping @Sendable () async throws -> Value
+    ) async -> Result<Value, BrokerProbeFailure> {
+        await withTaskGroup(of: Result<Value, BrokerProbeFailure>?.self) { group in
+            group.addTask {
+                do {
+                    return .success(try await probe())
+                } catch {
+                    return .failure(BrokerProbeFailure(description: "broker unreachable: \(error)"))
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return Task.isCancelled ? nil : .failure(BrokerProbeFailure(description: "broker did not answer within \(timeout)"))
+            }
+            defer { group.cancelAll() }
+            while let result = await group.next() {
+                if let result { return result }
+            }
+            return .failure(BrokerProbeFailure(description: "broker probe cancelled"))
+        }
+    }
+}
+
+/// Why a broker probe failed, as `/readyz` says it.
+public struct BrokerProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public var description: String
+}
