@@ -242,6 +242,7 @@ let package = Package(
                 "Observability",
                 "BrokerCore",
                 "BrokerEmbedded",
+                "WSCTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -87,12 +87,15 @@ extension NodeService {
         let outbound = socket.outbound
         let meter = socket.meter
         let drained = DrainFlag()
-        let ticket = sockets.open {
+        let channel = socket.channel
+        let ticket = sockets.open(drain: {
             closing.request(Self.serviceRestart, reason: "service restart")
             drained.set()
             onDrain()
             outbox.finish()
-        }
+        }, cut: {
+            channel.close(promise: nil)
+        })
         meter.connectionOpened()
         defer {
             sockets.close(ticket)

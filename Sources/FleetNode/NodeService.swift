@@ -267,7 +267,8 @@ public final class NodeService: Sendable {
     /// Starts the drain and waits (at most `timeout`) until every WebSocket has closed: new
     /// upgrades are refused with 503, `/readyz` answers 503, and every connection is closed
     /// with 1012 once what was queued for it is written. Native sessions turn away first, so
-    /// that what is sent meanwhile is recorded and replayed where the client resumes.
+    /// that what is sent meanwhile is recorded and replayed where the client resumes. Clients
+    /// that have not answered the close within 5 s (or `timeout`) are cut off.
     /// The node stays in the fleet (heartbeat, calls, session claims) until it is stopped
     /// (cancelled), which then hands the sessions over and leaves `master_ids`.
     public func drain(within timeout: Duration) async {
@@ -275,15 +276,24 @@ public final class NodeService: Sendable {
         guard sockets.drainAll() else { return }
         telemetry.startedDraining()
         logger.notice("draining: closing every WebSocket with 1012", metadata: ["connections": "\(open)"])
-        let deadline = ContinuousClock.now + timeout
-        while sockets.count > 0, ContinuousClock.now < deadline {
+        let start = ContinuousClock.now
+        let handshakes = start + min(timeout, .seconds(5))
+        while sockets.count > 0, ContinuousClock.now < handshakes {
             try? await Task.sleep(for: .milliseconds(10))
+        }
+        let unanswered = sockets.count
+        if unanswered > 0 {
+            logger.warning("drain: cutting off clients that did not answer the close", metadata: ["connections": "\(unanswered)"])
+            sockets.cutAll()
+            while sockets.count > 0, ContinuousClock.now < start + timeout {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
         }
         let left = sockets.count
         if left > 0 {
             logger.warning("drain: WebSockets still open at the deadline", metadata: ["connections": "\(left)"])
         } else {
-            logger.info("drain: every WebSocket closed")
+            logger.info("drain: every WebSocket closed", metadata: ["after": "\(ContinuousClock.now - start)"])
         }
     }
 

@@ -1,23 +1,28 @@
 import Synchronization
 
 /// The node's open WebSockets, so that a drain reaches every one of them: each registers
-/// what closing it for a drain takes, and a socket that opens once the drain has begun is
-/// drained at once.
+/// what closing it for a drain takes (and how to cut it off when its client does not answer
+/// the close), and a socket that opens once the drain has begun is drained at once.
 final class SocketTracker: Sendable {
+    private struct Entry {
+        var drain: @Sendable () -> Void
+        var cut: @Sendable () -> Void
+    }
+
     private struct State {
         var next = 0
-        var drains: [Int: @Sendable () -> Void] = [:]
+        var entries: [Int: Entry] = [:]
         var draining = false
     }
 
     private let state = Mutex(State())
 
-    /// Registers a socket with its `drain`; returns its ticket for ``close(_:)``.
-    func open(drain: @escaping @Sendable () -> Void) -> Int {
+    /// Registers a socket with its `drain` and its `cut`; returns its ticket for ``close(_:)``.
+    func open(drain: @escaping @Sendable () -> Void, cut: @escaping @Sendable () -> Void) -> Int {
         let (ticket, drainNow) = state.withLock { state in
             let ticket = state.next
             state.next += 1
-            state.drains[ticket] = drain
+            state.entries[ticket] = Entry(drain: drain, cut: cut)
             return (ticket, state.draining)
         }
         if drainNow { drain() }
@@ -26,7 +31,7 @@ final class SocketTracker: Sendable {
 
     /// The socket has ended.
     func close(_ ticket: Int) {
-        state.withLock { _ = $0.drains.removeValue(forKey: ticket) }
+        state.withLock { _ = $0.entries.removeValue(forKey: ticket) }
     }
 
     /// Starts the drain: runs every open socket's drain, and from now on every new one's.
@@ -36,15 +41,20 @@ final class SocketTracker: Sendable {
         let drains = state.withLock { state -> [@Sendable () -> Void]? in
             guard !state.draining else { return nil }
             state.draining = true
-            return Array(state.drains.values)
+            return state.entries.values.map(\.drain)
         }
         guard let drains else { return false }
         for drain in drains { drain() }
         return true
     }
 
+    /// Cuts off every socket still open (their clients did not answer the close).
+    func cutAll() {
+        for cut in state.withLock({ $0.entries.values.map(\.cut) }) { cut() }
+    }
+
     /// Sockets still open.
-    var count: Int { state.withLock { $0.drains.count } }
+    var count: Int { state.withLock { $0.entries.count } }
 
     var isDraining: Bool { state.withLock { $0.draining } }
 }

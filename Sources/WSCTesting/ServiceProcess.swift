@@ -34,6 +34,11 @@ public final class ServiceProcess: @unchecked Sendable {
         child.waitUntilExit()
     }
 
+    /// Sends `signal` without waiting for the process to react.
+    public func signal(_ signal: Int32) {
+        child.send(signal)
+    }
+
     /// How the process ended, e.g. "exit status 0" or "signal 9"; nil while it runs.
     public var termination: String? { child.termination }
 

@@ -7,7 +7,7 @@ struct WSCenter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wscenter",
         abstract: "A distributed WebSocket hub: event API, native JSON protocol and Pusher Channels.",
-        subcommands: [Serve.self, Node.self, Gateway.self, Hooks.self],
+        subcommands: [Serve.self, Node.self, Gateway.self, Hooks.self, Health.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -27,12 +27,16 @@ final class ProcessFleet: Sendable {
     private let inspectors = Mutex<[Task<Void, any Error>]>([])
 
     /// - Parameter heartbeat: (interval, ttl) in seconds.
-    init(redisURL: String, nodes nodeCount: Int = 2, gateways gatewayCount: Int = 2, heartbeat: (Double, Double) = (0.5, 2)) async throws {
+    /// - Parameter extra: more options for every process.
+    init(
+        redisURL: String, nodes nodeCount: Int = 2, gateways gatewayCount: Int = 2, heartbeat: (Double, Double) = (0.5, 2),
+        extra: [String] = []
+    ) async throws {
         let binary = try wscenterBinary()
         self.redisURL = redisURL
         prefix = "p\(UInt32.random(in: 0...UInt32.max)):"
         var common = ["--redis-url", redisURL, "--redis-prefix", prefix, "--host", "127.0.0.1", "--log-level", "info"]
-        common += ["--node-heartbeat-interval", "\(heartbeat.0)", "--node-heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"]
+        common += ["--node-heartbeat-interval", "\(heartbeat.0)", "--node-heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"] + extra
         var nodeIDs: [String] = [], nodePorts: [Int] = [], nodes: [ServiceProcess] = []
         for index in 0..<nodeCount {
             let id = "pnode\(index)-\(UInt16.random(in: 0...UInt16.max))"
@@ -50,7 +54,12 @@ final class ProcessFleet: Sendable {
         (self.nodeIDs, self.nodePorts, self.nodes, self.gatewayPorts, self.gateways) = (nodeIDs, nodePorts, nodes, gatewayPorts, gateways)
         let api = self.api
         let expected = nodeIDs.sorted()
+        let ports = nodePorts
         try await eventually(within: .seconds(20), "the process fleet is up") {
+            // Nodes beat before they listen: each must also answer HTTP.
+            for port in ports {
+                guard (try? await httpGet(port: port, "/healthz"))?.status == 200 else { return false }
+            }
             for gateway in 0..<gatewayCount {
                 guard let answer = try? await api.get("event=getConnectionCount", gateway: gateway), answer.masterIDs == expected else {
                     return false

@@ -1,0 +1,42 @@
+import Synchronization
+import Testing
+
+@testable import FleetGateway
+@testable import FleetNode
+
+@Suite("Drain bookkeeping and API metric labels")
+struct OperationsUnitTests {
+    final class Calls: Sendable {
+        let log = Mutex<[String]>([])
+        func note(_ text: String) { log.withLock { $0.append(text) } }
+        var all: [String] { log.withLock { $0 } }
+    }
+
+    @Test("a drain reaches every open socket once; a socket opened during the drain is drained at once; cut reaches the rest")
+    func tracker() {
+        let tracker = SocketTracker()
+        let calls = Calls()
+        let a = tracker.open(drain: { calls.note("drain a") }, cut: { calls.note("cut a") })
+        let b = tracker.open(drain: { calls.note("drain b") }, cut: { calls.note("cut b") })
+        #expect(tracker.count == 2 && !tracker.isDraining)
+        tracker.close(a)
+        #expect(tracker.drainAll())
+        #expect(!tracker.drainAll(), "a second drain does nothing")
+        #expect(calls.all == ["drain b"])
+        let c = tracker.open(drain: { calls.note("drain c") }, cut: { calls.note("cut c") })
+        #expect(calls.all == ["drain b", "drain c"])
+        tracker.close(b)
+        tracker.cutAll()
+        #expect(calls.all == ["drain b", "drain c", "cut c"])
+        tracker.close(c)
+        #expect(tracker.count == 0 && tracker.isDraining)
+    }
+
+    @Test("event labels: each event of a batch by name; anything else is `unknown`, nothing is `none`")
+    func eventLabels() {
+        #expect(APIMetricsMiddleware.eventLabels("bindId,sendMessageToId") == ["bindId", "sendMessageToId"])
+        #expect(APIMetricsMiddleware.eventLabels("getIds,<script>,") == ["getIds", "unknown", "unknown"])
+        #expect(APIMetricsMiddleware.eventLabels(nil) == ["none"])
+        #expect(APIMetricsMiddleware.eventLabels("") == ["none"])
+    }
+}
