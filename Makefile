@@ -5,23 +5,29 @@
 #   make interop the interop tests alone: real pysher / pusher SDK against a 2-node, 2-gateway fleet
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
 #   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
+#   make fleet-smoke  the compose topology as local processes (1 redis, 3 nodes, 2 gateways), curl checks
+#   make deploy-check validate docker/ and k8s/ offline (compose config, strict k8s schemas, consistency)
+#   make image        build the container image (needs Docker)
+#   make compose-up   start the docker compose fleet (needs Docker)
 #
 # `make test` and `make bench` start a redis-server on a free port of 127.0.0.1
 # and stop it afterwards (scripts/with-redis.sh). To use your own Redis instead:
 #   REDIS_URL=redis://127.0.0.1:6379 make test
 # Pass options to `swift test` with SWIFT_TEST_FLAGS, e.g.
 #   make test SWIFT_TEST_FLAGS="--filter RedisTests" INTEROP=0
-# INTEROP=0 skips the interop tests (Tests/interop, Python; pip installs what they need).
+# INTEROP=0 skips the interop tests (Tests/interop, Python; pip installs what they need),
+# SMOKE=0 the fleet smoke test, DEPLOY_CHECK=0 the validation of docker/ and k8s/.
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_BUILD_FLAGS ?=
 SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
 INTEROP ?= 1
+SMOKE ?= 1
+DEPLOY_CHECK ?= 1
 ARGS ?=
-INTEROP ?= 1
 
-.PHONY: all deps build test interop run bench bench-compare bench-fleet clean
+.PHONY: all deps build test interop fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet clean
 
 all: build
 
@@ -34,13 +40,36 @@ build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
 ## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set),
-## then the interop tests (unless INTEROP=0).
-## (`swift test` builds the wscenter binary too; the interop tests use that one.)
+## then the interop tests (unless INTEROP=0), the fleet smoke test (unless SMOKE=0) and
+## the validation of docker/ and k8s/ (unless DEPLOY_CHECK=0).
+## (`swift test` builds the wscenter binary too; the later steps use that one.)
 test: deps
 	scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
 	@if [ "$(INTEROP)" != 0 ]; then \
 	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh; \
 	fi
+	@if [ "$(SMOKE)" != 0 ]; then \
+	    scripts/fleet-smoke.sh "$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter"; \
+	fi
+	@if [ "$(DEPLOY_CHECK)" != 0 ]; then scripts/validate-deploy.sh; fi
+
+## The compose topology as local processes: 1 redis-server, 3 nodes, 2 gateways, checked
+## with curl-level requests through each gateway, then a drain (SIGTERM) of a node.
+fleet-smoke: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
+	scripts/fleet-smoke.sh "$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter"
+
+## Validate docker/ and k8s/ without Docker or a cluster (installs its tools when missing).
+deploy-check:
+	scripts/validate-deploy.sh
+
+## Build the container image (context = the repository root).
+image:
+	docker build -f docker/Dockerfile -t wscenter:local .
+
+## Start Redis, 3 nodes, 2 gateways and nginx with Docker Compose.
+compose-up:
+	docker compose -f docker/compose.yml up --build
 
 ## The interop tests alone: pysher, the pusher SDK and websockets against a real fleet on Redis.
 interop: deps
@@ -68,4 +97,4 @@ bench-fleet: deps
 ## Remove build products.
 clean:
 	$(SWIFT) package clean
-	rm -rf Benchmarks/.build
+	rm -rf Benchmarks/.build .build-deploy
