@@ -7,11 +7,13 @@ import Logging
 import FleetGateway
 import FleetNode
 import NativeProtocol
+import FleetHTTP
 import Observability
 import PusherAPI
 import PusherCore
 import PusherProtocol
 import Redis
+import ServiceLifecycle
 import UnixSignals
 
 /// What every role sets up the same way: logging, its node id, its broker.
@@ -81,66 +83,48 @@ struct RoleContext {
         let events = broker.events()
         let brokerTask = Task { try await broker.run() }
         defer { brokerTask.cancel() }
-        let signals = Self.signals(logger: logger)
         try await waitUntilReady(events)
-        let running = try services.map { try make($0, on: broker, telemetry: telemetry) }
-        // The services run until one fails or a signal has drained them; then they stop (a
-        // node hands its sessions over and leaves the fleet's view) while the broker still
-        // runs, and the broker stops last.
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for service in running {
-                group.addTask { try await service.serve() }
-            }
-            group.addTask {
-                for await signal in signals {
-                    await self.drainThenStop(running, signal: signal)
-                    return
-                }
-            }
-            defer { group.cancelAll() }
-            try await group.next()
+        let timeout = Duration.seconds(options.shutdownTimeout)
+        // The connections get most of the time; handing sessions over and leaving the fleet's
+        // view take the rest (normally milliseconds).
+        let budget = max(timeout - .seconds(2), timeout / 2)
+        let managed = try services.map { service in
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: DrainingService(service: try make(service, on: broker, telemetry: telemetry), budget: budget)
+            )
         }
+        // SIGTERM and SIGINT shut the group down gracefully: each service drains, then stops
+        // (a node hands its sessions over and leaves the fleet's view), the last one listed
+        // first, while the broker still runs; the broker stops last.
+        var configuration = ServiceGroupConfiguration(services: managed, logger: frameworkLogger(logger))
+        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
+        configuration.maximumGracefulShutdownDuration = timeout
+        Self.watchSignals(timeout: timeout, logger: logger)
+        try await ServiceGroup(configuration: configuration).run()
         brokerTask.cancel()
         _ = await brokerTask.result
         logger.info("stopped")
     }
 
-    /// The first SIGTERM or SIGINT; a second one exits at once (status 1).
-    private static func signals(logger: Logger) -> AsyncStream<UnixSignal> {
-        let (stream, continuation) = AsyncStream.makeStream(of: UnixSignal.self)
+    /// Beside the service group's own handling: the first SIGTERM or SIGINT is logged and
+    /// arms a watchdog that ends the process (status 1) if the shutdown takes longer than
+    /// `timeout`; a second signal ends it at once (status 1).
+    private static func watchSignals(timeout: Duration, logger: Logger) {
         Task.detached {
             var seen = 0
             for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
                 seen += 1
                 if seen == 1 {
-                    continuation.yield(signal)
+                    logger.notice("draining", metadata: ["signal": "\(signal)", "shutdown_timeout": "\(timeout)"])
+                    Task.detached {
+                        try? await Task.sleep(for: timeout + .milliseconds(500))
+                        logger.error("shutdown did not finish within SHUTDOWN_TIMEOUT: exiting", metadata: ["shutdown_timeout": "\(timeout)"])
+                        exit(1)
+                    }
                 } else {
                     logger.warning("second signal: exiting without finishing the drain", metadata: ["signal": "\(signal)"])
                     exit(1)
                 }
-            }
-        }
-        return stream
-    }
-
-    /// Drains `running` (readiness 503, no new connections, every WebSocket closed with 1012),
-    /// then returns so that they stop. A watchdog ends the process (status 1) if the whole
-    /// shutdown takes longer than `SHUTDOWN_TIMEOUT`.
-    private func drainThenStop(_ running: [any RunningService], signal: UnixSignal) async {
-        let timeout = Duration.seconds(options.shutdownTimeout)
-        logger.notice("draining", metadata: ["signal": "\(signal)", "shutdown_timeout": "\(options.shutdownTimeout)"])
-        let logger = logger
-        Task.detached {
-            try? await Task.sleep(for: timeout)
-            logger.error("shutdown did not finish within SHUTDOWN_TIMEOUT: exiting", metadata: ["shutdown_timeout": "\(timeout)"])
-            exit(1)
-        }
-        // The connections get most of the time; handing sessions over and leaving the
-        // fleet's view take the rest (normally milliseconds).
-        let budget = max(timeout - .seconds(2), timeout / 2)
-        await withDiscardingTaskGroup { group in
-            for service in running {
-                group.addTask { await service.drain(within: budget) }
             }
         }
     }
@@ -230,6 +214,38 @@ extension NodeService: RunningService {
 extension GatewayService: RunningService {
     func serve() async throws { try await run(onListening: { _ in }) }
     func drain(within timeout: Duration) async { drain() }
+}
+
+/// A node or gateway under a service group: it runs until the group shuts down gracefully,
+/// then drains (at most `budget`) and stops.
+struct DrainingService: Service {
+    let service: any RunningService
+    let budget: Duration
+
+    func run() async throws {
+        // The service runs detached from the group's task: the group's graceful shutdown
+        // must start the drain, not reach the HTTP server inside (which would close its
+        // listener at once, before the drain, through the task-local shutdown signal).
+        let serving = Task.detached { try await service.serve() }
+        try await withTaskCancellationHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await serving.value }
+                group.addTask {
+                    try await gracefulShutdown()
+                    await service.drain(within: budget)
+                }
+                // Whichever ends first (the drain, or the service failing) stops the other;
+                // the group then waits until the service has stopped.
+                defer {
+                    serving.cancel()
+                    group.cancelAll()
+                }
+                try await group.next()
+            }
+        } onCancel: {
+            serving.cancel()
+        }
+    }
 }
 
 /// A service a role runs on its broker.
