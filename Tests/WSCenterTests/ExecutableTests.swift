@@ -43,10 +43,36 @@ struct ExecutableTests {
     @Test("bad options are refused with the reason", arguments: [
         ["serve", "--port", "70000"], ["serve", "--redis-url", "http://x"],
         ["serve", "--node-heartbeat-ttl", "1", "--node-heartbeat-interval", "2"], ["gateway", "--call-timeout", "0"],
+        ["serve", "--shutdown-timeout", "0"], ["serve", "--log-level", "loud"],
     ])
     func badOptions(arguments: [String]) throws {
         let (status, stderr) = try runWSCenter(arguments)
         #expect(status != 0)
         #expect(stderr.contains("Error:"), "\(stderr)")
+    }
+
+    @Test("health: exit 0 when a probed port answers /healthz with 200, 1 with the reasons when none does")
+    func health() async throws {
+        let closed = try freeTCPPort()
+        let refused = try runWSCenter(["health", "--ports", "\(closed)"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("not healthy: 127.0.0.1:\(closed)/healthz: cannot connect"), "\(refused.stderr)")
+
+        let (port, httpPort) = (try freeTCPPort(), try freeTCPPort())
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wscenter").path
+        let serve = try ServiceProcess.start(
+            executable: binary,
+            arguments: ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--http-port", "\(httpPort)"],
+            removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT"]
+        )
+        var status: Int32 = -1
+        for _ in 0..<100 where status != 0 {
+            status = try runWSCenter(["health", "--ports", "\(closed),\(httpPort)"]).status
+            if status != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(status == 0, "\(serve.output())")
+        #expect(try runWSCenter(["health", "--ready"], environment: ["PORT": "\(port)", "HTTP_PORT": "\(closed)"]).status == 0)
+        serve.kill(SIGTERM)
+        #expect(serve.termination == "exit status 0", "\(serve.output())")
     }
 }
