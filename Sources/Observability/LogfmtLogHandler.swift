@@ -37,14 +37,12 @@ public struct LogfmtLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?,
-        source: String, file: String, function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
-        if let explicit { fields.merge(explicit) { _, new in new } }
-        write(Self.format(date: Date(), level: level, message: message.description, fields: fields))
+        if let explicit = event.metadata { fields.merge(explicit) { _, new in new } }
+        if let error = event.error, fields["error"] == nil { fields["error"] = "\(error)" }
+        write(Self.format(date: Date(), level: event.level, message: event.message.description, fields: fields))
     }
 
     /// One line (with its newline) for an event.

@@ -20,6 +20,7 @@ from interop_support import (  # noqa: E402
     Fleet,
     PysherClient,
     RawClient,
+    wscenter_binary,
 )
 
 _fleet: Fleet | None = None
@@ -35,21 +36,13 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, _interrupt)
 
 
-def _binary() -> str:
-    binary = os.environ.get("WSCENTER_BIN")
-    if not binary:
-        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-        binary = os.path.join(root, ".build", "debug", "wscenter")
-    return binary
-
-
 @pytest.fixture(scope="session")
 def fleet():
     global _fleet
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         pytest.exit("REDIS_URL is not set; run through scripts/with-redis.sh scripts/interop.sh", returncode=2)
-    binary = _binary()
+    binary = wscenter_binary()
     if not os.access(binary, os.X_OK):
         pytest.exit(f"wscenter binary not found at {binary}; set WSCENTER_BIN", returncode=2)
     _fleet = Fleet(binary, redis_url)

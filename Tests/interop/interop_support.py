@@ -305,15 +305,17 @@ class RawClient(Recorder):
 class PysherClient(Recorder):
     """pysher (a real third-party Pusher client, protocol 6), with every frame recorded."""
 
-    def __init__(self, port: int, app: dict = APP1, user_data: Optional[dict] = None, label: str = "pysher"):
+    def __init__(self, port: int, app: dict = APP1, user_data: Optional[dict] = None, label: str = "pysher",
+                 reconnect_interval: int = 30, auto_sub: bool = False):
         import logging
 
         import pysher
 
         super().__init__(label)
+        self.close_codes: list[Optional[int]] = []
         self.pusher = pysher.Pusher(key=app["key"], custom_host="127.0.0.1", port=port, secure=False,
                                     secret=app["secret"], user_data=user_data, log_level=logging.WARNING,
-                                    reconnect_interval=30)
+                                    reconnect_interval=reconnect_interval, auto_sub=auto_sub)
         connection = self.pusher.connection
         original_on_message = connection._on_message
         original_on_close = connection._on_close
@@ -326,8 +328,11 @@ class PysherClient(Recorder):
             original_on_message(*args)
 
         def on_close(*args):
+            # websocket-client calls on_close(app, status code, reason)
             code = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-            self._record_close(code, None)
+            with self._cond:
+                self.close_codes.append(code)
+            self._record_close(code, args[2] if len(args) > 2 else None)
             original_on_close(*args)
 
         # WebSocketApp is built in the connection thread from these attributes.
@@ -374,6 +379,15 @@ class PysherClient(Recorder):
 
 
 # --------------------------------------------------------------------------- fleet
+
+def wscenter_binary() -> str:
+    """$WSCENTER_BIN, else the debug build."""
+    binary = os.environ.get("WSCENTER_BIN")
+    if not binary:
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+        binary = os.path.join(root, ".build", "debug", "wscenter")
+    return binary
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -501,18 +515,18 @@ class Fleet:
         env.update(extra)
         return env
 
-    def start(self) -> None:
+    def start(self, nodes: int = 2, gateways: int = 2, tag: str = "interop") -> None:
         session = secrets.token_hex(3)
-        for i in range(2):
+        for i in range(nodes):
             port = free_port()
             node = Service(self, "node", f"node{i}", self._env(
-                PORT=str(port), HTTP_PORT=str(free_port()), NODE_ID=f"interop-{session}-n{i}"), port)
+                PORT=str(port), HTTP_PORT=str(free_port()), NODE_ID=f"{tag}-{session}-n{i}"), port)
             node.port = port
             self.nodes.append(node)
-        for i in range(2):
+        for i in range(gateways):
             http_port = free_port()
             gateway = Service(self, "gateway", f"gateway{i}", self._env(
-                PORT=str(free_port()), HTTP_PORT=str(http_port), NODE_ID=f"interop-{session}-g{i}"), http_port)
+                PORT=str(free_port()), HTTP_PORT=str(http_port), NODE_ID=f"{tag}-{session}-g{i}"), http_port)
             gateway.http_port = http_port
             self.gateways.append(gateway)
         for service in self.nodes + self.gateways:
