@@ -8,6 +8,7 @@
 #   scripts/with-redis.sh Benchmarks/fleet/run.sh      (or: make bench-fleet)
 #
 # Installs wrk (apt) and the PyPI package websockets if they are missing.
+# WSCENTER_BIN=path runs that binary instead of building one (to compare two builds).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 : "${REDIS_URL:?set REDIS_URL (or run through scripts/with-redis.sh)}"
@@ -18,8 +19,12 @@ CONNECTIONS=${CONNECTIONS:-5000}
 command -v wrk >/dev/null || { echo "bench-fleet: installing wrk" >&2; ${SUDO:-$( [ "$(id -u)" = 0 ] || echo sudo )} apt-get install -y -q wrk >/dev/null; }
 python3 -c "import websockets" 2>/dev/null || python3 -m pip install -q websockets
 
-"$SWIFT" build -c release --product wscenter >&2
-bin="$("$SWIFT" build -c release --show-bin-path)/wscenter"
+if [[ -n "${WSCENTER_BIN:-}" ]]; then
+    bin=$WSCENTER_BIN
+else
+    "$SWIFT" build -c release --product wscenter >&2
+    bin="$("$SWIFT" build -c release --show-bin-path)/wscenter"
+fi
 prefix="bench$RANDOM:"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 n1=$(free_port); n2=$(free_port); g=$(free_port)
