@@ -53,6 +53,8 @@ public final class GatewayService: Sendable {
     public let telemetry: Telemetry
     let meter: APIMeter
     private let draining = Atomic<Bool>(false)
+    /// Whether the broker's links are up (replies arrive by pub/sub), for readiness.
+    private let brokerLink = BrokerLinkState()
 
     public init(
         configuration: GatewayConfiguration, broker: any Broker, logger: Logger, routes: [any GatewayRoutes] = [],
@@ -75,6 +77,7 @@ public final class GatewayService: Sendable {
         }
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID))
         let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
+        let linkEvents = broker.events()
         // The replies and the node list keep coming in a task of their own, which the
         // cancellation that stops the gateway does not reach: the requests in flight when it
         // stops are finished, with their nodes' answers, before it exits.
@@ -82,6 +85,7 @@ public final class GatewayService: Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { await requester.run() }
                 group.addTask { await self.directory.run() }
+                group.addTask { await self.brokerLink.follow(linkEvents) }
             }
         }
         defer { background.cancel() }
@@ -106,6 +110,7 @@ public final class GatewayService: Sendable {
     public func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
         if isDraining { report.reasons.append("draining: this gateway is shutting down") }
+        if !brokerLink.isUp { report.reasons.append("broker link down: \(brokerLink.downReason)") }
         let key = keys.nodes
         if case .failure(let failure) = await ReadinessCheck.broker({ try await self.broker.execute(.ttl(key: key)) }) {
             report.reasons.append(failure.description)

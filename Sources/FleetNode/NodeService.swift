@@ -35,6 +35,8 @@ public final class NodeService: Sendable {
     private let meters: [String: SocketMeter]
     /// The open WebSockets, for the drain.
     let sockets = SocketTracker()
+    /// Whether the broker's links are up, for readiness.
+    private let brokerLink = BrokerLinkState()
 
     /// - Parameter protocols: the client protocols this node serves, each on its own path.
     public init(
@@ -76,6 +78,7 @@ public final class NodeService: Sendable {
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         let bus = try await broker.subscribe(to: [keys.broadcastChannel, keys.nodeChannel(configuration.nodeID)])
         let events = broker.events()
+        let linkEvents = broker.events()
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.nodeID))
         self.requester.withLock { $0 = requester }
         sync.requestResync()
@@ -93,6 +96,7 @@ public final class NodeService: Sendable {
                 group.addTask { await self.directory.run() }
                 group.addTask { await self.heartbeatLoop() }
                 group.addTask { await self.janitorLoop() }
+                group.addTask { await self.brokerLink.follow(linkEvents) }
                 for clientProtocol in self.protocols {
                     group.addTask { await clientProtocol.run(on: self) }
                 }
@@ -302,6 +306,7 @@ public final class NodeService: Sendable {
     public func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
         if isDraining { report.reasons.append("draining: this node is shutting down") }
+        if !brokerLink.isUp { report.reasons.append("broker link down: \(brokerLink.downReason)") }
         let key = keys.node(configuration.nodeID)
         switch await ReadinessCheck.broker({ try await self.broker.execute(.ttl(key: key)) }) {
         case .failure(let failure):

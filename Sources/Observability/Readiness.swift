@@ -1,3 +1,4 @@
+import Synchronization
 import BrokerCore
 
 /// What `GET /readyz` answers: ready (200), or not (503) with the reasons, as JSON.
@@ -52,4 +53,33 @@ public enum ReadinessCheck {
 /// Why a broker probe failed, as `/readyz` says it.
 public struct BrokerProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String
+}
+
+/// Whether the broker's links are up, as its events tell: down from `.disconnected` until
+/// `.reconnected` (every subscription restored). A service starts once its broker is
+/// connected, so the state starts up.
+public final class BrokerLinkState: Sendable {
+    private let up = Atomic<Bool>(true)
+    private let reason = Mutex<String>("")
+
+    public init() {}
+
+    public var isUp: Bool { up.load(ordering: .relaxed) }
+
+    /// Why the link is down ("" while up).
+    public var downReason: String { reason.withLock { $0 } }
+
+    /// Follows `events` until they end or the task is cancelled.
+    public func follow(_ events: AsyncStream<BrokerEvent>) async {
+        for await event in events {
+            switch event {
+            case .connected, .reconnected:
+                reason.withLock { $0 = "" }
+                up.store(true, ordering: .relaxed)
+            case .disconnected(let why):
+                reason.withLock { $0 = why }
+                up.store(false, ordering: .relaxed)
+            }
+        }
+    }
 }

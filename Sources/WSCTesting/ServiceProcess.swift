@@ -46,4 +46,21 @@ public final class ServiceProcess: @unchecked Sendable {
     public func output() -> String {
         (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     }
+
+    /// The port a `wscenter` role started with port 0 listens on, read from its log line
+    /// `msg="<role> listening" host=... port=N` (ports picked in advance could be taken by
+    /// another test's process in between).
+    public func listeningPort(role: String, within timeout: Duration = .seconds(20)) async throws -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for line in output().split(separator: "\n") where line.contains("msg=\"\(role) listening\"") {
+                if let field = line.split(separator: " ").first(where: { $0.hasPrefix("port=") }), let port = Int(field.dropFirst(5)) {
+                    return port
+                }
+            }
+            guard isRunning else { throw WSCTestingError(.serverExited, "the \(role) exited before listening", serverOutput: output()) }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw WSCTestingError(.serverStartTimedOut, "the \(role) did not log its port within \(timeout)", serverOutput: output())
+    }
 }

@@ -37,20 +37,21 @@ final class ProcessFleet: Sendable {
         prefix = "p\(UInt32.random(in: 0...UInt32.max)):"
         var common = ["--redis-url", redisURL, "--redis-prefix", prefix, "--host", "127.0.0.1", "--log-level", "info"]
         common += ["--node-heartbeat-interval", "\(heartbeat.0)", "--node-heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"] + extra
-        var nodeIDs: [String] = [], nodePorts: [Int] = [], nodes: [ServiceProcess] = []
+        // Every process binds port 0 and the test reads the port it logs: ports picked in
+        // advance could be taken by another test's process in between.
+        var nodeIDs: [String] = [], nodes: [ServiceProcess] = []
         for index in 0..<nodeCount {
             let id = "pnode\(index)-\(UInt16.random(in: 0...UInt16.max))"
-            let port = try freeTCPPort()
-            nodes.append(try ServiceProcess.start(executable: binary, arguments: ["node", "--node-id", id, "--port", "\(port)"] + common))
+            nodes.append(try ServiceProcess.start(executable: binary, arguments: ["node", "--node-id", id, "--port", "0"] + common))
             nodeIDs.append(id)
-            nodePorts.append(port)
         }
-        var gatewayPorts: [Int] = [], gateways: [ServiceProcess] = []
+        var gateways: [ServiceProcess] = []
         for _ in 0..<gatewayCount {
-            let port = try freeTCPPort()
-            gateways.append(try ServiceProcess.start(executable: binary, arguments: ["gateway", "--http-port", "\(port)"] + common))
-            gatewayPorts.append(port)
+            gateways.append(try ServiceProcess.start(executable: binary, arguments: ["gateway", "--http-port", "0"] + common))
         }
+        var nodePorts: [Int] = [], gatewayPorts: [Int] = []
+        for node in nodes { nodePorts.append(try await node.listeningPort(role: "node")) }
+        for gateway in gateways { gatewayPorts.append(try await gateway.listeningPort(role: "gateway")) }
         (self.nodeIDs, self.nodePorts, self.nodes, self.gatewayPorts, self.gateways) = (nodeIDs, nodePorts, nodes, gatewayPorts, gateways)
         let api = self.api
         let expected = nodeIDs.sorted()
@@ -231,12 +232,12 @@ struct FleetProcessTests {
 
     @Test("serve: one process on the embedded broker answers the API and serves WebSockets")
     func serveEmbedded() async throws {
-        let (port, httpPort) = (try freeTCPPort(), try freeTCPPort())
         let process = try ServiceProcess.start(
             executable: try wscenterBinary(),
-            arguments: ["serve", "--node-id", "solo", "--host", "127.0.0.1", "--port", "\(port)", "--http-port", "\(httpPort)"],
+            arguments: ["serve", "--node-id", "solo", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"],
             removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT"]
         )
+        let (port, httpPort) = (try await process.listeningPort(role: "node"), try await process.listeningPort(role: "gateway"))
         let api = APIClient(ports: [httpPort])
         try await eventually(within: .seconds(10), "serve is up") {
             (try? await api.get("event=getConnectionCount"))?.masterIDs == ["solo"]

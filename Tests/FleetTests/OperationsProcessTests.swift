@@ -22,6 +22,16 @@ func scrape(port: Int) async throws -> PrometheusText {
     return try PrometheusText(parsing: body)
 }
 
+/// A WebSocket client that never reads (so never answers a close), once the node counts it:
+/// the node registers a socket a moment after its 101 answer.
+func idleClient(port: Int) async throws -> IdleWebSocket {
+    let client = try IdleWebSocket(port: port)
+    try await eventually(within: .seconds(5), "the node counts the idle client") {
+        try await scrape(port: port).value(MetricName.connections, ["protocol": "native"]) == 1
+    }
+    return client
+}
+
 @Suite("Operations: drain, readiness and metrics of wscenter processes", .serialized)
 struct OperationsProcessTests {
     @Test("SIGTERM drain: every client gets 1012, the node leaves master_ids at once (TTL 30 s), the sessions resume on the other node with what was sent meanwhile; exit 0")
@@ -82,7 +92,7 @@ struct OperationsProcessTests {
         #expect(try await httpGet(port: port, "/readyz") == (200, #"{"status":"ready"}"# + "\n"))
         #expect(try await httpGet(port: fleet.gatewayPorts[0], "/readyz").status == 200)
         // A client that never answers the close keeps the drain open (up to the close timeout).
-        let silent = try IdleWebSocket(port: port)
+        let silent = try await idleClient(port: port)
         fleet.nodes[0].signal(SIGTERM)
         try await eventually(within: .seconds(3), "readiness goes 503") {
             let (status, body) = try await httpGet(port: port, "/readyz")
@@ -98,6 +108,27 @@ struct OperationsProcessTests {
         #expect(metrics.value(MetricName.draining) == 1)
         try await eventually(within: .seconds(9), "the node exits within SHUTDOWN_TIMEOUT") { !fleet.nodes[0].isRunning }
         #expect(fleet.nodes[0].termination == "exit status 0", "\(fleet.nodes[0].output())")
+        _ = silent
+    }
+
+    @Test("a second signal during a drain ends the process at once, with status 1")
+    func secondSignal() async throws {
+        let fleet = try await ProcessFleet(
+            redisURL: try TestEnvironment.redisURL(), nodes: 1, gateways: 1, heartbeat: (0.5, 30), extra: ["--shutdown-timeout", "20"]
+        )
+        let port = fleet.nodePorts[0]
+        // A client that never answers the close keeps the drain open for 5 s.
+        let silent = try await idleClient(port: port)
+        fleet.nodes[0].signal(SIGTERM)
+        try await eventually(within: .seconds(3), "the drain has begun") {
+            (try? await httpGet(port: port, "/readyz"))?.status == 503
+        }
+        let second = ContinuousClock.now
+        fleet.nodes[0].signal(SIGINT)
+        try await eventually(within: .seconds(3), "the process ends at the second signal") { !fleet.nodes[0].isRunning }
+        #expect(ContinuousClock.now - second < .seconds(3))
+        #expect(fleet.nodes[0].termination == "exit status 1", "\(fleet.nodes[0].output())")
+        #expect(fleet.nodes[0].output().contains("second signal"))
         _ = silent
     }
 
@@ -138,9 +169,11 @@ struct OperationsProcessTests {
             try await eventually(within: .seconds(10), "ready again once Redis is back") {
                 try await httpGet(port: port, "/readyz").status == 200
             }
-            let metrics = try await scrape(port: port)
-            #expect(metrics.value(MetricName.redisReconnects) ?? 0 >= 1)
-            #expect(metrics.value(MetricName.brokerConnected) == 1)
+            // The links are back (every subscription restored), and the metrics say so.
+            try await eventually(within: .seconds(2), "the reconnect is counted") {
+                let metrics = try await scrape(port: port)
+                return metrics.value(MetricName.redisReconnects) ?? 0 >= 1 && metrics.value(MetricName.brokerConnected) == 1
+            }
         }
     }
 

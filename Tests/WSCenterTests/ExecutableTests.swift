@@ -58,13 +58,13 @@ struct ExecutableTests {
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("not healthy: 127.0.0.1:\(closed)/healthz: cannot connect"), "\(refused.stderr)")
 
-        let (port, httpPort) = (try freeTCPPort(), try freeTCPPort())
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wscenter").path
         let serve = try ServiceProcess.start(
             executable: binary,
-            arguments: ["serve", "--host", "127.0.0.1", "--port", "\(port)", "--http-port", "\(httpPort)"],
+            arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"],
             removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT"]
         )
+        let (port, httpPort) = (try await serve.listeningPort(role: "node"), try await serve.listeningPort(role: "gateway"))
         var status: Int32 = -1
         for _ in 0..<100 where status != 0 {
             status = try runWSCenter(["health", "--ports", "\(closed),\(httpPort)"]).status
