@@ -12,3 +12,23 @@ public func freeTCPPort() throws -> Int {
     try socket.bind(port: 0)
     return try socket.localPort()
 }
+
+/// A TCP port on 127.0.0.1 that refuses connections for as long as this value lives: a
+/// socket bound to it without listening holds it, so no other process can take it.
+public final class RefusingTCPPort: @unchecked Sendable {
+    private let socket: LoopbackSocket
+    public let port: Int
+
+    public init() throws {
+        socket = try LoopbackSocket()
+        do {
+            try socket.bind(port: 0)
+            port = try socket.localPort()
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+
+    deinit { socket.close() }
+}

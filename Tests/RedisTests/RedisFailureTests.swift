@@ -68,10 +68,12 @@ struct RedisFailureTests {
 
     @Test("nothing listening: connect fails with connectFailed")
     func refused() async throws {
-        let port = try freeTCPPort()
+        let refusing = try RefusingTCPPort()
+        let port = refusing.port
         await expectRedisError(.connectFailed) {
             _ = try await RedisConnection.connect(configuration: try RedisConfiguration(url: "redis://127.0.0.1:\(port)"))
         }
+        _ = refusing
     }
 
     @Test("wrong password, right password, ACL user")

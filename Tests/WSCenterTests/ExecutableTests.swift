@@ -53,7 +53,8 @@ struct ExecutableTests {
 
     @Test("health: exit 0 when a probed port answers /healthz with 200, 1 with the reasons when none does")
     func health() async throws {
-        let closed = try freeTCPPort()
+        let refusing = try RefusingTCPPort()
+        let closed = refusing.port
         let refused = try runWSCenter(["health", "--ports", "\(closed)"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("not healthy: 127.0.0.1:\(closed)/healthz: cannot connect"), "\(refused.stderr)")
@@ -74,5 +75,6 @@ struct ExecutableTests {
         #expect(try runWSCenter(["health", "--ready"], environment: ["PORT": "\(port)", "HTTP_PORT": "\(closed)"]).status == 0)
         serve.kill(SIGTERM)
         #expect(serve.termination == "exit status 0", "\(serve.output())")
+        _ = refusing
     }
 }
