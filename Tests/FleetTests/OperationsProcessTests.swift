@@ -134,13 +134,15 @@ struct OperationsProcessTests {
 
     @Test("SIGTERM to a gateway: the request in flight is answered in full, then it exits 0")
     func gatewayFinishesInFlight() async throws {
-        let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), gateways: 1)
-        // A stopped node makes the call wait its whole timeout (1 s).
+        // The last --call-timeout wins: a call waits 3 s for a silent node.
+        let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), gateways: 1, extra: ["--call-timeout", "3"])
+        // A stopped node makes the call wait its whole timeout.
         fleet.nodes[1].signal(SIGSTOP)
         defer { fleet.nodes[1].signal(SIGCONT) }
         let api = fleet.api
         let inFlight = Task { try await api.get("event=getConnectionCount") }
-        try await Task.sleep(for: .milliseconds(300))
+        // Well inside the 3 s the request waits, even on a slow machine.
+        try await Task.sleep(for: .seconds(1))
         fleet.gateways[0].signal(SIGTERM)
         let answer = try await inFlight.value
         #expect(answer.status == 200 && answer.code == 0)
