@@ -89,6 +89,7 @@ let package = Package(
             name: "Observability",
             dependencies: [
                 "BrokerCore",
+                "FleetCore",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -504,10 +504,10 @@ def _():
         node_id = [e for e in c.get("env", []) if e["name"] == "NODE_ID"]
         if role == "node" and not node_id or node_id and node_id[0].get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") != "metadata.name":
             problems.append(f"{name}: NODE_ID is {node_id}")
-        notes = d["spec"]["template"]["metadata"].get("annotations", {})
-        if notes.get("prometheus.io/scrape") != "true" or notes.get("prometheus.io/port") != str(port) \
-                or notes.get("prometheus.io/path") != "/metrics":
-            problems.append(f"{name}: prometheus annotations {notes}")
+        annotations = d["spec"]["template"]["metadata"].get("annotations", {})
+        if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(port) \
+                or annotations.get("prometheus.io/path") != "/metrics":
+            problems.append(f"{name}: prometheus annotations {annotations}")
     return problems
 
 @check("k8s: non-root (uid = Dockerfile USER), read-only root, no privilege escalation, caps dropped, RuntimeDefault seccomp, resources")

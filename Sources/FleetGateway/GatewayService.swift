@@ -110,7 +110,7 @@ public final class GatewayService: Sendable {
     public func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
         if isDraining { report.reasons.append("draining: this gateway is shutting down") }
-        if !brokerLink.isUp { report.reasons.append("broker link down: \(brokerLink.downReason)") }
+        if let down = brokerLink.unreadyReason { report.reasons.append(down) }
         let key = keys.nodes
         if case .failure(let failure) = await ReadinessCheck.broker({ try await self.broker.execute(.ttl(key: key)) }) {
             report.reasons.append(failure.description)

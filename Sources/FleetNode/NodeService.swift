@@ -83,7 +83,7 @@ public final class NodeService: Sendable {
         self.requester.withLock { $0 = requester }
         sync.requestResync()
         try await beat()
-        try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
+        _ = try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
         // The node's background work runs in a task of its own: stopping the node (cancelling
         // this task) first stops the server gracefully, and the bus, the writers and the
         // heartbeat keep going until the sessions away here are handed over.
@@ -306,7 +306,7 @@ public final class NodeService: Sendable {
     public func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
         if isDraining { report.reasons.append("draining: this node is shutting down") }
-        if !brokerLink.isUp { report.reasons.append("broker link down: \(brokerLink.downReason)") }
+        if let down = brokerLink.unreadyReason { report.reasons.append(down) }
         let key = keys.node(configuration.nodeID)
         switch await ReadinessCheck.broker({ try await self.broker.execute(.ttl(key: key)) }) {
         case .failure(let failure):

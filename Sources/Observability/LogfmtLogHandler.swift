@@ -1,3 +1,4 @@
+import FleetCore
 import Foundation
 import Logging
 
@@ -64,7 +65,9 @@ public struct LogfmtLogHandler: LogHandler {
             scalar.value > 0x20 && scalar.value != 0x7F && scalar != "\"" && scalar != "=" && scalar != "\\"
         }
         if plain { return value }
-        return "\"" + escaped(value) + "\""
+        var out = ""
+        JSONValue.appendString(value, to: &out)
+        return out
     }
 
     /// RFC 3339 in UTC with milliseconds.

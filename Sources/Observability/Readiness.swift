@@ -1,5 +1,6 @@
 import Synchronization
 import BrokerCore
+import FleetCore
 
 /// What `GET /readyz` answers: ready (200), or not (503) with the reasons, as JSON.
 public struct ReadinessReport: Sendable, Hashable {
@@ -15,11 +16,10 @@ public struct ReadinessReport: Sendable, Hashable {
     /// 200 when ready, 503 otherwise.
     public var status: Int { isReady ? 200 : 503 }
 
-    /// `{"status":"ready"}` or `{"status":"not ready","reasons":[...]}`.
+    /// `{"status":"ready"}` or `{"reasons":[...],"status":"not ready"}`.
     public var json: String {
-        guard !isReady else { return #"{"status":"ready"}"# }
-        let reasons = reasons.map { "\"" + escaped($0) + "\"" }.joined(separator: ",")
-        return #"{"status":"not ready","reasons":["# + reasons + "]}"
+        guard !isReady else { return JSONValue.object(["status": .string("ready")]).text }
+        return JSONValue.object(["status": .string("not ready"), "reasons": .array(reasons.map { .string($0) })]).text
     }
 }
 
@@ -66,8 +66,10 @@ public final class BrokerLinkState: Sendable {
 
     public var isUp: Bool { up.load(ordering: .relaxed) }
 
-    /// Why the link is down ("" while up).
-    public var downReason: String { reason.withLock { $0 } }
+    /// What `/readyz` says while the link is down; nil while it is up.
+    public var unreadyReason: String? {
+        isUp ? nil : "broker link down: " + reason.withLock { $0 }
+    }
 
     /// Follows `events` until they end or the task is cancelled.
     public func follow(_ events: AsyncStream<BrokerEvent>) async {

@@ -22,14 +22,21 @@ func scrape(port: Int) async throws -> PrometheusText {
     return try PrometheusText(parsing: body)
 }
 
-/// A WebSocket client that never reads (so never answers a close), once the node counts it:
-/// the node registers a socket a moment after its 101 answer.
-func idleClient(port: Int) async throws -> IdleWebSocket {
-    let client = try IdleWebSocket(port: port)
+/// One node and one gateway (heartbeat TTL 30 s, so that only an orderly leave removes the
+/// node quickly), and on the node a client that never reads, so never answers a close: it
+/// keeps a drain open for the 5 s a node waits for answers. Returned once the node counts
+/// it (a node registers a socket a moment after its 101 answer).
+func nodeWithSilentClient(shutdownTimeout: Int) async throws -> (fleet: ProcessFleet, port: Int, silent: IdleWebSocket) {
+    let fleet = try await ProcessFleet(
+        redisURL: try TestEnvironment.redisURL(), nodes: 1, gateways: 1, heartbeat: (0.5, 30),
+        extra: ["--shutdown-timeout", "\(shutdownTimeout)"]
+    )
+    let port = fleet.nodePorts[0]
+    let silent = try IdleWebSocket(port: port)
     try await eventually(within: .seconds(5), "the node counts the idle client") {
         try await scrape(port: port).value(MetricName.connections, ["protocol": "native"]) == 1
     }
-    return client
+    return (fleet, port, silent)
 }
 
 @Suite("Operations: drain, readiness and metrics of wscenter processes", .serialized)
@@ -85,14 +92,9 @@ struct OperationsProcessTests {
 
     @Test("while a node drains: /readyz answers 503 with the reason, new WebSockets get 503, /metrics shows it; exit 0 within the timeout")
     func readinessDuringDrain() async throws {
-        let fleet = try await ProcessFleet(
-            redisURL: try TestEnvironment.redisURL(), nodes: 1, gateways: 1, heartbeat: (0.5, 30), extra: ["--shutdown-timeout", "8"]
-        )
-        let port = fleet.nodePorts[0]
+        let (fleet, port, silent) = try await nodeWithSilentClient(shutdownTimeout: 8)
         #expect(try await httpGet(port: port, "/readyz") == (200, #"{"status":"ready"}"# + "\n"))
         #expect(try await httpGet(port: fleet.gatewayPorts[0], "/readyz").status == 200)
-        // A client that never answers the close keeps the drain open (up to the close timeout).
-        let silent = try await idleClient(port: port)
         fleet.nodes[0].signal(SIGTERM)
         try await eventually(within: .seconds(3), "readiness goes 503") {
             let (status, body) = try await httpGet(port: port, "/readyz")
@@ -113,12 +115,7 @@ struct OperationsProcessTests {
 
     @Test("a second signal during a drain ends the process at once, with status 1")
     func secondSignal() async throws {
-        let fleet = try await ProcessFleet(
-            redisURL: try TestEnvironment.redisURL(), nodes: 1, gateways: 1, heartbeat: (0.5, 30), extra: ["--shutdown-timeout", "20"]
-        )
-        let port = fleet.nodePorts[0]
-        // A client that never answers the close keeps the drain open for 5 s.
-        let silent = try await idleClient(port: port)
+        let (fleet, port, silent) = try await nodeWithSilentClient(shutdownTimeout: 20)
         fleet.nodes[0].signal(SIGTERM)
         try await eventually(within: .seconds(3), "the drain has begun") {
             (try? await httpGet(port: port, "/readyz"))?.status == 503
