@@ -13,9 +13,12 @@ public protocol ClientProtocol: Sendable {
     /// The path of its WebSocket upgrade, in Hummingbird's route syntax ("/", "/app/{key}").
     var path: RouterPath { get }
     /// Why an upgrade request for this protocol must be refused (answered 401, no socket),
-    /// or nil to accept it. Runs on the event loop for every upgrade request, whatever its
-    /// path: return nil for paths that are not this protocol's.
-    func refusal(of head: HTTPRequestHead) -> String?
+    /// or nil to accept it. Runs on the event loop, for upgrade requests whose path the router
+    /// sends to this protocol: in the upgrade guard (for the 401), again in the router's
+    /// upgrade decision (a refusal there is a 400, no socket). A protocol with credentials
+    /// checks them once more in ``serve(_:on:)``: no spelling of a request may reach a socket
+    /// without passing this.
+    func refusal(of request: UpgradeRequest) -> String?
     /// Serves one accepted WebSocket until it closes.
     func serve(_ socket: ClientSocket, on node: NodeService) async throws
     /// The protocol's background work while the node runs (its pub/sub topics, its writer);
@@ -31,7 +34,7 @@ public protocol ClientProtocol: Sendable {
 
 extension ClientProtocol {
     public var name: String { String(describing: Self.self).lowercased() }
-    public func refusal(of head: HTTPRequestHead) -> String? { nil }
+    public func refusal(of request: UpgradeRequest) -> String? { nil }
     public func run(on node: NodeService) async {}
     public func resync(on node: NodeService) {}
     public func forgetNode(_ nodeID: String, on node: NodeService) async throws {}

@@ -23,8 +23,9 @@ struct NodeServer: Sendable {
 
         let webSocketRouter = Router(context: NodeRequestContext.self)
         for clientProtocol in protocols {
-            webSocketRouter.ws(clientProtocol.path) { _, _ in
-                .upgrade([:])
+            // The router's own decision checks the request it routed, whatever the guard saw.
+            webSocketRouter.ws(clientProtocol.path) { request, _ in
+                clientProtocol.refusal(of: UpgradeRequest(request)) == nil ? .upgrade([:]) : .dontUpgrade
             } onUpgrade: { inbound, outbound, context in
                 let socket = ClientSocket(
                     inbound: inbound, outbound: outbound,
@@ -56,7 +57,10 @@ struct NodeServer: Sendable {
                 if service.isDraining {
                     return UpgradeRefusal(status: .serviceUnavailable, reason: "this node is shutting down: connect again to reach another node")
                 }
-                return protocols.lazy.compactMap { $0.refusal(of: head) }.first.map { UpgradeRefusal(status: .unauthorized, reason: $0) }
+                let request = UpgradeRequest(head: head)
+                let segments = request.pathSegments
+                return protocols.lazy.filter { $0.path.matches(segments) }.compactMap { $0.refusal(of: request) }.first
+                    .map { UpgradeRefusal(status: .unauthorized, reason: $0) }
             }
         }
         let application = Application(

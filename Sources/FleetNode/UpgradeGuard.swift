@@ -45,8 +45,7 @@ final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .head(let head) = part, head.headers["upgrade"].contains(where: { $0.lowercased() == "websocket" }),
-            let refused = refusal(head)
+        if case .head(let head) = part, UpgradeRequest.asksForWebSocket(head), let refused = refusal(head)
         {
             let reason = refused.reason
             refusing = true

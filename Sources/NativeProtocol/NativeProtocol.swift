@@ -41,28 +41,31 @@ public struct NativeProtocol: ClientProtocol {
         self.configuration = configuration
     }
 
-    /// Refuses an upgrade of `/` without a valid credential (answered 401, no socket).
-    public func refusal(of head: HTTPRequestHead) -> String? {
-        let uri = URI(head.uri)
-        guard uri.path == "/" else { return nil }
-        if case .failure(let refusal) = configuration.authenticator.admit(
-            queryToken: uri.queryParameters.get("token"), authorization: head.headers["authorization"].first
-        ) {
-            return refusal.description
-        }
+    /// Refuses an upgrade without a valid credential (answered 401, no socket).
+    public func refusal(of request: UpgradeRequest) -> String? {
+        if case .failure(let refusal) = admission(of: request) { return refusal.description }
         return nil
     }
 
-    private func admission(of request: Request) -> Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal> {
-        configuration.authenticator.admit(
-            queryToken: request.uri.queryParameters.get("token"),
-            authorization: request.headers[.authorization]
-        )
+    private func admission(of request: UpgradeRequest) -> Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal> {
+        configuration.authenticator.admit(queryToken: request.query("token"), authorization: request.headerValues(.authorization).first)
     }
 
     public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
-        // `accept` let the upgrade through; a JWT's subject binds the connection to its user.
-        let userID = (try? admission(of: socket.request).get())?.userID
+        // The guard and the router checked the upgrade; the protocol checks it once more, so
+        // that no spelling of a request that slipped past them is served. A JWT's subject
+        // binds the connection to its user.
+        let userID: String?
+        switch admission(of: UpgradeRequest(socket.request)) {
+        case .success(let admission):
+            userID = admission.userID
+        case .failure(let refusal):
+            node.logger.error("a WebSocket without a valid credential reached the native protocol: closed", metadata: [
+                "path": "\(socket.request.uri.path)", "refusal": "\(refusal)",
+            ])
+            try? await socket.outbound.close(.policyViolation, reason: String(refusal.description.prefix(100)))
+            return
+        }
         let token = SessionStore.makeToken()
         // When the connection ends, the hub turns its session away (and records for it) and the
         // binding sync writes it away in the broker: nothing to do here after the body.

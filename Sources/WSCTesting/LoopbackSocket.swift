@@ -100,6 +100,29 @@ struct LoopbackSocket {
         }
     }
 
+    enum ReceiveOutcome {
+        case bytes([UInt8])
+        /// Nothing within the receive timeout; the connection is still open.
+        case timedOut
+        /// The peer closed (or reset) the connection.
+        case ended
+    }
+
+    /// Receives up to `limit` bytes, telling a timeout from the end of the stream.
+    func receiveOutcome(limit: Int = 65_536) -> ReceiveOutcome {
+        var buffer = [UInt8](repeating: 0, count: limit)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { systemRecv(descriptor, $0.baseAddress!, limit, 0) }
+            if count > 0 { return .bytes(Array(buffer.prefix(count))) }
+            if count == 0 { return .ended }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .timedOut
+            default: return .ended
+            }
+        }
+    }
+
     func close() {
         _ = systemClose(descriptor)
     }

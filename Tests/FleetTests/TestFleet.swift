@@ -200,6 +200,7 @@ func withFleet(
     pusherNode: @Sendable (PusherApps) -> PusherProtocol.Configuration = { .init(apps: $0) },
     pusherAPI: @Sendable (PusherApps) -> PusherAPI.Configuration = { .init(apps: $0) },
     configure: @Sendable (inout NodeConfiguration) -> Void = { _ in },
+    protocols replacing: [any ClientProtocol]? = nil,
     _ body: @Sendable (TestFleet) async throws -> Void
 ) async throws {
     let prefix = "t\(UInt32.random(in: 0...UInt32.max)):"
@@ -243,6 +244,7 @@ func withFleet(
         configure(&configuration)
         var protocols: [any ClientProtocol] = [NativeProtocol(configuration: native)]
         if let pusher { protocols.append(PusherProtocol(configuration: pusherNode(pusher))) }
+        if let replacing { protocols = replacing }
         let service = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols)
         services.append(service)
         let box = PortBox()
