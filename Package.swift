@@ -80,7 +80,7 @@ let package = Package(
         // key layout. The node and the gateway depend on it, never on each other.
         .target(
             name: "FleetCore",
-            dependencies: ["BrokerCore"],
+            dependencies: ["BrokerCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Metrics (swift-metrics into one Prometheus registry), readiness reports, the broker
@@ -103,6 +103,9 @@ let package = Package(
             dependencies: [
                 "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

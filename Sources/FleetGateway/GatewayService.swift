@@ -49,6 +49,8 @@ public final class GatewayService: Sendable {
     /// The live nodes (`master_ids`).
     public let directory: NodeDirectory
     private let routes: [any GatewayRoutes]
+    /// The API tokens, for constant-time checks.
+    let credentials: Credentials
     /// The process's metrics (shared with a node in the same process).
     public let telemetry: Telemetry
     let meter: APIMeter
@@ -68,6 +70,7 @@ public final class GatewayService: Sendable {
         self.logger = logger
         self.directory = NodeDirectory(broker: broker, keys: keys)
         self.routes = routes
+        self.credentials = Credentials(configuration.tokens)
     }
 
     /// Runs the gateway until cancelled. The broker must already be running.
@@ -118,16 +121,20 @@ public final class GatewayService: Sendable {
         return report
     }
 
-    /// Answers one event API request: (HTTP status, JSON body).
-    func handle(query: Substring, body: [UInt8]?, contentType: String?, runner: CallRunner) async -> (Int, String) {
-        // The token is checked first, so that a caller without one learns nothing else.
-        if !configuration.tokens.isEmpty {
-            let token = Self.token(in: query)
-            guard let token, configuration.tokens.contains(token) else {
-                let denied = APIError.unauthorized(token == nil ? "missing token: give ?token=..." : "invalid token")
-                return (denied.status, ResponseJSON.failure(denied))
-            }
+    /// Why a caller may not use the event API, or nil when it may: the token comes from
+    /// `?token=` or `Authorization: Bearer`, and is checked in constant time. It is checked
+    /// before anything else is read (the body included), so that a caller without one learns
+    /// nothing and costs nothing.
+    func refusal(query: Substring, authorization: String?) -> APIError? {
+        guard !credentials.isEmpty else { return nil }
+        guard let token = Self.token(in: query) ?? BearerToken.parse(authorization) else {
+            return .unauthorized("missing token: give ?token=... or Authorization: Bearer ...")
         }
+        return credentials.contains(token) ? nil : .unauthorized("invalid token")
+    }
+
+    /// Answers one event API request whose caller is authorized: (HTTP status, JSON body).
+    func handle(query: Substring, body: [UInt8]?, contentType: String?, runner: CallRunner) async -> (Int, String) {
         let request: EventRequest
         do {
             request = try EventRequest.parse(query: query, body: body, contentType: contentType)
@@ -164,6 +171,10 @@ public final class GatewayService: Sendable {
             if let nodes = try? await self.directory.liveNodes() { self.meter.nodesAlive(nodes.count) }
         }.add(to: router)
         let api: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            let query = request.uri.query.map { Substring($0) } ?? ""
+            if let denied = self.refusal(query: query, authorization: request.headers[.authorization]) {
+                return Self.response(denied.status, ResponseJSON.failure(denied))
+            }
             var body: [UInt8]?
             if request.method == .post || request.method == .put {
                 do {
@@ -174,7 +185,6 @@ public final class GatewayService: Sendable {
                     return Self.response(failure.status, ResponseJSON.failure(failure))
                 }
             }
-            let query = request.uri.query.map { Substring($0) } ?? ""
             let (status, json) = await self.handle(
                 query: query, body: body, contentType: request.headers[.contentType], runner: runner
             )

@@ -30,6 +30,17 @@ public struct NodeConfiguration: Sendable {
     public var callTimeout: Duration = .seconds(2)
     /// Messages queued for one slow client before it is disconnected.
     public var outboxLimit: Int = Outbox.defaultLimit
+    /// How long a connection has to send each HTTP request (head and body), and may idle
+    /// between requests, before it is closed; nil for no limit (`HTTP_READ_TIMEOUT`).
+    public var httpReadTimeout: Duration? = .seconds(30)
+    /// WebSocket connections this node holds at most; more are refused with 503 before the
+    /// upgrade. 0 = unlimited (`MAX_CONNECTIONS`).
+    public var maxConnections: Int = 0
+    /// WebSocket connections one client address may hold on this node; more are refused with
+    /// 429 before the upgrade. 0 = unlimited (`MAX_CONNECTIONS_PER_IP`).
+    public var maxConnectionsPerIP: Int = 0
+    /// Which `Origin` a browser's upgrade may carry (`ALLOWED_ORIGINS`); others get 403.
+    public var allowedOrigins: OriginPolicy = .any
 
     public init(nodeID: String, host: String = "0.0.0.0", port: Int = 8090, prefix: String = "wsc:") {
         self.nodeID = nodeID

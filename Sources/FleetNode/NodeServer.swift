@@ -46,22 +46,16 @@ struct NodeServer: Sendable {
             autoPing: .enabled(timePeriod: pingPeriod),
             closeTimeout: .seconds(5)
         ))
-        let protocols = protocols
-        // HTTP/1 with WebSocket upgrades, each upgrade request checked by the protocols first.
+        // HTTP/1 with WebSocket upgrades, each upgrade request checked by the gate first, and
+        // every request bounded by the read timeout.
+        let gate = service.upgradeGate
         let guarded = HTTPServerBuilder { responder in
-            UpgradeGuardChannel(
+            GuardedHTTPChannel(
                 base: HTTP1WebSocketUpgradeChannel(
                     responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration
-                )
-            ) { head in
-                if service.isDraining {
-                    return UpgradeRefusal(status: .serviceUnavailable, reason: "this node is shutting down: connect again to reach another node")
-                }
-                let request = UpgradeRequest(head: head)
-                let segments = request.pathSegments
-                return protocols.lazy.filter { $0.path.matches(segments) }.compactMap { $0.refusal(of: request) }.first
-                    .map { UpgradeRefusal(status: .unauthorized, reason: $0) }
-            }
+                ),
+                readTimeout: configuration.httpReadTimeout
+            ) { _ in [UpgradeGuardHandler(gate: gate)] }
         }
         let application = Application(
             router: router,

@@ -34,7 +34,9 @@ public final class NodeService: Sendable {
     /// WebSocket metrics by protocol name.
     private let meters: [String: SocketMeter]
     /// The open WebSockets, for the drain.
-    let sockets = SocketTracker()
+    let sockets: SocketTracker
+    /// The checks of every upgrade request, and the count of connections against the limits.
+    let upgradeGate: UpgradeGate
     /// Whether the broker's links are up, for readiness.
     private let brokerLink = BrokerLinkState()
 
@@ -44,6 +46,9 @@ public final class NodeService: Sendable {
         telemetry: Telemetry = Telemetry()
     ) {
         self.protocols = protocols
+        let sockets = SocketTracker()
+        self.sockets = sockets
+        self.upgradeGate = UpgradeGate(protocols: protocols, configuration: configuration) { sockets.isDraining }
         self.telemetry = telemetry
         self.meters = Dictionary(
             protocols.map { ($0.name, SocketMeter(protocol: $0.name, telemetry: telemetry)) }, uniquingKeysWith: { first, _ in first }

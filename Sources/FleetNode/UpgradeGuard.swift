@@ -2,63 +2,84 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
-/// Wraps the node's HTTP/WebSocket child channel with a check of every WebSocket upgrade
-/// request before the upgrader sees it: a refused upgrade is answered with its status (401
-/// for credentials, 503 while draining) and a reason, and no socket ever opens. (The
-/// upgrader alone can only answer 400.)
-struct UpgradeGuardChannel<Base: ServerChildChannel>: ServerChildChannel {
-    typealias Value = Base.Value
+/// The node's decision on each WebSocket upgrade request, made before the upgrader sees it,
+/// in this order: draining (503), `Origin` (403), the protocol's credentials (401), then a
+/// connection slot (503 for the node, 429 for the client's address). A refused upgrade gets
+/// its status and a reason, and no socket ever opens. (The upgrader alone can only answer 400.)
+final class UpgradeGate: Sendable {
+    let protocols: [any ClientProtocol]
+    let origins: OriginPolicy
+    private let isDraining: @Sendable () -> Bool
+    private let limits: Mutex<ConnectionLimits>
 
-    let base: Base
-    /// Why to refuse an upgrade request, or nil to let it through.
-    let refusal: @Sendable (HTTPRequestHead) -> UpgradeRefusal?
+    init(protocols: [any ClientProtocol], configuration: NodeConfiguration, isDraining: @escaping @Sendable () -> Bool) {
+        self.protocols = protocols
+        self.origins = configuration.allowedOrigins
+        self.isDraining = isDraining
+        self.limits = Mutex(ConnectionLimits(maxConnections: configuration.maxConnections, maxPerAddress: configuration.maxConnectionsPerIP))
+    }
 
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let operations = channel.pipeline.syncOperations
-            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try operations.addHandler(UpgradeGuardHandler(refusal: refusal), position: .after(decoder))
-            return value
+    /// Admits the upgrade (taking a connection slot for `address`, to be given back with
+    /// ``release(_:)``) or refuses it.
+    func decide(_ head: HTTPRequestHead, address: String) -> UpgradeRefusal? {
+        if isDraining() {
+            return UpgradeRefusal(status: .serviceUnavailable, reason: "this node is shutting down: connect again to reach another node")
+        }
+        guard origins.allows(head.headers["origin"]) else {
+            return UpgradeRefusal(status: .forbidden, reason: "this Origin may not open a WebSocket here (ALLOWED_ORIGINS)")
+        }
+        let request = UpgradeRequest(head: head)
+        let segments = request.pathSegments
+        if let refusal = protocols.lazy.filter({ $0.path.matches(segments) }).compactMap({ $0.refusal(of: request) }).first {
+            return UpgradeRefusal(status: .unauthorized, reason: refusal)
+        }
+        switch limits.withLock({ $0.reserve(address) }) {
+        case nil:
+            return nil
+        case .nodeFull(let limit)?:
+            return UpgradeRefusal(status: .serviceUnavailable, reason: "this node holds its maximum of \(limit) connections: try again later")
+        case .addressFull(let limit)?:
+            return UpgradeRefusal(status: .tooManyRequests, reason: "at most \(limit) connections per client address")
         }
     }
 
-    func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+    /// Gives back the slot an admitted upgrade took.
+    func release(_ address: String) {
+        limits.withLock { $0.release(address) }
     }
+
+    /// The connections counted now (admitted upgrades whose TCP connection is still open).
+    var connections: Int { limits.withLock { $0.total } }
 }
 
 /// Sits right after the HTTP request decoder for a connection's first request: lets it
-/// through, unless it is a WebSocket upgrade request that `refusal` turns down, which it
-/// answers with the refusal's status and closes.
+/// through, unless it asks for a WebSocket (as NIO's upgrader reads the request) and the gate
+/// refuses it, which it answers with the refusal's status and closes.
 final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let refusal: @Sendable (HTTPRequestHead) -> UpgradeRefusal?
+    private let gate: UpgradeGate
     private var refusing = false
 
-    init(refusal: @escaping @Sendable (HTTPRequestHead) -> UpgradeRefusal?) {
-        self.refusal = refusal
+    init(gate: UpgradeGate) {
+        self.gate = gate
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .head(let head) = part, UpgradeRequest.asksForWebSocket(head), let refused = refusal(head)
-        {
-            let reason = refused.reason
-            refusing = true
-            var body = context.channel.allocator.buffer(capacity: reason.utf8.count + 1)
-            body.writeString(reason + "\n")
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-            headers.add(name: "Content-Length", value: String(body.readableBytes))
-            headers.add(name: "Connection", value: "close")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: refused.status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
-            return
+        if case .head(let head) = part, UpgradeRequest.asksForWebSocket(head) {
+            let address = context.channel.remoteAddress?.ipAddress ?? "local"
+            if let refused = gate.decide(head, address: address) {
+                refuse(refused, version: head.version, context: context)
+                return
+            }
+            // The slot is held until this TCP connection closes, whatever becomes of it.
+            let gate = gate
+            context.channel.closeFuture.whenComplete { _ in gate.release(address) }
         }
         guard !refusing else { return }  // the rest of a refused request
         context.fireChannelRead(data)
@@ -68,7 +89,26 @@ final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler 
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
     }
+
+    private func refuse(_ refused: UpgradeRefusal, version: HTTPVersion, context: ChannelHandlerContext) {
+        refusing = true
+        var body = context.channel.allocator.buffer(capacity: refused.reason.utf8.count + 1)
+        body.writeString(refused.reason + "\n")
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        headers.add(name: "Connection", value: "close")
+        if refused.status == .serviceUnavailable || refused.status == .tooManyRequests {
+            headers.add(name: "Retry-After", value: "5")
+        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: refused.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+    }
 }
+
+@available(*, unavailable)
+extension UpgradeGuardHandler: Sendable {}
 
 /// An upgrade request turned down: its status and the reason in the body.
 struct UpgradeRefusal: Sendable {

@@ -4,12 +4,6 @@ import Logging
 import NativeProtocol
 import PusherCore
 
-/// Reads an environment variable, treating an empty value as unset.
-func environment(_ name: String) -> String? {
-    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
-    return value
-}
-
 /// Options every role shares. Each is a flag and an environment variable (the flag wins).
 struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("redis-url"), help: "redis://[user:pass@]host:port[/db] (env REDIS_URL).")
@@ -21,10 +15,10 @@ struct CommonOptions: ParsableArguments {
     var host: String = environment("HOST") ?? "0.0.0.0"
 
     @Option(help: "Node WebSocket port; 0 picks a free one (env PORT).")
-    var port: Int = environment("PORT").flatMap(Int.init) ?? 8090
+    var port: Int = Environment.value("PORT", 8090)
 
     @Option(name: .customLong("http-port"), help: "Gateway HTTP port; 0 picks a free one (env HTTP_PORT).")
-    var httpPort: Int = environment("HTTP_PORT").flatMap(Int.init) ?? 8011
+    var httpPort: Int = Environment.value("HTTP_PORT", 8011)
 
     @Option(name: .customLong("node-id"), help: "This node's id in master_ids (env NODE_ID; default random 32 hex).")
     var nodeIDFlag: String?
@@ -43,49 +37,49 @@ struct CommonOptions: ParsableArguments {
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
     @Option(name: .customLong("shutdown-timeout"), help: "Seconds a drain (SIGTERM, SIGINT) may take before the process exits anyway; keep it below Kubernetes' terminationGracePeriodSeconds (env SHUTDOWN_TIMEOUT).")
-    var shutdownTimeout: Double = environment("SHUTDOWN_TIMEOUT").flatMap(Double.init) ?? 10
+    var shutdownTimeout: Double = Environment.value("SHUTDOWN_TIMEOUT", 10)
 
     @Option(name: .customLong("node-heartbeat-interval"), help: "Seconds between a node's heartbeats (env NODE_HEARTBEAT_INTERVAL).")
-    var nodeHeartbeatInterval: Double = environment("NODE_HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 1
+    var nodeHeartbeatInterval: Double = Environment.value("NODE_HEARTBEAT_INTERVAL", 1)
 
     @Option(name: .customLong("node-heartbeat-ttl"), help: "Seconds a heartbeat keeps a node in master_ids (env NODE_HEARTBEAT_TTL).")
-    var nodeHeartbeatTTL: Double = environment("NODE_HEARTBEAT_TTL").flatMap(Double.init) ?? 3
+    var nodeHeartbeatTTL: Double = Environment.value("NODE_HEARTBEAT_TTL", 3)
 
     @Option(name: .customLong("call-timeout"), help: "Seconds a gateway (or a node, for a client's room broadcast) waits for the nodes' replies (env CALL_TIMEOUT).")
-    var callTimeout: Double = environment("CALL_TIMEOUT").flatMap(Double.init) ?? 2
+    var callTimeout: Double = Environment.value("CALL_TIMEOUT", 2)
 
     @Option(name: .customLong("max-body"), help: "Largest API request body in bytes (env MAX_BODY).")
-    var maxBody: Int = environment("MAX_BODY").flatMap(Int.init) ?? 1 << 20
+    var maxBody: Int = Environment.value("MAX_BODY", 1 << 20)
 
     @Option(name: .customLong("heartbeat-interval"), help: "Seconds between WebSocket pings to each client (env HEARTBEAT_INTERVAL).")
-    var heartbeatInterval: Double = environment("HEARTBEAT_INTERVAL").flatMap(Double.init) ?? 25
+    var heartbeatInterval: Double = Environment.value("HEARTBEAT_INTERVAL", 25)
 
     @Option(name: .customLong("heartbeat-timeout"), help: "Longest a dead client lingers: pings go out every min(interval, timeout/2) s and one unanswered for a whole period closes with 1001 (env HEARTBEAT_TIMEOUT).")
-    var heartbeatTimeout: Double = environment("HEARTBEAT_TIMEOUT").flatMap(Double.init) ?? 60
+    var heartbeatTimeout: Double = Environment.value("HEARTBEAT_TIMEOUT", 60)
 
     @Option(name: .customLong("max-message-size"), help: "Largest WebSocket message from a client in bytes; larger closes with 1009 (env MAX_MESSAGE_SIZE).")
-    var maxMessageSize: Int = environment("MAX_MESSAGE_SIZE").flatMap(Int.init) ?? 64 * 1024
+    var maxMessageSize: Int = Environment.value("MAX_MESSAGE_SIZE", 64 * 1024)
 
     @Option(name: .customLong("rate-limit"), help: "Messages per second a client may send; 0 = unlimited (env RATE_LIMIT).")
-    var rateLimit: Double = environment("RATE_LIMIT").flatMap(Double.init) ?? 50
+    var rateLimit: Double = Environment.value("RATE_LIMIT", 50)
 
     @Option(name: .customLong("client-join"), help: "Rooms clients may join themselves: all, none, or comma-separated prefixes (env CLIENT_JOIN).")
     var clientJoin: String = environment("CLIENT_JOIN") ?? "all"
 
     @Option(name: .customLong("max-connections-per-room"), help: "Connections a room may hold across the fleet for client joins; 0 = unlimited (env MAX_CONNECTIONS_PER_ROOM).")
-    var maxConnectionsPerRoom: Int = environment("MAX_CONNECTIONS_PER_ROOM").flatMap(Int.init) ?? 0
+    var maxConnectionsPerRoom: Int = Environment.value("MAX_CONNECTIONS_PER_ROOM", 0)
 
     @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms a connection may be in when it joins one itself (API joins are not limited); 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
-    var maxRoomsPerConnection: Int = environment("MAX_ROOMS_PER_CONNECTION").flatMap(Int.init) ?? 0
+    var maxRoomsPerConnection: Int = Environment.value("MAX_ROOMS_PER_CONNECTION", 0)
 
     @Option(name: .customLong("reconnection-ttl"), help: "Seconds a disconnected client's session waits to be resumed (env RECONNECTION_TTL).")
-    var reconnectionTTL: Double = environment("RECONNECTION_TTL").flatMap(Double.init) ?? 300
+    var reconnectionTTL: Double = Environment.value("RECONNECTION_TTL", 300)
 
     @Option(name: .customLong("reconnection-max-attempts"), help: "Failed reconnects a connection may make before it is closed (env RECONNECTION_MAX_ATTEMPTS).")
-    var reconnectionMaxAttempts: Int = environment("RECONNECTION_MAX_ATTEMPTS").flatMap(Int.init) ?? 5
+    var reconnectionMaxAttempts: Int = Environment.value("RECONNECTION_MAX_ATTEMPTS", 5)
 
     @Option(name: .customLong("replay-max"), help: "Messages kept for a disconnected client and replayed when it resumes (env REPLAY_MAX).")
-    var replayMax: Int = environment("REPLAY_MAX").flatMap(Int.init) ?? 100
+    var replayMax: Int = Environment.value("REPLAY_MAX", 100)
 
     @Option(name: .customLong("client-tokens"), help: "Tokens a WebSocket client must present (?token= or Authorization: Bearer), comma-separated (env CLIENT_TOKENS).")
     var clientTokensFlag: String?
@@ -116,7 +110,7 @@ struct CommonOptions: ParsableArguments {
     var appsFile: String? { appsFileFlag ?? environment("APPS_FILE") }
 
     @Option(name: .customLong("activity-timeout"), help: "Seconds of silence before a Pusher client is pinged (env ACTIVITY_TIMEOUT).")
-    var activityTimeout: Int = environment("ACTIVITY_TIMEOUT").flatMap(Int.init) ?? 120
+    var activityTimeout: Int = Environment.value("ACTIVITY_TIMEOUT", 120)
 
     @Option(name: .customLong("api-path-prefix"), help: "Path prefix a reverse proxy adds before the Pusher REST API, e.g. /pusher (env API_PATH_PREFIX).")
     var apiPathPrefix: String = environment("API_PATH_PREFIX") ?? ""

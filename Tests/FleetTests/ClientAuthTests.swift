@@ -33,6 +33,55 @@ struct ClientAuthTests {
         #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: nil, authorization: nil).get() }
         #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: "t3", authorization: nil).get() }
         #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: nil, authorization: "Basic t1").get() }
+        // The bearer scheme in any case, with spaces or a tab; nothing else.
+        for header in ["bearer t1", "BEARER t1", "Bearer  t1 ", "Bearer\tt1"] {
+            #expect(try auth.admit(queryToken: nil, authorization: header).get().userID == nil, "\(header)")
+        }
+        for header in ["Bearer", "Bearer ", "Bearert1", "Bearer t1x", "t1", "Token t1"] {
+            #expect(throws: ClientAuthenticator.Refusal.self, "\(header)") { try auth.admit(queryToken: nil, authorization: header).get() }
+        }
+    }
+
+    @Test("claims of the wrong type refuse the token; issuer and audience when expected")
+    func strictClaims() throws {
+        let now = 1_800_000_000.0
+        let wrongTypes = [
+            #"{"sub":"alice","exp":"1900000000"}"#,  // a string: was ignored, so the token never expired
+            #"{"sub":"alice","exp":null}"#,
+            #"{"sub":"alice","exp":true}"#,
+            #"{"sub":"alice","nbf":"0"}"#,
+            #"{"sub":"alice","nbf":[1]}"#,
+            #"{"sub":{"id":"alice"}}"#,
+            #"{"sub":""}"#,
+            #"{"sub":["alice"]}"#,
+        ]
+        for claims in wrongTypes {
+            let token = makeJWT(claims, secret: "s3cret")
+            #expect(throws: ClientAuthenticator.Refusal.self, "\(claims)") { try auth.admit(queryToken: token, authorization: nil, now: now).get() }
+        }
+        let expecting = ClientAuthenticator(jwtSecret: "s3cret", issuer: "https://auth.example", audience: "wscenter")
+        let accepted = [
+            #"{"sub":"a","iss":"https://auth.example","aud":"wscenter"}"#,
+            #"{"sub":"a","iss":"https://auth.example","aud":["other","wscenter"]}"#,
+        ]
+        for claims in accepted {
+            let token = makeJWT(claims, secret: "s3cret")
+            #expect(try expecting.admit(queryToken: token, authorization: nil, now: now).get().userID == "a", "\(claims)")
+        }
+        let refused = [
+            #"{"sub":"a","aud":"wscenter"}"#,
+            #"{"sub":"a","iss":"https://evil.example","aud":"wscenter"}"#,
+            #"{"sub":"a","iss":"https://auth.example"}"#,
+            #"{"sub":"a","iss":"https://auth.example","aud":["other"]}"#,
+            #"{"sub":"a","iss":"https://auth.example","aud":"wscenter2"}"#,
+            #"{"sub":"a","iss":["https://auth.example"],"aud":"wscenter"}"#,
+        ]
+        for claims in refused {
+            let token = makeJWT(claims, secret: "s3cret")
+            #expect(throws: ClientAuthenticator.Refusal.self, "\(claims)") { try expecting.admit(queryToken: token, authorization: nil, now: now).get() }
+        }
+        let huge = String(repeating: "a", count: 9000)
+        #expect(throws: ClientAuthenticator.Refusal.self) { try auth.admit(queryToken: huge, authorization: nil, now: now).get() }
     }
 
     @Test("JWTs: subject, expiry, not-before, signature, algorithm")

@@ -1,0 +1,44 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// An HTTP/1 server channel with checks between the request decoder and the rest: the read
+/// timeout (`HTTP_READ_TIMEOUT`, see ``ReadTimeoutHandler``) and any handlers a server adds
+/// (the node's upgrade guard). They see NIO's request parts before Hummingbird does, and
+/// before a WebSocket upgrader decides anything.
+public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
+    public typealias Value = Base.Value
+
+    let base: Base
+    let readTimeout: Duration?
+    let handlers: @Sendable (any Channel) -> [any ChannelHandler]
+
+    /// - Parameters:
+    ///   - base: the HTTP/1 channel (plain, or with WebSocket upgrades).
+    ///   - readTimeout: how long a connection has to send each request; nil for no limit.
+    ///   - handlers: more handlers, right after the decoder, made for each connection.
+    public init(
+        base: Base, readTimeout: Duration?,
+        handlers: @escaping @Sendable (any Channel) -> [any ChannelHandler] = { _ in [] }
+    ) {
+        self.base = base
+        self.readTimeout = readTimeout
+        self.handlers = handlers
+    }
+
+    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let operations = channel.pipeline.syncOperations
+            let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            var added = handlers(channel)
+            if let readTimeout { added.append(ReadTimeoutHandler(timeout: readTimeout)) }
+            try operations.addHandlers(added, position: .after(decoder))
+            return value
+        }
+    }
+
+    public func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
