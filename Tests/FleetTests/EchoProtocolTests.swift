@@ -78,6 +78,22 @@ struct EchoProtocolTests {
         }
     }
 
+    /// RFC 6455 8.1: a text message that is not UTF-8 fails the connection (1007), on every
+    /// path: the node's WebSocket layer validates text for all of its protocols.
+    @Test("a text message that is not UTF-8 closes with 1007, on every path", arguments: paths)
+    func invalidUTF8(path: String) async throws {
+        try await withEchoNode { fleet in
+            let url = "ws://127.0.0.1:\(fleet.nodePorts[0])\(path)"
+            let close = try await exchange(url) { outbound, replies in
+                // κό then an encoded UTF-16 surrogate (ED A0 80), which UTF-8 forbids.
+                let bytes: [UInt8] = [0xCE, 0xBA, 0xE1, 0xBD, 0xB9, 0xED, 0xA0, 0x80, 0x65]
+                try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
+                try await expectOnlyGreetings(&replies)
+            }
+            #expect(close == .dataInconsistentWithMessage)
+        }
+    }
+
     /// Reads until the server closes: the protocol's greetings may come, nothing else (no
     /// echo, no reply to the refused message).
     func expectOnlyGreetings(_ replies: inout WebSocketInboundMessageStream.AsyncIterator) async throws {
