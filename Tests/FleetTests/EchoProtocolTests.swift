@@ -5,6 +5,8 @@ import Logging
 import NativeProtocol
 import NIOCore
 import NIOWebSocket
+import PusherCore
+import PusherProtocol
 import Testing
 import WSCTesting
 
@@ -14,13 +16,16 @@ import WSCTesting
 struct EchoProtocolTests {
     static let maxMessageSize = 1024
 
-    /// A node serving the native protocol on `/` and the echo on `/echo`, with a small
-    /// message limit.
+    /// A node serving the native protocol on `/`, Pusher on `/app/{key}` and the echo on
+    /// `/echo`, with a small message limit.
     func withEchoNode(_ body: @Sendable (TestFleet) async throws -> Void) async throws {
         try await withFleet(
             .embedded, nodes: 1, gateways: 1,
             configure: { $0.maxMessageSize = Self.maxMessageSize },
-            protocols: [NativeProtocol(), EchoProtocol(path: "/echo")],
+            protocols: [
+                NativeProtocol(), EchoProtocol(path: "/echo"),
+                PusherProtocol(configuration: .init(apps: try PusherApps([PusherApp(id: "1", key: "app-key", secret: "app-secret")]))),
+            ],
             body
         )
     }
@@ -60,8 +65,8 @@ struct EchoProtocolTests {
     }
 
     /// The node's paths, with what each sends before anything else.
-    static let paths = ["/echo", "/"]
-    static let greetings = ["\"cmd\":\"open\"", "reconnect_token"]
+    static let paths = ["/echo", "/", "/app/app-key?protocol=7"]
+    static let greetings = ["\"cmd\":\"open\"", "reconnect_token", "pusher:connection_established"]
 
     @Test("a message over the limit closes with 1009, whole or in fragments, on every path", arguments: [1, 3], paths)
     func tooLarge(fragments: Int, path: String) async throws {
