@@ -3,6 +3,7 @@
 #   make run     build and start `wscenter serve` (ARGS="..." passes options)
 #   make test    run the tests against a throwaway redis-server, then the interop tests
 #   make interop the interop tests alone: real pysher / pusher SDK against a 2-node, 2-gateway fleet
+#   make conformance  every Autobahn WebSocket case (kosoku) against ECHO_PATH (docs/conformance.md)
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
 #   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
 #   make fleet-smoke  the compose topology as local processes (1 redis, 3 nodes, 2 gateways), curl checks
@@ -16,6 +17,7 @@
 # Pass options to `swift test` with SWIFT_TEST_FLAGS, e.g.
 #   make test SWIFT_TEST_FLAGS="--filter RedisTests" INTEROP=0
 # INTEROP=0 skips the interop tests (Tests/interop, Python; pip installs what they need),
+# CONFORMANCE=0 the fast subset of the Autobahn WebSocket cases (pip installs kosoku),
 # SMOKE=0 the fleet smoke test, DEPLOY_CHECK=0 the validation of docker/ and k8s/.
 
 SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
@@ -23,11 +25,12 @@ SWIFT_BUILD_FLAGS ?=
 SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
 INTEROP ?= 1
+CONFORMANCE ?= 1
 SMOKE ?= 1
 DEPLOY_CHECK ?= 1
 ARGS ?=
 
-.PHONY: all deps build test interop fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet clean
+.PHONY: all deps build test interop conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet clean
 
 all: build
 
@@ -40,13 +43,17 @@ build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
 ## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set),
-## then the interop tests (unless INTEROP=0), the fleet smoke test (unless SMOKE=0) and
-## the validation of docker/ and k8s/ (unless DEPLOY_CHECK=0).
+## then the interop tests (unless INTEROP=0), a fast subset of the Autobahn WebSocket cases
+## (unless CONFORMANCE=0), the fleet smoke test (unless SMOKE=0) and the validation of
+## docker/ and k8s/ (unless DEPLOY_CHECK=0).
 ## (`swift test` builds the wscenter binary too; the later steps use that one.)
 test: deps
 	scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
 	@if [ "$(INTEROP)" != 0 ]; then \
 	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh; \
+	fi
+	@if [ "$(CONFORMANCE)" != 0 ]; then \
+	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/conformance.sh fast; \
 	fi
 	@if [ "$(SMOKE)" != 0 ]; then \
 	    scripts/fleet-smoke.sh "$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter"; \
@@ -75,6 +82,12 @@ compose-up:
 interop: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
 	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh
+
+## Every Autobahn TestSuite case, run by kosoku (pip-installed when missing), against
+## `wscenter serve` with ECHO_PATH set; prints the results table (docs/conformance.md).
+conformance: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
+	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/conformance.sh all
 
 ## Build, then start `wscenter serve`; e.g. make run ARGS="--port 0".
 run:

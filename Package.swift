@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "NativeProtocol", targets: ["NativeProtocol"]),
         .library(name: "PusherCore", targets: ["PusherCore"]),
         .library(name: "PusherProtocol", targets: ["PusherProtocol"]),
+        .library(name: "EchoProtocol", targets: ["EchoProtocol"]),
         .library(name: "PusherAPI", targets: ["PusherAPI"]),
         .library(name: "Observability", targets: ["Observability"]),
     ],
@@ -147,6 +148,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // An echo on ECHO_PATH, plugged into the node: conformance testing only (Autobahn).
+        .target(
+            name: "EchoProtocol",
+            dependencies: [
+                "FleetHTTP",
+                "FleetNode",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Pusher Channels, shared by the node's protocol and the gateway's REST API: apps,
         // signatures, channel names, the Redis layout, fleet-wide membership scripts and reads.
         .target(
@@ -210,6 +222,7 @@ let package = Package(
                 "BrokerCore",
                 "BrokerEmbedded",
                 "BrokerRedis",
+                "EchoProtocol",
                 "FleetCore",
                 "FleetGateway",
                 "FleetHTTP",
@@ -272,6 +285,7 @@ let package = Package(
                 "BrokerCore",
                 "BrokerEmbedded",
                 "BrokerRedis",
+                "EchoProtocol",
                 "FleetCore",
                 "FleetGateway",
                 "FleetNode",

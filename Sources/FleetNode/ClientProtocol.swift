@@ -55,6 +55,19 @@ public struct ClientSocket: Sendable {
     public func messages(maxSize: Int) -> ClientMessages {
         ClientMessages(base: inbound.messages(maxSize: maxSize), meter: meter)
     }
+
+    /// Writes `message` to the client at once, as one frame (text as text, binary as binary),
+    /// counted in the metrics. Protocols that send through the hub use an ``Outbox`` instead.
+    public func send(_ message: WebSocketMessage) async throws {
+        switch message {
+        case .text(let text):
+            try await outbound.write(.text(text))
+            meter.sent(bytes: text.utf8.count)
+        case .binary(let bytes):
+            try await outbound.write(.binary(bytes))
+            meter.sent(bytes: bytes.readableBytes)
+        }
+    }
 }
 
 /// A client's WebSocket messages, counted (`wscenter_messages_in_total` and bytes) as read.

@@ -44,7 +44,11 @@ struct NodeServer: Sendable {
         let upgradeConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(
             maxFrameSize: configuration.maxMessageSize,
             autoPing: .enabled(timePeriod: pingPeriod),
-            closeTimeout: .seconds(5)
+            closeTimeout: .seconds(5),
+            // RFC 6455 8.1: text that is not UTF-8 fails the connection (1007), and so does a
+            // close reason that is not (1002). Without this the library hands the protocols
+            // text with U+FFFD in place of the bad bytes, and answers such a close with 1000.
+            validateUTF8: true
         ))
         // HTTP/1 with WebSocket upgrades, each upgrade request checked by the gate first, and
         // every request bounded by the read timeout.

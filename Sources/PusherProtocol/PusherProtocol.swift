@@ -156,7 +156,7 @@ public struct PusherProtocol: ClientProtocol {
         // (4200) before the close (1012).
         let restart = ByteBuffer(string: PusherFrame.error(4200, "Server is restarting: reconnect"))
         try await node.runSocket(socket, outbox: outbox, closing: closing, onDrain: { outbox.send(restart) }) {
-            let close = await connect(socket, outbox: outbox, node: node, writer: writer)
+            let close = try await connect(socket, outbox: outbox, node: node, writer: writer)
             if let close {
                 outbox.send(ByteBuffer(string: PusherFrame.error(close.code, close.message)))
                 closing.request(WebSocketErrorCode(codeNumber: close.code), reason: close.message)
@@ -164,8 +164,9 @@ public struct PusherProtocol: ClientProtocol {
         }
     }
 
-    /// Admits the connection, serves it, and forgets it; returns why the server ends it.
-    private func connect(_ socket: ClientSocket, outbox: Outbox, node: NodeService, writer: PusherWriter) async -> PusherClose? {
+    /// Admits the connection, serves it, and forgets it; returns why the server ends it, or
+    /// throws why the WebSocket layer did (see ``PusherSession/run(_:)``).
+    private func connect(_ socket: ClientSocket, outbox: Outbox, node: NodeService, writer: PusherWriter) async throws -> PusherClose? {
         let key = socket.request.uri.path.split(separator: "/").last.map(String.init) ?? ""
         guard let app = configuration.apps.app(key: key) else { return .unknownApp(key) }
         guard app.enabled else { return .appDisabled }
@@ -188,7 +189,12 @@ public struct PusherProtocol: ClientProtocol {
         let session = PusherSession(
             socketID: socketID, app: app, outbox: outbox, kick: kick, node: node, writer: writer, configuration: configuration
         )
-        let close = await session.run(socket.messages(maxSize: node.configuration.maxMessageSize))
+        let ending: Result<PusherClose?, any Error>
+        do {
+            ending = .success(try await session.run(socket.messages(maxSize: node.configuration.maxMessageSize)))
+        } catch {
+            ending = .failure(error)
+        }
         if let removal = shared.registry.withLock({ $0.remove(socketID: socketID) }) {
             var items: [PusherWriter.Item] = removal.channels.map { .channel($0) } + removal.members.map { .member($0) }
             if let user = removal.user { items.append(.user(user)) }
@@ -196,7 +202,7 @@ public struct PusherProtocol: ClientProtocol {
             items.append(.connections(app.id))
             writer.enqueue(items)
         }
-        return close
+        return try ending.get()
     }
 
     /// The app's connections across the fleet: this node's from memory, the others' from the broker.

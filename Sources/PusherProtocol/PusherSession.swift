@@ -35,15 +35,24 @@ struct PusherSession: Sendable {
         case close(PusherClose)
         /// Nothing to do (a timer that found the client in order, a cancelled wait).
         case nothing
+        /// The WebSocket layer refused a message: too large, text that is not UTF-8, a broken
+        /// sequence of fragments.
+        case refused(any Error)
     }
 
-    /// Serves the connection until the client leaves (nil) or the server ends it.
-    func run(_ inbound: ClientMessages) async -> PusherClose? {
+    /// Serves the connection until the client leaves (nil) or the server ends it. Throws the
+    /// WebSocket layer's error when it refuses a message, so that its close code (1009, 1007,
+    /// 1002) is the one that goes out.
+    func run(_ inbound: ClientMessages) async throws -> PusherClose? {
         let activity = Activity()
-        return await withTaskGroup(of: Ending.self) { group in
+        let ending = await withTaskGroup(of: Ending.self) { group in
             group.addTask {
-                await self.receive(inbound, activity: activity)
-                return .clientLeft
+                do {
+                    try await self.receive(inbound, activity: activity)
+                    return .clientLeft
+                } catch {
+                    return .refused(error)
+                }
             }
             group.addTask { await self.kick.wait().map(Ending.close) ?? .nothing }
             group.addTask { await self.watchActivity(activity).map(Ending.close) ?? .nothing }
@@ -57,13 +66,15 @@ struct PusherSession: Sendable {
             }
             defer { group.cancelAll() }
             while let ending = await group.next() {
-                switch ending {
-                case .clientLeft: return nil
-                case .close(let close): return close
-                case .nothing: continue
-                }
+                if case .nothing = ending { continue }
+                return ending
             }
-            return nil
+            return Ending.clientLeft
+        }
+        switch ending {
+        case .close(let close): return close
+        case .refused(let error): throw error
+        case .clientLeft, .nothing: return nil
         }
     }
 
@@ -97,7 +108,7 @@ struct PusherSession: Sendable {
 
     // MARK: Messages
 
-    private func receive(_ inbound: ClientMessages, activity: Activity) async {
+    private func receive(_ inbound: ClientMessages, activity: Activity) async throws {
         var limiter = RateLimiter(rate: app.clientEventRate, now: 0)
         let start = ContinuousClock.now
         do {
@@ -125,6 +136,7 @@ struct PusherSession: Sendable {
             }
         } catch {
             node.logger.debug("pusher connection ended", metadata: ["socket_id": "\(socketID)", "error": "\(error)"])
+            throw error
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EchoProtocol
 import Foundation
 import Logging
 import NativeProtocol
@@ -90,6 +91,11 @@ struct CommonOptions: ParsableArguments {
     var jwtSecretFlag: String?
     /// The flag, else `JWT_SECRET`.
     var jwtSecret: String? { jwtSecretFlag ?? environment("JWT_SECRET") }
+
+    @Option(name: .customLong("echo-path"), help: "A node path, e.g. /echo, whose WebSockets get every message echoed back, up to --max-message-size; for conformance testing only: no credentials, no rate limit; unset = not served (env ECHO_PATH).")
+    var echoPathFlag: String?
+    /// The flag, else `ECHO_PATH`; nil = no echo path.
+    var echoPath: String? { echoPathFlag ?? environment("ECHO_PATH") }
 
     // MARK: Pusher
 
@@ -186,6 +192,9 @@ struct CommonOptions: ParsableArguments {
         }
         if !(10...3600).contains(activityTimeout) {
             throw ValidationError("--activity-timeout must be 10-3600 seconds, got \(activityTimeout)")
+        }
+        if let echoPath, let problem = EchoProtocol.problem(with: echoPath) {
+            throw ValidationError("--echo-path (ECHO_PATH) \(problem), got \(echoPath)")
         }
         _ = try pusherApps()
         if let nodeID, nodeID.isEmpty || nodeID.contains(where: { $0.isWhitespace }) {

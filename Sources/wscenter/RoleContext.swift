@@ -2,6 +2,7 @@ import ArgumentParser
 import BrokerCore
 import BrokerEmbedded
 import BrokerRedis
+import EchoProtocol
 import Foundation
 import Logging
 import FleetGateway
@@ -175,7 +176,14 @@ struct RoleContext {
                 reconnectionMaxAttempts: options.reconnectionMaxAttempts
             ))
             let pusher = PusherProtocol(configuration: .init(apps: try options.pusherApps(), activityTimeout: options.activityTimeout))
-            return NodeService(configuration: configuration, broker: broker, logger: logger, protocols: [native, pusher], telemetry: telemetry)
+            var protocols: [any ClientProtocol] = [native, pusher]
+            if let echoPath = options.echoPath {
+                logger.warning("ECHO_PATH is set: this node echoes every WebSocket message sent to it, without credentials or rate limit; for conformance testing only", metadata: [
+                    "echo_path": "\(echoPath)", "max_message_size": "\(configuration.maxMessageSize)",
+                ])
+                protocols.append(EchoProtocol(path: echoPath))
+            }
+            return NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols, telemetry: telemetry)
         case .gateway:
             var configuration = GatewayConfiguration(
                 gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,

@@ -1,7 +1,9 @@
 import BrokerCore
 import BrokerRedis
 import FleetCore
+import FleetNode
 import Foundation
+import NIOCore
 import Redis
 import Synchronization
 import Testing
@@ -250,5 +252,25 @@ struct FleetProcessTests {
         #expect(try await socket.next() == "hi")
         #expect(process.output().contains("embedded broker"))
         #expect(process.output().contains("node=solo"), "every log line carries the node id")
+    }
+
+    @Test("serve with ECHO_PATH: a warning at start, the path echoes, and a drain closes it with 1012")
+    func serveEcho() async throws {
+        let process = try ServiceProcess.start(
+            executable: try wscenterBinary(),
+            arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--echo-path", "/conformance/echo"],
+            removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT", "ECHO_PATH"]
+        )
+        let port = try await process.listeningPort(role: "node")
+        #expect(process.output().contains("level=warning") && process.output().contains("echo_path=/conformance/echo"), "\(process.output())")
+        let close = try await exchange("ws://127.0.0.1:\(port)/conformance/echo") { outbound, replies in
+            try await outbound.write(.binary(ByteBuffer(bytes: [1, 2, 3])))
+            #expect(try await replies.next() == .binary(ByteBuffer(bytes: [1, 2, 3])))
+            process.signal(SIGTERM)
+            #expect(try await replies.next() == nil)
+        }
+        #expect(close == NodeService.serviceRestart, "\(process.output())")
+        try await eventually(within: .seconds(10), "serve exits") { !process.isRunning }
+        #expect(process.termination == "exit status 0", "\(process.output())")
     }
 }

@@ -51,6 +51,17 @@ struct ExecutableTests {
         #expect(stderr.contains("Error:"), "\(stderr)")
     }
 
+    @Test("an unusable ECHO_PATH stops the process with a message naming it, from the flag or the environment")
+    func badEchoPath() throws {
+        for (arguments, environment) in [
+            (["serve", "--echo-path", "echo"], [:]), (["serve"], ["ECHO_PATH": "/app/x"]), (["node"], ["ECHO_PATH": "/healthz"]),
+        ] as [([String], [String: String])] {
+            let (status, stderr) = try runWSCenter(arguments, environment: environment)
+            #expect(status != 0)
+            #expect(stderr.contains("--echo-path (ECHO_PATH)"), "\(arguments) \(environment): \(stderr)")
+        }
+    }
+
     @Test("health: exit 0 when a probed port answers /healthz with 200, 1 with the reasons when none does")
     func health() async throws {
         let refusing = try RefusingTCPPort()
