@@ -53,7 +53,7 @@ START_DEADLINE=40        # seconds for the fleet to answer /healthz (slow CI, de
 VISIBLE_DEADLINE=15      # seconds for the gateways to list the 3 nodes
 WAIT=10                  # seconds for any message to reach a client
 NODES=(smoke-node-1 smoke-node-2 smoke-node-3)
-APP_ID=1 APP_KEY=app-key APP_SECRET=app-secret   # the default Pusher app
+APP_ID=1 APP_KEY=app-key APP_SECRET=smoke-secret-4f1c9a   # the default Pusher app (node and gateway refuse the published app-secret)
 
 new_checks=${SMOKE_NEW_CHECKS-all}
 case "$new_checks" in
@@ -589,7 +589,8 @@ ok "redis-server started on 127.0.0.1:$redis_port"
 # ---- 3 nodes, 2 gateways
 read -r -a ports <<<"$(helper ports 10)"
 common_env=("REDIS_URL=redis://127.0.0.1:$redis_port" "REDIS_PREFIX=$prefix" "HOST=127.0.0.1"
-            "TOKEN=$token" "LOG_LEVEL=$log_level" "NODE_HEARTBEAT_INTERVAL=1"
+            "TOKEN=$token" "APP_ID=$APP_ID" "APP_KEY=$APP_KEY" "APP_SECRET=$APP_SECRET"
+            "LOG_LEVEL=$log_level" "NODE_HEARTBEAT_INTERVAL=1"
             "NODE_HEARTBEAT_TTL=$HEARTBEAT_TTL" "SHUTDOWN_TIMEOUT=$SHUTDOWN_TIMEOUT")
 for i in 1 2 3; do
     name=node$i

@@ -8,7 +8,7 @@ one public channel. Then:
   1. latency: one signed REST trigger at a time; the time until every subscriber has it;
   2. throughput: `--events` triggers sent back to back from 4 threads; the time until every
      subscriber has all of them, as events/s and deliveries/s.
-Needs PyPI `websockets`. The default app (app-key / app-secret, id 1) must be configured.
+Needs PyPI `websockets`. The default app (app-key / bench-secret-7d3a9c1e5b, id 1) must be configured, as run.sh does.
 """
 import argparse
 import asyncio
@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 
-APP_ID, KEY, SECRET = "1", "app-key", "app-secret"
+APP_ID, KEY, SECRET = "1", "app-key", "bench-secret-7d3a9c1e5b"  # as Benchmarks/fleet/run.sh sets it
 CHANNEL = "bench"
 
 

@@ -30,7 +30,8 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 n1=$(free_port); n2=$(free_port); g=$(free_port)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
-common=(--redis-url "$REDIS_URL" --redis-prefix "$prefix" --host 127.0.0.1 --log-level warning)
+# Not the published default secret (node and gateway refuse it); Benchmarks/fleet/pusher.py signs with this one.
+common=(--redis-url "$REDIS_URL" --redis-prefix "$prefix" --host 127.0.0.1 --log-level warning --app-secret bench-secret-7d3a9c1e5b)
 "$bin" node --node-id bench-n1 --port "$n1" "${common[@]}" & pids+=($!)
 "$bin" node --node-id bench-n2 --port "$n2" "${common[@]}" & pids+=($!)
 "$bin" gateway --http-port "$g" "${common[@]}" & pids+=($!)

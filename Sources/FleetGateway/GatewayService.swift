@@ -3,6 +3,7 @@ import FleetCore
 import FleetHTTP
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Observability
@@ -21,6 +22,9 @@ public struct GatewayConfiguration: Sendable {
     public var callTimeout: Duration = .seconds(2)
     /// Largest request body accepted (bytes).
     public var maxBodySize: Int = 1 << 20
+    /// How long a connection has to send each request (head and body), and may idle between
+    /// requests, before it is closed; nil for no limit (`HTTP_READ_TIMEOUT`).
+    public var httpReadTimeout: Duration? = .seconds(30)
 
     public init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
         self.gatewayID = gatewayID
@@ -196,8 +200,12 @@ public final class GatewayService: Sendable {
 
         let logger = logger
         let configuration = configuration
+        let readTimeout = configuration.httpReadTimeout
         let application = Application(
             router: router,
+            server: HTTPServerBuilder { responder in
+                GuardedHTTPChannel(base: HTTP1Channel(responder: responder), readTimeout: readTimeout)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-gateway"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

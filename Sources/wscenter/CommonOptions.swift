@@ -97,6 +97,9 @@ struct CommonOptions: ParsableArguments {
     /// The flag, else `ECHO_PATH`; nil = no echo path.
     var echoPath: String? { echoPathFlag ?? environment("ECHO_PATH") }
 
+    @OptionGroup(title: "Security and limits")
+    var security: SecurityOptions
+
     // MARK: Pusher
 
     @Option(name: .customLong("app-id"), help: "The default Pusher app's id; the official SDKs need it numeric (env APP_ID).")
@@ -105,8 +108,12 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("app-key"), help: "The default Pusher app's key (env APP_KEY).")
     var appKey: String = environment("APP_KEY") ?? "app-key"
 
-    @Option(name: .customLong("app-secret"), help: "The default Pusher app's secret (env APP_SECRET).")
-    var appSecret: String = environment("APP_SECRET") ?? "app-secret"
+    /// The default app's secret as the docs publish it: for trying `serve` only; `node` and
+    /// `gateway` refuse to start with it.
+    static let publishedAppSecret = "app-secret"
+
+    @Option(name: .customLong("app-secret"), help: "The default Pusher app's secret; unset = the published \"app-secret\", which node and gateway refuse (env APP_SECRET).")
+    var appSecret: String = environment("APP_SECRET") ?? publishedAppSecret
 
     @Option(name: .customLong("app-enable-client-messages"), help: "Whether the default app relays client- events: true or false (env APP_ENABLE_CLIENT_MESSAGES).")
     var appEnableClientMessages: String = environment("APP_ENABLE_CLIENT_MESSAGES") ?? "true"
@@ -127,11 +134,7 @@ struct CommonOptions: ParsableArguments {
 
     /// "1", "true", "yes", "on" → true; "0", "false", "no", "off" → false; else nil.
     static func flag(_ text: String?) -> Bool? {
-        switch text?.lowercased() {
-        case "1", "true", "yes", "on": true
-        case "0", "false", "no", "off": false
-        default: nil
-        }
+        text.flatMap(Environment.parseFlag)
     }
 
     /// The default app and those of `APPS_FILE`.
@@ -153,46 +156,58 @@ struct CommonOptions: ParsableArguments {
     var tokens: Set<String> { Self.split(token) }
 
     func validate() throws {
-        for (name, value) in [("--node-heartbeat-interval", nodeHeartbeatInterval), ("--node-heartbeat-ttl", nodeHeartbeatTTL), ("--call-timeout", callTimeout)]
-        where !(value > 0 && value <= 3600) {
+        // A variable that did not parse was replaced by its default only until now.
+        let unparsable = Environment.unparsable
+        if !unparsable.isEmpty {
+            throw ValidationError(unparsable.joined(separator: "; ") + ": fix or unset \(unparsable.count == 1 ? "it" : "them")")
+        }
+        for (name, value) in [
+            ("--node-heartbeat-interval (NODE_HEARTBEAT_INTERVAL)", nodeHeartbeatInterval), ("--node-heartbeat-ttl (NODE_HEARTBEAT_TTL)", nodeHeartbeatTTL),
+            ("--call-timeout (CALL_TIMEOUT)", callTimeout),
+        ] where !(value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be a number of seconds in (0, 3600], got \(value)")
         }
         if !(shutdownTimeout >= 1 && shutdownTimeout <= 3600) {
-            throw ValidationError("--shutdown-timeout must be a number of seconds in [1, 3600], got \(shutdownTimeout)")
+            throw ValidationError("--shutdown-timeout (SHUTDOWN_TIMEOUT) must be a number of seconds in [1, 3600], got \(shutdownTimeout)")
         }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil {
-            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \(logLevel)")
+            throw ValidationError("--log-level (LOG_LEVEL) must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got \(logLevel)")
         }
         if nodeHeartbeatTTL <= nodeHeartbeatInterval {
             throw ValidationError("--node-heartbeat-ttl (\(nodeHeartbeatTTL) s) must be longer than --node-heartbeat-interval (\(nodeHeartbeatInterval) s)")
         }
-        for (name, value) in [("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout)] where !(value >= 0.1 && value <= 86_400) {
+        for (name, value) in [("--heartbeat-interval (HEARTBEAT_INTERVAL)", heartbeatInterval), ("--heartbeat-timeout (HEARTBEAT_TIMEOUT)", heartbeatTimeout)]
+        where !(value >= 0.1 && value <= 86_400) {
             throw ValidationError("\(name) must be a number of seconds in [0.1, 86400], got \(value)")
         }
         if !(reconnectionTTL >= 1 && reconnectionTTL <= 86_400) || reconnectionMaxAttempts < 1 || replayMax < 1 {
-            throw ValidationError("--reconnection-ttl must be 1-86400 seconds and --reconnection-max-attempts and --replay-max at least 1")
+            throw ValidationError("--reconnection-ttl (RECONNECTION_TTL) must be 1-86400 seconds and --reconnection-max-attempts (RECONNECTION_MAX_ATTEMPTS) and --replay-max (REPLAY_MAX) at least 1")
         }
-        if maxMessageSize < 16 || rateLimit < 0 || maxConnectionsPerRoom < 0 || maxRoomsPerConnection < 0 {
-            throw ValidationError("--max-message-size must be at least 16; --rate-limit and the room limits must not be negative")
+        if maxMessageSize < 16 || !(rateLimit >= 0 && rateLimit.isFinite) || maxConnectionsPerRoom < 0 || maxRoomsPerConnection < 0 {
+            throw ValidationError("--max-message-size (MAX_MESSAGE_SIZE) must be at least 16; --rate-limit (RATE_LIMIT) and the room limits must be finite and not negative")
         }
         if RoomPolicy.ClientJoin(clientJoin) == nil {
-            throw ValidationError("--client-join must be all, none or a comma-separated list of room prefixes")
+            throw ValidationError("--client-join (CLIENT_JOIN) must be all, none or a comma-separated list of room patterns, got \(clientJoin)")
         }
         if maxBody < 1 {
-            throw ValidationError("--max-body must be at least 1 byte")
+            throw ValidationError("--max-body (MAX_BODY) must be at least 1 byte")
         }
-        for (name, value) in [("--port", port), ("--http-port", httpPort)] where !(0...65535).contains(value) {
+        for (name, value) in [("--port (PORT)", port), ("--http-port (HTTP_PORT)", httpPort)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0-65535, got \(value)")
         }
         if Self.flag(appEnableClientMessages) == nil {
-            throw ValidationError("--app-enable-client-messages must be true or false, got \(appEnableClientMessages)")
+            throw ValidationError("--app-enable-client-messages (APP_ENABLE_CLIENT_MESSAGES) must be true or false, got \(appEnableClientMessages)")
         }
         if let demo = authDemoFlag ?? environment("AUTH_DEMO"), Self.flag(demo) == nil {
-            throw ValidationError("--auth-demo must be true or false, got \(demo)")
+            throw ValidationError("--auth-demo (AUTH_DEMO) must be true or false, got \(demo)")
         }
         if !(10...3600).contains(activityTimeout) {
-            throw ValidationError("--activity-timeout must be 10-3600 seconds, got \(activityTimeout)")
+            throw ValidationError("--activity-timeout (ACTIVITY_TIMEOUT) must be 10-3600 seconds, got \(activityTimeout)")
         }
+        if let jwtSecret, jwtSecret.utf8.count < ClientAuthenticator.minimumSecretLength {
+            throw ValidationError("--jwt-secret (JWT_SECRET) must be at least \(ClientAuthenticator.minimumSecretLength) bytes (HS256 needs a 256-bit key); e.g. openssl rand -hex 32")
+        }
+        try security.validate()
         if let echoPath, let problem = EchoProtocol.problem(with: echoPath) {
             throw ValidationError("--echo-path (ECHO_PATH) \(problem), got \(echoPath)")
         }

@@ -81,6 +81,7 @@ struct RoleContext {
         }
         let telemetry = Telemetry()
         let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis), telemetry: telemetry)
+        try checkPusherSecrets(refuse: requireRedis)
         let events = broker.events()
         let brokerTask = Task { try await broker.run() }
         defer { brokerTask.cancel() }
@@ -165,6 +166,10 @@ struct RoleContext {
             configuration.replayMax = options.replayMax
             // Dead nodes are cleaned up (presence members removed) about one heartbeat after their TTL.
             configuration.janitorInterval = .seconds(options.nodeHeartbeatInterval)
+            configuration.httpReadTimeout = .seconds(options.security.httpReadTimeout)
+            configuration.maxConnections = options.security.maxConnections
+            configuration.maxConnectionsPerIP = options.security.maxConnectionsPerIP
+            configuration.allowedOrigins = try options.security.allowedOrigins()
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .all,
@@ -172,11 +177,16 @@ struct RoleContext {
                     maxRoomsPerConnection: options.maxRoomsPerConnection
                 ),
                 rateLimit: options.rateLimit,
-                authenticator: ClientAuthenticator(tokens: options.clientTokens, jwtSecret: options.jwtSecret),
+                authenticator: ClientAuthenticator(
+                    tokens: options.clientTokens, jwtSecret: options.jwtSecret,
+                    issuer: options.security.jwtIssuer, audience: options.security.jwtAudience
+                ),
                 reconnectionMaxAttempts: options.reconnectionMaxAttempts
             ))
-            let pusher = PusherProtocol(configuration: .init(apps: try options.pusherApps(), activityTimeout: options.activityTimeout))
-            var protocols: [any ClientProtocol] = [native, pusher]
+            var protocols: [any ClientProtocol] = [native]
+            if options.security.pusherEnabled {
+                protocols.append(PusherProtocol(configuration: .init(apps: try options.pusherApps(), activityTimeout: options.activityTimeout)))
+            }
             if let echoPath = options.echoPath {
                 logger.warning("ECHO_PATH is set: this node echoes every WebSocket message sent to it, without credentials or rate limit; for conformance testing only", metadata: [
                     "echo_path": "\(echoPath)", "max_message_size": "\(configuration.maxMessageSize)",
@@ -191,13 +201,32 @@ struct RoleContext {
             )
             configuration.callTimeout = .seconds(options.callTimeout)
             configuration.maxBodySize = options.maxBody
-            let pusher = PusherAPI(configuration: .init(
-                apps: try options.pusherApps(), pathPrefix: options.apiPathPrefix, authDemo: options.authDemo, defaultAppID: options.appID
-            ))
-            return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: [pusher], telemetry: telemetry)
+            configuration.httpReadTimeout = .seconds(options.security.httpReadTimeout)
+            var routes: [any GatewayRoutes] = []
+            if options.security.pusherEnabled {
+                routes.append(PusherAPI(configuration: .init(
+                    apps: try options.pusherApps(), pathPrefix: options.apiPathPrefix, authDemo: options.authDemo, defaultAppID: options.appID
+                )))
+            }
+            return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes, telemetry: telemetry)
         case .hooks:
             throw notImplementedYet("webhook delivery (wscenter hooks)")
         }
+    }
+
+    /// The published default Pusher secret lets anyone sign REST calls, private and presence
+    /// subscriptions and sign-ins. A fleet role (`node`, `gateway`) refuses to start with it;
+    /// `serve`, for trying things out, says loudly what it means.
+    private func checkPusherSecrets(refuse: Bool) throws {
+        guard options.security.pusherEnabled else { return }
+        let exposed = try options.pusherApps().all.filter { $0.secret == CommonOptions.publishedAppSecret }.map(\.id)
+        guard !exposed.isEmpty else { return }
+        let what = "the Pusher secret of app \(exposed.joined(separator: ", ")) is the published default \"\(CommonOptions.publishedAppSecret)\""
+        let fix = "Set APP_SECRET (and APP_KEY) to your own values, e.g. APP_SECRET=$(openssl rand -hex 32), and the apps' secrets in APPS_FILE; or turn the Pusher side off with PUSHER_ENABLED=false"
+        if refuse {
+            throw RoleError("wscenter \(role): \(what): anyone could sign Pusher REST calls and private and presence subscriptions. \(fix)")
+        }
+        logger.error("INSECURE: \(what): anyone who can reach this process can sign Pusher REST calls and private and presence subscriptions; fine for trying serve on your machine, never for a server others can reach. \(fix)")
     }
 
     /// The honest answer for a role whose server is not built yet.

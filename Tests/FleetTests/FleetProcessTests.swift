@@ -37,7 +37,7 @@ final class ProcessFleet: Sendable {
         let binary = try wscenterBinary()
         self.redisURL = redisURL
         prefix = "p\(UInt32.random(in: 0...UInt32.max)):"
-        var common = ["--redis-url", redisURL, "--redis-prefix", prefix, "--host", "127.0.0.1", "--log-level", "info"]
+        var common = ["--redis-url", redisURL, "--redis-prefix", prefix, "--host", "127.0.0.1", "--log-level", "info", "--app-secret", "process-test-secret"]
         common += ["--node-heartbeat-interval", "\(heartbeat.0)", "--node-heartbeat-ttl", "\(heartbeat.1)", "--call-timeout", "1"] + extra
         // Every process binds port 0 and the test reads the port it logs: ports picked in
         // advance could be taken by another test's process in between.

@@ -201,6 +201,7 @@ func withFleet(
     pusherAPI: @Sendable (PusherApps) -> PusherAPI.Configuration = { .init(apps: $0) },
     configure: @Sendable (inout NodeConfiguration) -> Void = { _ in },
     protocols replacing: [any ClientProtocol]? = nil,
+    configureGateway: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
     _ body: @Sendable (TestFleet) async throws -> Void
 ) async throws {
     let prefix = "t\(UInt32.random(in: 0...UInt32.max)):"
@@ -259,6 +260,7 @@ func withFleet(
         brokers.append(broker)
         var configuration = GatewayConfiguration(gatewayID: "gw\(index)-\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
         configuration.callTimeout = callTimeout
+        configureGateway(&configuration)
         let routes: [any GatewayRoutes] = pusher.map { [PusherAPI(configuration: pusherAPI($0))] } ?? []
         let service = GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes)
         let box = PortBox()

@@ -11,13 +11,17 @@ private func runWSCenter(_ arguments: [String], environment extra: [String: Stri
     process.executableURL = binary
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
-    for name in ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN"] { environment[name] = nil }
+    for name in ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN", "APP_SECRET", "PUSHER_ENABLED", "APPS_FILE"] { environment[name] = nil }
     environment.merge(extra) { $1 }
     process.environment = environment
     let stderr = Pipe()
     process.standardError = stderr
     process.standardOutput = FileHandle.nullDevice
     try process.run()
+    // A process that should have refused to start but runs instead is stopped, not waited on forever.
+    let watchdog = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
+    defer { watchdog.cancel() }
     let output = stderr.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: output, as: UTF8.self))
@@ -60,6 +64,72 @@ struct ExecutableTests {
             #expect(status != 0)
             #expect(stderr.contains("--echo-path (ECHO_PATH)"), "\(arguments) \(environment): \(stderr)")
         }
+    }
+
+    @Test("a variable that does not parse stops the process and is named, never replaced by the default", arguments: [
+        ("PORT", "abc"), ("HTTP_PORT", "80 80"), ("RATE_LIMIT", "fast"), ("MAX_CONNECTIONS", "1e3"),
+        ("HTTP_READ_TIMEOUT", "soon"), ("PUSHER_ENABLED", "maybe"), ("REPLAY_MAX", "-"), ("CALL_TIMEOUT", "2s"),
+    ])
+    func unparsableVariable(name: String, value: String) throws {
+        let arguments = ["PORT", "HTTP_PORT"].contains(name) ? ["serve"] : ["serve", "--port", "0", "--http-port", "0"]
+        let (status, stderr) = try runWSCenter(arguments, environment: [name: value])
+        #expect(status != 0)
+        #expect(stderr.contains("\(name)=\(value)"), "\(stderr)")
+    }
+
+    @Test("values out of range or malformed are refused, naming the variable", arguments: [
+        (["MAX_CONNECTIONS": "-1"], "MAX_CONNECTIONS"), (["RATE_LIMIT": "nan"], "RATE_LIMIT"),
+        (["HTTP_READ_TIMEOUT": "0"], "HTTP_READ_TIMEOUT"), (["ALLOWED_ORIGINS": "example.com"], "ALLOWED_ORIGINS"),
+        (["ALLOWED_ORIGINS": "https://example.com/path"], "ALLOWED_ORIGINS"), (["JWT_SECRET": "short"], "JWT_SECRET"),
+    ])
+    func outOfRange(environment: [String: String], name: String) throws {
+        let (status, stderr) = try runWSCenter(["serve"], environment: environment)
+        #expect(status != 0)
+        #expect(stderr.contains(name), "\(stderr)")
+    }
+
+    @Test("node and gateway refuse the published Pusher secret and say what to set", arguments: ["node", "gateway"])
+    func publishedSecret(role: String) throws {
+        let redis = try TestEnvironment.redisURL()
+        for environment in [["REDIS_URL": redis], ["REDIS_URL": redis, "APP_SECRET": "app-secret"]] {
+            let (status, stderr) = try runWSCenter([role], environment: environment)
+            #expect(status != 0)
+            #expect(stderr.contains("published default") && stderr.contains("APP_SECRET") && stderr.contains("PUSHER_ENABLED=false"), "\(stderr)")
+        }
+        // An app of APPS_FILE with the published secret is refused too, by its id.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("apps-\(UUID().uuidString).json")
+        try Data(#"[{"id":"77","key":"k77","secret":"app-secret"}]"#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, stderr) = try runWSCenter([role], environment: ["REDIS_URL": redis, "APP_SECRET": "mine-4d1e", "APPS_FILE": file.path])
+        #expect(status != 0)
+        #expect(stderr.contains("app 77"), "\(stderr)")
+    }
+
+    @Test("with PUSHER_ENABLED=false a node needs no secret and serves no Pusher path; serve warns about the published secret")
+    func pusherOff() async throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wscenter").path
+        let redis = try TestEnvironment.redisURL()
+        let node = try ServiceProcess.start(
+            executable: binary,
+            arguments: ["node", "--redis-url", redis, "--redis-prefix", "off\(UInt32.random(in: 0...UInt32.max)):", "--host", "127.0.0.1", "--port", "0", "--pusher-enabled", "false"],
+            removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT", "APP_SECRET", "APPS_FILE", "PUSHER_ENABLED"]
+        )
+        let port = try await node.listeningPort(role: "node")
+        let pusher = try await RawHTTP.exchange(port: port, RawHTTP.upgradeRequest("/app/app-key?protocol=7"), linger: 0.2)
+        #expect(pusher.status >= 400 && pusher.status < 500, "\(pusher)")
+        let native = try await RawHTTP.exchange(port: port, RawHTTP.upgradeRequest("/"), linger: 0.2)
+        #expect(native.status == 101, "\(native)")
+        node.kill(SIGTERM)
+        #expect(node.termination == "exit status 0", "\(node.output())")
+
+        let serve = try ServiceProcess.start(
+            executable: binary, arguments: ["serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "0"],
+            removing: ["REDIS_URL", "TOKEN", "NODE_ID", "PORT", "HTTP_PORT", "APP_SECRET", "APPS_FILE", "PUSHER_ENABLED"]
+        )
+        _ = try await serve.listeningPort(role: "gateway")
+        #expect(serve.output().contains("INSECURE") && serve.output().contains("app-secret"), "\(serve.output())")
+        serve.kill(SIGTERM)
+        _ = serve.termination
     }
 
     @Test("health: exit 0 when a probed port answers /healthz with 200, 1 with the reasons when none does")

@@ -33,7 +33,7 @@ SOCKET_ID_RE = re.compile(r"^\d+\.\d+$")
 
 # --------------------------------------------------------------------------- apps
 
-APP1 = {"id": "1", "key": "app-key", "secret": "app-secret"}
+APP1 = {"id": "1", "key": "app-key", "secret": "interop-secret-1"}  # node and gateway refuse the published app-secret
 APP2 = {"id": "2", "key": "key-two", "secret": "secret-two"}
 APP3 = {"id": "3", "key": "key-three", "secret": "s3"}
 APP4 = {"id": "4", "key": "key-four", "secret": "s4"}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import FleetNode
+
+/// The options that bound what strangers can do: read timeouts, connection caps, browser
+/// origins, JWT claims, and whether the Pusher side runs at all. docs/security.md lists them
+/// with their defaults.
+struct SecurityOptions: ParsableArguments {
+    @Option(name: .customLong("pusher-enabled"), help: "Whether nodes serve the Pusher protocol and gateways its REST API: true or false (env PUSHER_ENABLED).")
+    var pusherEnabled: Bool = Environment.flag("PUSHER_ENABLED", true)
+
+    @Option(name: .customLong("http-read-timeout"), help: "Seconds a connection has to send each HTTP request (head and body), and may idle between requests, before it is closed (env HTTP_READ_TIMEOUT).")
+    var httpReadTimeout: Double = Environment.value("HTTP_READ_TIMEOUT", 30)
+
+    @Option(name: .customLong("max-connections"), help: "WebSocket connections a node holds at most; more get 503 before the upgrade; 0 = unlimited (env MAX_CONNECTIONS).")
+    var maxConnections: Int = Environment.value("MAX_CONNECTIONS", 0)
+
+    @Option(name: .customLong("max-connections-per-ip"), help: "WebSocket connections one client address may hold on a node; more get 429 before the upgrade; 0 = unlimited (env MAX_CONNECTIONS_PER_IP).")
+    var maxConnectionsPerIP: Int = Environment.value("MAX_CONNECTIONS_PER_IP", 0)
+
+    @Option(name: .customLong("allowed-origins"), help: "Origins a browser's WebSocket upgrade may carry, comma-separated (https://app.example.com, https://*.example.com); others get 403; no Origin header is allowed; unset or * = any (env ALLOWED_ORIGINS).")
+    var allowedOriginsFlag: String?
+    var allowedOriginsText: String { allowedOriginsFlag ?? environment("ALLOWED_ORIGINS") ?? "*" }
+
+    @Option(name: .customLong("jwt-issuer"), help: "The iss claim a client's JWT must carry; unset = not checked (env JWT_ISSUER).")
+    var jwtIssuerFlag: String?
+    var jwtIssuer: String? { jwtIssuerFlag ?? environment("JWT_ISSUER") }
+
+    @Option(name: .customLong("jwt-audience"), help: "The audience a client's JWT must name in aud; unset = not checked (env JWT_AUDIENCE).")
+    var jwtAudienceFlag: String?
+    var jwtAudience: String? { jwtAudienceFlag ?? environment("JWT_AUDIENCE") }
+
+    /// The parsed `ALLOWED_ORIGINS`.
+    func allowedOrigins() throws -> OriginPolicy {
+        do {
+            return try OriginPolicy(parsing: allowedOriginsText)
+        } catch {
+            throw ValidationError("--allowed-origins (ALLOWED_ORIGINS): \(error)")
+        }
+    }
+
+    func validate() throws {
+        if !(httpReadTimeout >= 1 && httpReadTimeout <= 3600) {
+            throw ValidationError("--http-read-timeout (HTTP_READ_TIMEOUT) must be a number of seconds in [1, 3600], got \(httpReadTimeout)")
+        }
+        for (name, value) in [("--max-connections (MAX_CONNECTIONS)", maxConnections), ("--max-connections-per-ip (MAX_CONNECTIONS_PER_IP)", maxConnectionsPerIP)]
+        where value < 0 {
+            throw ValidationError("\(name) must be 0 (unlimited) or more, got \(value)")
+        }
+        _ = try allowedOrigins()
+    }
+}
