@@ -21,6 +21,10 @@ public struct EventCall: Sendable, Hashable {
 public struct EventRequest: Sendable, Hashable {
     public var calls: [EventCall]
 
+    /// Groups one event may name in its comma-separated `groupId` (`joinGroupById`…): more is
+    /// answered 400, so that one call cannot make every node work through an unbounded list.
+    public static let maxGroupsPerEvent = 1000
+
     public enum BodyFormat: Sendable {
         case json, form
     }
@@ -113,8 +117,12 @@ public struct EventRequest: Sendable, Hashable {
                 if event.acceptsGroupList {
                     let groups = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                     guard !groups.isEmpty else { throw .badRequest("\(event.rawValue): parameter groupId names no group") }
-                    var unique: [String] = []
-                    for group in groups where !unique.contains(group) { unique.append(group) }
+                    // In the order given, each once: a set of those seen keeps this linear.
+                    var seen = Set<String>(minimumCapacity: groups.count)
+                    let unique = groups.filter { seen.insert($0).inserted }
+                    guard unique.count <= Self.maxGroupsPerEvent else {
+                        throw .badRequest("\(event.rawValue): parameter groupId names \(unique.count) groups; at most \(Self.maxGroupsPerEvent) per event")
+                    }
                     arguments.groups = unique
                 } else {
                     arguments.groups = [text]

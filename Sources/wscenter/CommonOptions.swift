@@ -64,14 +64,14 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("rate-limit"), help: "Messages per second a client may send; 0 = unlimited (env RATE_LIMIT).")
     var rateLimit: Double = Environment.value("RATE_LIMIT", 50)
 
-    @Option(name: .customLong("client-join"), help: "Rooms clients may join themselves: all, none, or comma-separated prefixes (env CLIENT_JOIN).")
-    var clientJoin: String = environment("CLIENT_JOIN") ?? "all"
+    @Option(name: .customLong("client-join"), help: "Rooms clients may join themselves: comma-separated patterns (* = any run of characters), all (API groups included), or none (env CLIENT_JOIN; default room:*).")
+    var clientJoin: String = environment("CLIENT_JOIN") ?? "room:*"
 
     @Option(name: .customLong("max-connections-per-room"), help: "Connections a room may hold across the fleet for client joins; 0 = unlimited (env MAX_CONNECTIONS_PER_ROOM).")
     var maxConnectionsPerRoom: Int = Environment.value("MAX_CONNECTIONS_PER_ROOM", 0)
 
     @Option(name: .customLong("max-rooms-per-connection"), help: "Rooms a connection may be in when it joins one itself (API joins are not limited); 0 = unlimited (env MAX_ROOMS_PER_CONNECTION).")
-    var maxRoomsPerConnection: Int = Environment.value("MAX_ROOMS_PER_CONNECTION", 0)
+    var maxRoomsPerConnection: Int = Environment.value("MAX_ROOMS_PER_CONNECTION", RoomPolicy.defaultMaxRoomsPerConnection)
 
     @Option(name: .customLong("reconnection-ttl"), help: "Seconds a disconnected client's session waits to be resumed (env RECONNECTION_TTL).")
     var reconnectionTTL: Double = Environment.value("RECONNECTION_TTL", 300)

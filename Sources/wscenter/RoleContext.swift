@@ -172,7 +172,7 @@ struct RoleContext {
             configuration.allowedOrigins = try options.security.allowedOrigins()
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
-                    clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .all,
+                    clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .standard,
                     maxConnectionsPerRoom: options.maxConnectionsPerRoom,
                     maxRoomsPerConnection: options.maxRoomsPerConnection
                 ),

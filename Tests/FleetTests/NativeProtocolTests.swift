@@ -17,33 +17,33 @@ struct NativeProtocolTests {
             let (b, _) = try await fleet.connect(node: 1)
             let (c, _) = try await fleet.connect(node: 1)
             for socket in [a, b] {
-                try await socket.send(#"{"type":"join","room":"lobby"}"#)
-                #expect(try await socket.next() == #"{"type":"joined","room":"lobby"}"#)
+                try await socket.send(#"{"type":"join","room":"room:lobby"}"#)
+                #expect(try await socket.next() == #"{"type":"joined","room":"room:lobby"}"#)
             }
             try await eventually("the API sees the room") {
-                try await fleet.get("event=getGroup_IdCount&getGroup_IdCount%5BgroupId%5D=lobby").total("getGroup_IdCount") == 2
+                try await fleet.get("event=getGroup_IdCount&getGroup_IdCount%5BgroupId%5D=room:lobby").total("getGroup_IdCount") == 2
             }
 
-            try await a.send(#"{"type":"broadcast","room":"lobby","data":{"text":"héllo","n":12345678901234567890}}"#)
+            try await a.send(#"{"type":"broadcast","room":"room:lobby","data":{"text":"héllo","n":12345678901234567890}}"#)
             let message = try await b.nextJSON()
-            #expect(message["type"] as? String == "message" && message["room"] as? String == "lobby" && message["from"] as? String == aid)
+            #expect(message["type"] as? String == "message" && message["room"] as? String == "room:lobby" && message["from"] as? String == aid)
             let data = try #require(message["data"] as? [String: Any])
             #expect(data["text"] as? String == "héllo")
-            #expect(try await a.next() == #"{"type":"broadcast_sent","room":"lobby","delivered":1}"#)
+            #expect(try await a.next() == #"{"type":"broadcast_sent","room":"room:lobby","delivered":1}"#)
             try await c.expectNothing(for: .milliseconds(100))
 
-            try await a.send(#"{"type":"broadcast","room":"lobby","data":"all of us","exclude_self":false}"#)
+            try await a.send(#"{"type":"broadcast","room":"room:lobby","data":"all of us","exclude_self":false}"#)
             let received = [try await a.next(), try await a.next()].sorted()
-            #expect(received.contains(#"{"type":"broadcast_sent","room":"lobby","delivered":2}"#), "\(received)")
+            #expect(received.contains(#"{"type":"broadcast_sent","room":"room:lobby","delivered":2}"#), "\(received)")
             #expect(try await b.nextJSON()["data"] as? String == "all of us")
 
-            try await c.send(#"{"type":"broadcast","room":"lobby","data":1}"#)
+            try await c.send(#"{"type":"broadcast","room":"room:lobby","data":1}"#)
             let refused = try await c.nextJSON()
             #expect(refused["type"] as? String == "error" && refused["code"] as? String == "not_in_room")
 
-            try await b.send(#"{"type":"leave","room":"lobby"}"#)
-            #expect(try await b.next() == #"{"type":"left","room":"lobby"}"#)
-            try await b.send(#"{"type":"leave","room":"lobby"}"#)
+            try await b.send(#"{"type":"leave","room":"room:lobby"}"#)
+            #expect(try await b.next() == #"{"type":"left","room":"room:lobby"}"#)
+            try await b.send(#"{"type":"leave","room":"room:lobby"}"#)
             #expect(try await b.nextJSON()["code"] as? String == "not_in_room")
             try await b.send(#"{"type":"ping"}"#)
             #expect(try await b.next() == #"{"type":"pong"}"#)
@@ -56,12 +56,12 @@ struct NativeProtocolTests {
             let before = epochMilliseconds()
             let (a, aid) = try await fleet.connect(node: 0)
             let (b, _) = try await fleet.connect(node: 1)
-            try await a.send(#"{"type":"join","room":"stats-room"}"#)
+            try await a.send(#"{"type":"join","room":"room:stats"}"#)
             _ = try await a.next()
             _ = try await fleet.get("event=bindId&bindId%5Bid%5D=u&bindId%5B_id%5D=\(aid)")
             try await b.send(#"{"type":"ping"}"#)
             _ = try await b.next()
-            let answer = try await fleet.get("event=getStats,getGroupStats&getGroupStats%5BgroupId%5D=stats-room")
+            let answer = try await fleet.get("event=getStats,getGroupStats&getGroupStats%5BgroupId%5D=room:stats")
             let (n0, n1) = (fleet.nodeIDs[0], fleet.nodeIDs[1])
             let stats0 = try #require(answer.results("getStats")[n0] as? [String: Any])
             let stats1 = try #require(answer.results("getStats")[n1] as? [String: Any])
@@ -83,17 +83,17 @@ struct NativeProtocolTests {
         try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
             let events = fleet.services[0].events()
             let (socket, id) = try await fleet.connect(node: 0)
-            try await socket.send(#"{"type":"join","room":"r1"}"#)
+            try await socket.send(#"{"type":"join","room":"room:r1"}"#)
             _ = try await socket.next()
-            _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=u&bindId%5B_id%5D=\(id)&joinGroupBy_Id%5BgroupId%5D=r2&joinGroupBy_Id%5B_id%5D=\(id)")
+            _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=u&bindId%5B_id%5D=\(id)&joinGroupBy_Id%5BgroupId%5D=room:r2&joinGroupBy_Id%5B_id%5D=\(id)")
             await socket.close()
             let expected: [NodeEvent] = [
                 .connected(connectionID: id),
-                .message(connectionID: id, text: #"{"type":"join","room":"r1"}"#),
-                .joined(connectionID: id, room: "r1"),
-                .joined(connectionID: id, room: "r2"),
-                .left(connectionID: id, room: "r1"),
-                .left(connectionID: id, room: "r2"),
+                .message(connectionID: id, text: #"{"type":"join","room":"room:r1"}"#),
+                .joined(connectionID: id, room: "room:r1"),
+                .joined(connectionID: id, room: "room:r2"),
+                .left(connectionID: id, room: "room:r1"),
+                .left(connectionID: id, room: "room:r2"),
                 .disconnected(connectionID: id, id: "u"),
             ]
             var seen: [NodeEvent] = []
@@ -130,9 +130,9 @@ struct NativeProtocolTests {
         }
     }
 
-    @Test("room policy: client joins limited by prefix, rooms per connection and connections per room")
+    @Test("room policy: client joins limited by pattern, rooms per connection and connections per room")
     func roomLimits() async throws {
-        let policy = RoomPolicy(clientJoin: .prefixes(["chat-"]), maxConnectionsPerRoom: 2, maxRoomsPerConnection: 2)
+        let policy = RoomPolicy(clientJoin: .patterns(["chat-*"]), maxConnectionsPerRoom: 2, maxRoomsPerConnection: 2)
         try await withFleet(.redis, native: .init(rooms: policy)) { fleet in
             let (a, _) = try await fleet.connect(node: 0)
             let (b, _) = try await fleet.connect(node: 1)

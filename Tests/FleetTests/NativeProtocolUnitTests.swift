@@ -551,53 +551,60 @@ struct NativeProtocolUnitTestsRoomPolicy {
         ("all", RoomPolicy.ClientJoin.all),
         ("ALL", .all),
         (" All ", .all),
-        ("", .all),
-        ("   ", .all),
         ("none", .none),
         ("NONE", .none),
         (" none ", .none),
-        ("chat-", .prefixes(["chat-"])),
-        ("chat-,game-", .prefixes(["chat-", "game-"])),
-        (" a , b ", .prefixes(["a", "b"])),
-        ("a,,b,", .prefixes(["a", "b"])),
-        ("Chat-", .prefixes(["Chat-"])),
+        ("chat-*", .patterns(["chat-*"])),
+        ("chat-*,game-*", .patterns(["chat-*", "game-*"])),
+        (" a , b* ", .patterns(["a", "b*"])),
+        ("a,,b,", .patterns(["a", "b"])),
+        ("Chat-*", .patterns(["Chat-*"])),
     ] as [(String, RoomPolicy.ClientJoin)])
     func clientJoinParsing(_ text: String, _ expected: RoomPolicy.ClientJoin) {
         #expect(RoomPolicy.ClientJoin(text) == expected)
     }
 
-    @Test("a list without any prefix is refused", arguments: [",", ",,,", " , , "])
+    @Test("a list without any pattern is refused", arguments: [",", ",,,", " , , ", "", "   "])
     func clientJoinEmptyList(_ text: String) {
         #expect(RoomPolicy.ClientJoin(text) == nil)
     }
 
-    @Test("the defaults: everyone may join, no limits")
+    @Test("the defaults: clients join the room: namespace only, 100 rooms each, rooms unbounded in size")
     func defaults() {
         let policy = RoomPolicy()
-        #expect(policy.clientJoin == .all)
+        #expect(policy.clientJoin == .patterns(["room:*"]))
         #expect(policy.maxConnectionsPerRoom == 0)
-        #expect(policy.maxRoomsPerConnection == 0)
-        #expect(policy.checkJoin("any", roomsOfConnection: 1_000_000, roomSize: 1_000_000) == nil)
+        #expect(policy.maxRoomsPerConnection == 100)
+        #expect(policy.checkJoin("room:any", roomsOfConnection: 99, roomSize: 1_000_000) == nil)
+        #expect(policy.checkJoin("room:any", roomsOfConnection: 100, roomSize: 0)?.code == .tooManyRooms)
+        // A group name the API uses cannot be joined by guessing it.
+        for group in ["vip", "admins", "user:42", "Room:x", "xroom:a", "room"] {
+            let refusal = policy.checkJoin(group, roomsOfConnection: 0, roomSize: 0)
+            #expect(refusal?.code == .joinNotAllowed, "\(group)")
+            #expect(refusal?.message.contains("room:*") == true, "\(String(describing: refusal))")
+        }
     }
 
-    @Test("allowsClientJoin: all, none and prefixes")
+    @Test("allowsClientJoin: all, none and patterns")
     func allowsClientJoin() throws {
         #expect(RoomPolicy(clientJoin: .all).allowsClientJoin("anything"))
         #expect(!RoomPolicy(clientJoin: .none).allowsClientJoin("anything"))
 
-        let policy = RoomPolicy(clientJoin: try #require(RoomPolicy.ClientJoin("chat-, game-")))
-        #expect(policy.allowsClientJoin("chat-1"))
-        #expect(policy.allowsClientJoin("chat-"))
-        #expect(policy.allowsClientJoin("game-chess"))
-        #expect(!policy.allowsClientJoin("chat"))
-        #expect(!policy.allowsClientJoin("admin"))
-        #expect(!policy.allowsClientJoin("Chat-1"))
-        #expect(!policy.allowsClientJoin("xchat-1"))
+        let policy = RoomPolicy(clientJoin: try #require(RoomPolicy.ClientJoin("chat-*, game-*, lobby, *-public, a*b*c")))
+        for allowed in ["chat-1", "chat-", "game-chess", "lobby", "x-public", "-public", "abc", "aXbYc", "abbbc", "a*b*c"] {
+            #expect(policy.allowsClientJoin(allowed), "\(allowed)")
+        }
+        for refused in ["chat", "admin", "Chat-1", "xchat-1", "lobby2", "the lobby", "x-publicx", "ab", "acb"] {
+            #expect(!policy.allowsClientJoin(refused), "\(refused)")
+        }
+        // A long hostile name against several stars stays fast (no exponential backtracking).
+        let hostile = RoomPolicy(clientJoin: .patterns(["*a*a*a*a*a*a*a*a*b"]))
+        #expect(!hostile.allowsClientJoin(String(repeating: "a", count: 128)))
     }
 
     @Test("checkJoin: join_not_allowed before too_many_rooms before room_full")
     func checkJoinOrder() {
-        let policy = RoomPolicy(clientJoin: .prefixes(["chat-"]), maxConnectionsPerRoom: 2, maxRoomsPerConnection: 2)
+        let policy = RoomPolicy(clientJoin: .patterns(["chat-*"]), maxConnectionsPerRoom: 2, maxRoomsPerConnection: 2)
         // Everything wrong: the join policy speaks first.
         #expect(policy.checkJoin("admin", roomsOfConnection: 5, roomSize: 5)?.code == .joinNotAllowed)
         // Allowed room, too many rooms and a full room: too_many_rooms.
@@ -613,30 +620,30 @@ struct NativeProtocolUnitTestsRoomPolicy {
     @Test("checkJoin: room count boundary (max refused, max - 1 allowed)", arguments: [1, 2, 10])
     func roomsPerConnectionBoundary(_ max: Int) {
         let policy = RoomPolicy(maxRoomsPerConnection: max)
-        #expect(policy.checkJoin("r", roomsOfConnection: max - 1, roomSize: 1_000) == nil)
-        #expect(policy.checkJoin("r", roomsOfConnection: max, roomSize: 0)?.code == .tooManyRooms)
-        #expect(policy.checkJoin("r", roomsOfConnection: max + 1, roomSize: 0)?.code == .tooManyRooms)
+        #expect(policy.checkJoin("room:r", roomsOfConnection: max - 1, roomSize: 1_000) == nil)
+        #expect(policy.checkJoin("room:r", roomsOfConnection: max, roomSize: 0)?.code == .tooManyRooms)
+        #expect(policy.checkJoin("room:r", roomsOfConnection: max + 1, roomSize: 0)?.code == .tooManyRooms)
     }
 
     @Test("checkJoin: room size boundary (max refused, max - 1 allowed)", arguments: [1, 2, 100])
     func roomSizeBoundary(_ max: Int) {
-        let policy = RoomPolicy(maxConnectionsPerRoom: max)
-        #expect(policy.checkJoin("r", roomsOfConnection: 1_000, roomSize: max - 1) == nil)
-        #expect(policy.checkJoin("r", roomsOfConnection: 0, roomSize: max)?.code == .roomFull)
-        #expect(policy.checkJoin("r", roomsOfConnection: 0, roomSize: max + 1)?.code == .roomFull)
+        let policy = RoomPolicy(maxConnectionsPerRoom: max, maxRoomsPerConnection: 0)
+        #expect(policy.checkJoin("room:r", roomsOfConnection: 1_000, roomSize: max - 1) == nil)
+        #expect(policy.checkJoin("room:r", roomsOfConnection: 0, roomSize: max)?.code == .roomFull)
+        #expect(policy.checkJoin("room:r", roomsOfConnection: 0, roomSize: max + 1)?.code == .roomFull)
     }
 
     @Test("0 means unlimited for each limit on its own")
     func zeroIsUnlimited() {
         let roomsOnly = RoomPolicy(maxConnectionsPerRoom: 0, maxRoomsPerConnection: 3)
-        #expect(roomsOnly.checkJoin("r", roomsOfConnection: 2, roomSize: 1_000_000) == nil)
+        #expect(roomsOnly.checkJoin("room:r", roomsOfConnection: 2, roomSize: 1_000_000) == nil)
         let sizeOnly = RoomPolicy(maxConnectionsPerRoom: 3, maxRoomsPerConnection: 0)
-        #expect(sizeOnly.checkJoin("r", roomsOfConnection: 1_000_000, roomSize: 2) == nil)
+        #expect(sizeOnly.checkJoin("room:r", roomsOfConnection: 1_000_000, roomSize: 2) == nil)
     }
 
     @Test("refusal messages parse as error replies and name the room or the limit")
     func refusalMessages() throws {
-        let policy = RoomPolicy(clientJoin: .prefixes(["ok-"]), maxConnectionsPerRoom: 4, maxRoomsPerConnection: 7)
+        let policy = RoomPolicy(clientJoin: .patterns(["ok-*"]), maxConnectionsPerRoom: 4, maxRoomsPerConnection: 7)
         let room = "ok-\"quoted\"\n"
         let notAllowed = try #require(policy.checkJoin("bad\"room", roomsOfConnection: 0, roomSize: 0))
         #expect(notAllowed.message.contains("bad\"room"))
