@@ -69,6 +69,12 @@ public struct HandedSession: Codable, Sendable, Hashable {
     public var recorded: Int
     /// Milliseconds left before the session expires.
     public var remaining: Int64
+    /// Sizes of the messages its mailbox keeps, oldest first (nil from older nodes).
+    public var kept: [Int]?
+    /// False when its replay is known to be incomplete (nil from older nodes: complete).
+    public var complete: Bool?
+    /// The client address it connected from (nil from older nodes).
+    public var address: String?
 
     public init(token: String, connectionID: String, id: String?, groups: [String], recorded: Int, remaining: Int64) {
         self.token = token

@@ -4,8 +4,8 @@ import NIOHTTP1
 /// Closes an HTTP/1 connection that does not finish a request within the read timeout, or
 /// idles that long between requests (slowloris, abandoned keep-alive connections): see
 /// ``ReadTimeoutStateMachine``. It sits right after the HTTP request decoder, so that it
-/// sees request parts coming in and response parts going out, and steps aside when the
-/// connection upgrades to a WebSocket (which has pings and timeouts of its own).
+/// sees request parts coming in and response parts going out, and steps aside at a request
+/// that the WebSocket upgrader takes over (see ``HTTPUpgrade``).
 final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -14,7 +14,8 @@ final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var machine: ReadTimeoutStateMachine<ContinuousClock.Instant>
     private var timer: Scheduled<Void>?
-    private var upgraded = false
+    /// Only a connection's first request can be an upgrade.
+    private var isFirstRequest = true
 
     init(timeout: Duration) {
         machine = ReadTimeoutStateMachine(timeout: timeout)
@@ -41,41 +42,33 @@ final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !upgraded else {  // WebSocket bytes, until this handler is gone
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let head) where isFirstRequest && HTTPUpgrade.isAttempt(head):
+            // The upgrader takes over: the connection becomes a WebSocket (with pings and
+            // timeouts of its own) or is refused and closed; it never carries another HTTP
+            // request. Step aside now: once the upgrader removes the request decoder, the
+            // bytes that follow come through raw, and must not reach this typed handler.
             context.fireChannelRead(data)
+            perform(.disarm, context: context)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return
+        case .head:
+            perform(machine.requestHead(now: .now), context: context)
+        case .end:
+            perform(machine.requestEnd(now: .now), context: context)
+        case .body:
+            break
         }
-        switch unwrapInboundIn(data) {
-        case .head: perform(machine.requestHead(now: .now), context: context)
-        case .end: perform(machine.requestEnd(now: .now), context: context)
-        case .body: break
-        }
+        isFirstRequest = false
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard !upgraded else {
-            context.write(data, promise: promise)
-            return
-        }
-        switch unwrapOutboundIn(data) {
-        case .head(let head) where head.status == .switchingProtocols:
-            // The upgrade's answer: from here on the bytes are WebSocket frames. The handler
-            // passes everything on until it leaves the pipeline, once the upgrader is done
-            // rearranging it (leaving in the middle of the upgrader's write would lose it).
-            upgraded = true
-            perform(.disarm, context: context)
-            context.write(data, promise: promise)
-            context.eventLoop.assumeIsolated().execute {
-                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            }
-            return
-        case .end:
+        if case .end = unwrapOutboundIn(data) {
             context.write(data, promise: promise)
             perform(machine.responseEnd(now: .now), context: context)
             return
-        case .head, .body:
-            break
         }
         context.write(data, promise: promise)
     }

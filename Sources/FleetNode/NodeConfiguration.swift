@@ -22,14 +22,22 @@ public struct NodeConfiguration: Sendable {
     /// ping left unanswered for a whole period closes the connection with 1001. (Pongs are what
     /// count: the WebSocket layer does not let client messages reset the timer.)
     public var webSocketTimeout: Duration = .seconds(60)
+    /// What away sessions record: messages and bytes per mailbox, sessions per address and
+    /// per room (`REPLAY_MAX`, `REPLAY_MAX_BYTES`, `MAX_AWAY_SESSIONS_PER_IP`, `MAX_AWAY_SESSIONS_PER_ROOM`).
+    public var awayLimits = AwaySessionLimits()
     /// Messages kept for an away session (the last ones).
-    public var replayMax: Int = 100
+    public var replayMax: Int {
+        get { awayLimits.replayMax }
+        set { awayLimits.replayMax = newValue }
+    }
     /// How long a session waits for its client to resume after the connection ends.
     public var reconnectionTTL: Duration = .seconds(300)
     /// How long the node waits for the other nodes when a client broadcasts to a room.
     public var callTimeout: Duration = .seconds(2)
     /// Messages queued for one slow client before it is disconnected.
     public var outboxLimit: Int = Outbox.defaultLimit
+    /// Bytes queued for one slow client before it is disconnected (`MAX_QUEUED_BYTES`).
+    public var outboxMaxBytes: Int = Outbox.defaultMaxBytes
     /// How long a connection has to send each HTTP request (head and body), and may idle
     /// between requests, before it is closed; nil for no limit (`HTTP_READ_TIMEOUT`).
     public var httpReadTimeout: Duration? = .seconds(30)

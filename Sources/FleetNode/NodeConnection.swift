@@ -56,13 +56,16 @@ extension NodeService {
         let connectionID = ConnectionID.make()
         let logger = logger
         let channel = socket.channel
-        // A client that lets `outboxLimit` messages pile up is not reading: neither more
-        // messages nor a close frame would reach it, so its TCP connection is closed.
-        let outbox = Outbox(limit: configuration.outboxLimit) {
+        // A client that lets `outboxLimit` messages or `outboxMaxBytes` pile up is not reading:
+        // neither more messages nor a close frame would reach it, so its TCP connection is closed.
+        let outbox = Outbox(limit: configuration.outboxLimit, maxBytes: configuration.outboxMaxBytes) {
             logger.debug("closing a connection", metadata: ["_id": "\(connectionID)"])
             channel.close(promise: nil)
         }
-        hub.open(connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) }, sessionToken: sessionToken)
+        hub.open(
+            connectionID, outbox: outbox, greeting: greeting(connectionID).map { ByteBuffer(string: $0) }, sessionToken: sessionToken,
+            address: channel.remoteAddress?.ipAddress ?? ""
+        )
         defer { hub.close(connectionID) }
         let closing = CloseRequest()
         let hub = hub
@@ -105,6 +108,7 @@ extension NodeService {
             group.addTask {
                 for await message in outbox.messages {
                     try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: message)))
+                    outbox.written(message)
                     meter.sent(bytes: message.readableBytes)
                 }
                 if drained.isSet, let (code, reason) = closing.request.withLock({ $0 }) {

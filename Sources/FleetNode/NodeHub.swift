@@ -28,10 +28,13 @@ public final class NodeHub: Sendable {
     private struct State {
         var registry = ConnectionRegistry()
         var outboxes: [String: Outbox] = [:]
-        /// Session token of each live connection that has one.
+        /// Session token of each live connection that has one, and the other way round.
         var tokens: [String: String] = [:]
-        /// Sessions whose connection ended here, by token: messages for them are recorded.
-        var away: [String: AwaySession] = [:]
+        var liveByToken: [String: String] = [:]
+        /// The client address of each live connection (for the away sessions' per-address cap).
+        var addresses: [String: String] = [:]
+        /// Sessions whose connection ended here: messages for them are recorded.
+        var away: AwaySessions
         /// Connections resuming a session: their live messages wait here until the replay.
         var holding: [String: [ByteBuffer]] = [:]
         /// Message ids delivered to new connections that may still resume a session (until
@@ -42,26 +45,20 @@ public final class NodeHub: Sendable {
     /// Message ids kept per fresh connection.
     static let freshLimit = 256
 
-    /// A session whose connection ended on this node and may resume on any node.
-    struct AwaySession {
-        let connectionID: String
-        let id: String?
-        let groups: Set<String>
-        let expiresAt: ContinuousClock.Instant
-        var recorded = 0
-    }
-
     /// A message recorded for an away session: the `sequence`-th since it went away.
     public struct Recording: Sendable, Hashable {
         public var token: String
         public var sequence: Int
         public var message: ByteBuffer
         public var messageID: String?
+        /// Older entries of the mailbox to delete (past `REPLAY_MAX` or `REPLAY_MAX_BYTES`).
+        public var dropped: [Int] = []
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let onChange: @Sendable (BindingChange) -> Void
-    private let onRecord: @Sendable (Recording) -> Void
+    private let onRecord: @Sendable (Recording) -> Bool
+    private let onDiscard: @Sendable (String) -> Void
     private let awayTTL: Duration
     /// Milliseconds since 1970 when the hub started.
     public let startedAt = epochMilliseconds()
@@ -73,17 +70,25 @@ public final class NodeHub: Sendable {
     /// - Parameters:
     ///   - awayTTL: how long a session whose connection ended here is recorded for.
     ///   - onRecord: told of every message recorded for an away session, in order, under the
-    ///     hub's lock: it must only queue it.
+    ///     hub's lock: it must only queue it, and say whether it could (a recording it cannot
+    ///     take makes the session's replay incomplete).
+    ///   - onDiscard: told of every away session dropped before its time (a cap of
+    ///     ``AwaySessions/Limits``), under the hub's lock: its mailbox should go.
+    ///   - awayLimits: the bounds of what away sessions record.
     public init(
         nodeID: String,
         awayTTL: Duration = .seconds(300),
+        awayLimits: AwaySessionLimits = AwaySessionLimits(),
         onChange: @escaping @Sendable (BindingChange) -> Void = { _ in },
-        onRecord: @escaping @Sendable (Recording) -> Void = { _ in }
+        onRecord: @escaping @Sendable (Recording) -> Bool = { _ in true },
+        onDiscard: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.nodeID = nodeID
         self.awayTTL = awayTTL
         self.onChange = onChange
         self.onRecord = onRecord
+        self.onDiscard = onDiscard
+        self.state = Mutex(State(away: AwaySessions(limits: awayLimits)))
     }
 
     public var connectionCount: Int { state.withLock { $0.registry.count } }
@@ -93,10 +98,15 @@ public final class NodeHub: Sendable {
     @discardableResult
     /// - Parameter sessionToken: the connection's resumable session, if it has one: when the
     ///   connection closes, messages for it are recorded until the session resumes or expires.
-    public func open(_ connectionID: String, outbox: Outbox, greeting: [ByteBuffer] = [], sessionToken: String? = nil) -> Bool {
+    /// - Parameter address: the client's address, for the per-address cap of away sessions.
+    public func open(_ connectionID: String, outbox: Outbox, greeting: [ByteBuffer] = [], sessionToken: String? = nil, address: String = "") -> Bool {
         state.withLock { state in
             guard state.registry.add(connectionID) else { return false }
-            if let sessionToken { state.tokens[connectionID] = sessionToken }
+            if let sessionToken {
+                state.tokens[connectionID] = sessionToken
+                state.liveByToken[sessionToken] = connectionID
+            }
+            if !address.isEmpty { state.addresses[connectionID] = address }
             state.fresh[connectionID] = []
             for message in greeting where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
             state.outboxes[connectionID] = outbox
@@ -114,11 +124,13 @@ public final class NodeHub: Sendable {
             state.outboxes.removeValue(forKey: connectionID)?.finish()
             state.holding.removeValue(forKey: connectionID)
             state.fresh.removeValue(forKey: connectionID)
+            let address = state.addresses.removeValue(forKey: connectionID) ?? ""
             let token = state.tokens.removeValue(forKey: connectionID)
             if let token {
-                state.away[token] = AwaySession(
-                    connectionID: connectionID, id: before.id, groups: before.groups, expiresAt: .now + awayTTL
-                )
+                state.liveByToken.removeValue(forKey: token)
+                let now = ContinuousClock.now
+                let session = AwaySessions.Session(connectionID: connectionID, id: before.id, groups: before.groups, address: address, expiresAt: now + awayTTL)
+                for dropped in state.away.add(token, session, now: now) { onDiscard(dropped) }
             }
             onChange(BindingChange(before: before, after: nil, awaySession: token))
         }
@@ -146,13 +158,17 @@ public final class NodeHub: Sendable {
     public func awaySessions() -> [HandedSession] {
         let now = ContinuousClock.now
         return state.withLock { state in
-            state.away.compactMap { token, session in
+            state.away.sessions.compactMap { token, session in
                 guard session.expiresAt > now else { return nil }
                 let left = session.expiresAt - now
-                return HandedSession(
+                var handed = HandedSession(
                     token: token, connectionID: session.connectionID, id: session.id, groups: session.groups.sorted(),
                     recorded: session.recorded, remaining: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
                 )
+                handed.kept = Array(session.kept)
+                handed.complete = session.complete
+                handed.address = session.address
+                return handed
             }.sorted { $0.token < $1.token }
         }
     }
@@ -217,23 +233,27 @@ public final class NodeHub: Sendable {
         case .sendToGroups(let groups, let message, let excluding, let messageID):
             var members = state.registry.members(ofAny: groups)
             if let excluding { members.remove(excluding) }
-            return .int(deliver(message, id: messageID, to: members, in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: messageID, to: members, in: &state, recordingFor: .groups(groups)))
         case .event(let event, let arguments):
             return try run(event, arguments, in: &state)
         case .claimSession(let token, let connectionID, let id, let groups):
             return claim(token, for: connectionID, id: id, groups: groups, in: &state)
         case .adoptSessions(let from, let to, let sessions):
             if from == nodeID {
-                for session in sessions { state.away.removeValue(forKey: session.token) }
+                for session in sessions { state.away.remove(session.token) }
             }
             if to == nodeID {
+                let now = ContinuousClock.now
                 for session in sessions where session.remaining > 0 {
-                    var away = AwaySession(
+                    var away = AwaySessions.Session(
                         connectionID: session.connectionID, id: session.id, groups: Set(session.groups),
-                        expiresAt: .now + .milliseconds(session.remaining)
+                        address: session.address ?? "", expiresAt: now + .milliseconds(session.remaining)
                     )
                     away.recorded = session.recorded
-                    state.away[session.token] = away
+                    away.kept = CircularBuffer(session.kept ?? [])
+                    away.keptBytes = away.kept.reduce(0, +)
+                    away.complete = session.complete ?? true
+                    for dropped in state.away.add(session.token, away, now: now) { onDiscard(dropped) }
                 }
             }
             return .int(sessions.count)
@@ -321,26 +341,26 @@ public final class NodeHub: Sendable {
 
         case .sendMessageToId:
             let (id, message) = (try id(), try message())
-            return count(deliver(message, id: arguments.messageID, to: Set(registry.connections(of: id)), in: &state) { $0.id == id } > 0)
+            return count(deliver(message, id: arguments.messageID, to: Set(registry.connections(of: id)), in: &state, recordingFor: .user(id)) > 0)
         case .sendMessageTo_Id:
             let (cid, message) = (try cid(), try message())
-            return count(deliver(message, id: arguments.messageID, to: registry.isOnline(connectionID: cid) ? [cid] : [], in: &state) { $0.connectionID == cid } > 0)
+            return count(deliver(message, id: arguments.messageID, to: registry.isOnline(connectionID: cid) ? [cid] : [], in: &state, recordingFor: .connection(cid)) > 0)
         case .sendToGroup:
             let (groups, message) = (try groups(), try message())
-            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state, recordingFor: .groups(groups)))
         case .broadcast:
             let message = try message()
-            return .int(deliver(message, id: arguments.messageID, to: Set(state.outboxes.keys), in: &state) { _ in true })
+            return .int(deliver(message, id: arguments.messageID, to: Set(state.outboxes.keys), in: &state, recordingFor: .everyone))
         case .sendMessageToGroupByOnlyId:
             // Normally split by the gateway into "collect groups" and `.sendToGroups`; run
             // alone, a node can only see the user's local groups.
             let (id, message) = (try id(), try message())
             let groups = registry.groups(ofUser: id)
-            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state, recordingFor: .groups(groups)))
         case .sendMessageToGroupByOnly_Id:
             let (cid, message) = (try cid(), try message())
             let groups = registry.groups(ofConnection: cid)
-            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state) { !$0.groups.isDisjoint(with: groups) })
+            return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state, recordingFor: .groups(groups)))
         }
     }
 
@@ -371,15 +391,16 @@ public final class NodeHub: Sendable {
     }
 
     /// Queues `message` (encoded once, shared by every recipient) for each connection, and
-    /// records it for the away sessions `isFor` picks. Returns how many connections took it.
+    /// records it for the away sessions it is meant for. Returns how many connections took it.
     private func deliver(
         _ message: String,
         id messageID: String?,
         to connections: Set<String>,
         in state: inout State,
-        recordingFor isFor: (AwaySession) -> Bool
+        recordingFor target: AwaySessions.Target
     ) -> Int {
-        let recipients = state.away.isEmpty ? [] : awayRecipients(in: &state, isFor)
+        var expired: [String] = []
+        let recipients = state.away.isEmpty ? [] : state.away.recipients(of: target, now: .now, expired: &expired)
         guard !connections.isEmpty || !recipients.isEmpty else { return 0 }
         let buffer = ByteBuffer(string: message)
         var delivered = 0
@@ -395,41 +416,30 @@ public final class NodeHub: Sendable {
             }
         }
         for token in recipients {
-            state.away[token]!.recorded += 1
-            onRecord(Recording(token: token, sequence: state.away[token]!.recorded, message: buffer, messageID: messageID))
+            guard let recorded = state.away.record(token, bytes: buffer.readableBytes) else { continue }
+            let taken = onRecord(Recording(token: token, sequence: recorded.sequence, message: buffer, messageID: messageID, dropped: recorded.dropped))
+            if !taken { state.away.markIncomplete(token) }
         }
         messagesSent.add(delivered, ordering: .relaxed)
         return delivered
     }
 
-    /// The away sessions `isFor` picks, dropping the expired ones.
-    private func awayRecipients(in state: inout State, _ isFor: (AwaySession) -> Bool) -> [String] {
-        let now = ContinuousClock.now
-        var recipients: [String] = []
-        for (token, session) in state.away {
-            if session.expiresAt <= now {
-                state.away.removeValue(forKey: token)
-            } else if isFor(session) {
-                recipients.append(token)
-            }
-        }
-        return recipients.sorted()
-    }
-
     /// See ``NodeOperation/claimSession(token:connectionID:id:groups:)``.
     private func claim(_ token: String, for connectionID: String, id: String?, groups: [String], in state: inout State) -> OperationResult {
         var fields: [String: JSONValue] = [:]
-        if let away = state.away.removeValue(forKey: token) {
+        if let away = state.away.remove(token) {
             fields = [
                 "session": .string("away"), "recorded": .number(String(away.recorded)),
-                "groups": .array(away.groups.sorted().map { .string($0) }),
+                "groups": .array(away.groups.sorted().map { .string($0) }), "complete": .bool(away.complete),
             ]
             if let awayID = away.id { fields["id"] = .string(awayID) }
-        } else if let live = state.tokens.first(where: { $0.value == token })?.key, live != connectionID {
+        } else if let live = state.liveByToken[token], live != connectionID {
             // Its connection is still open here: close it; it must not turn away.
             let before = snapshot(live, in: state.registry)
             state.registry.remove(live)
             state.tokens.removeValue(forKey: live)
+            state.liveByToken.removeValue(forKey: token)
+            state.addresses.removeValue(forKey: live)
             state.holding.removeValue(forKey: live)
             if let outbox = state.outboxes.removeValue(forKey: live) {
                 outbox.finish()

@@ -27,6 +27,7 @@ struct NodeServer: Sendable {
             webSocketRouter.ws(clientProtocol.path) { request, _ in
                 clientProtocol.refusal(of: UpgradeRequest(request)) == nil ? .upgrade([:]) : .dontUpgrade
             } onUpgrade: { inbound, outbound, context in
+                try await ControlFrameLimiter.install(on: context.requestContext.channel)
                 let socket = ClientSocket(
                     inbound: inbound, outbound: outbound,
                     channel: context.requestContext.channel, request: context.request,

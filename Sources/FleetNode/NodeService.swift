@@ -61,20 +61,20 @@ public final class NodeService: Sendable {
         self.directory = NodeDirectory(broker: broker, keys: FleetKeys(prefix: configuration.prefix))
         let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, sessionTTL: configuration.reconnectionTTL, logger: logger)
         let eventHub = NodeEventHub()
-        let mailboxes = MailboxWriter(
-            broker: broker, keys: keys, replayMax: configuration.replayMax, ttl: configuration.reconnectionTTL, logger: logger
-        )
+        let mailboxes = MailboxWriter(broker: broker, keys: keys, ttl: configuration.reconnectionTTL, logger: logger)
         self.sync = sync
         self.eventHub = eventHub
         self.mailboxes = mailboxes
         self.hub = NodeHub(
             nodeID: configuration.nodeID,
             awayTTL: configuration.reconnectionTTL,
+            awayLimits: configuration.awayLimits,
             onChange: { change in
                 sync.enqueue(change)
                 eventHub.publish(change)
             },
-            onRecord: { mailboxes.enqueue($0) }
+            onRecord: { mailboxes.enqueue($0) },
+            onDiscard: { mailboxes.discard($0) }
         )
     }
 
@@ -144,8 +144,10 @@ public final class NodeService: Sendable {
     /// it recorded; live: its connection was still open), and the messages to replay.
     public struct Claim: Sendable {
         public enum Found: Sendable, Hashable {
-            /// A node had recorded `recorded` messages for it since its connection ended.
-            case away(recorded: Int)
+            /// A node had recorded `recorded` messages for it since its connection ended;
+            /// `complete` is false when it missed some it should have recorded (a cap of
+            /// ``AwaySessionLimits``, or the broker falling behind).
+            case away(recorded: Int, complete: Bool)
             /// Its connection was still open, and has been closed: nothing was missed.
             case live
             /// No node answered for it: its node died (or the session expired there).
@@ -181,7 +183,7 @@ public final class NodeService: Sendable {
         for results in answers.values {
             guard case .object(.object(let fields))? = results.first else { continue }
             if fields["session"] == .string("away"), case .number(let text)? = fields["recorded"] {
-                found = .away(recorded: Int(text) ?? 0)
+                found = .away(recorded: Int(text) ?? 0, complete: fields["complete"] != .bool(false))
                 var heldID: String?
                 if case .string(let value)? = fields["id"] { heldID = value }
                 var heldGroups: [String] = []
@@ -207,9 +209,13 @@ public final class NodeService: Sendable {
         var messages: [String] = []
         var stored = 0
         if case .hash(let mailbox)? = values.first {
-            stored = mailbox.count - (mailbox["n"] == nil ? 0 : 1)
+            if mailbox[MailboxWriter.droppedField] != nil, found == .lost {
+                // Dropped early by its node (a cap): not lost with a node, and nothing kept.
+                found = .away(recorded: 0, complete: false)
+            }
+            stored = mailbox.keys.filter { $0 != "n" && $0 != MailboxWriter.droppedField }.count
             // Entries are "<message id>\n<message>"; what this connection got live is skipped.
-            messages = mailbox.filter { $0.key != "n" }.sorted { $0.key < $1.key }.compactMap { entry in
+            messages = mailbox.filter { $0.key != "n" && $0.key != MailboxWriter.droppedField }.sorted { $0.key < $1.key }.compactMap { entry in
                 let parts = entry.value.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
                 guard parts.count == 2 else { return entry.value }
                 return !parts[0].isEmpty && seen.contains(String(parts[0])) ? nil : String(parts[1])

@@ -1,3 +1,4 @@
+import FleetHTTP
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -71,6 +72,12 @@ final class UpgradeGuardHandler: ChannelInboundHandler, RemovableChannelHandler 
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if case .head(let head) = part, HTTPUpgrade.isAttempt(head), let problem = HTTPUpgrade.handshakeProblem(head) {
+            // NIO's upgrader would take it over and not upgrade it: refused here, and closed,
+            // so that a connection whose first request carries Upgrade is a WebSocket or gone.
+            refuse(UpgradeRefusal(status: .badRequest, reason: problem), version: head.version, context: context)
+            return
+        }
         if case .head(let head) = part, UpgradeRequest.asksForWebSocket(head) {
             let address = context.channel.remoteAddress?.ipAddress ?? "local"
             if let refused = gate.decide(head, address: address) {

@@ -1,3 +1,4 @@
+import FleetHTTP
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -50,12 +51,9 @@ public struct UpgradeRequest: Sendable {
         headers[values: name]
     }
 
-    /// Whether the request asks for a WebSocket, as NIO's upgrader reads it: any `Upgrade`
-    /// header line, split on commas, holding the token `websocket` in any case.
+    /// Whether the request asks for a WebSocket, as NIO's upgrader reads it.
     public static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
-        head.headers["upgrade"].contains { line in
-            line.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "websocket" }
-        }
+        HTTPUpgrade.asksForWebSocket(head)
     }
 }
 

@@ -237,7 +237,9 @@ struct NativeSession {
             let claim = try await node.claimSession(token, for: connection.id, id: binding.id, groups: binding.groups)
             var prefix = [ServerMessage.reconnected(previousID: claimed.connectionID, connectionID: connection.id, missed: claim.messages.count)]
             switch claim.found {
-            case .away(let recorded) where recorded > claim.stored:
+            case .away(_, complete: false):
+                prefix.append(ServerMessage.replayIncomplete)
+            case .away(let recorded, complete: true) where recorded > claim.stored:
                 prefix.append(ServerMessage.replayTruncated(dropped: recorded - claim.stored))
             case .lost:
                 prefix.append(ServerMessage.replayTruncated(dropped: nil))

@@ -38,6 +38,10 @@ public enum ServerMessage {
         return #"{"type":"replay_truncated","reason":"node_lost"}"#
     }
 
+    /// The session missed messages while away that no count tells: a room over
+    /// `MAX_AWAY_SESSIONS_PER_ROOM`, or recordings the broker could not take in time.
+    public static let replayIncomplete = #"{"type":"replay_truncated","reason":"incomplete"}"#
+
     public static func error(_ error: ProtocolError) -> String {
         #"{"type":"error","code":"# + JSONValue.quoted(error.code.rawValue) + #","message":"#
             + JSONValue.quoted(error.message) + "}"

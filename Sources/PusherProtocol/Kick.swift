@@ -63,4 +63,5 @@ struct PusherClose: Sendable, Hashable, Error {
         PusherClose(code: 4009, message: "Connection not signed in within \(seconds.formatted()) s")
     }
     static let pongTimeout = PusherClose(code: 4201, message: "Pong reply not received")
+    static let rateLimited = PusherClose(code: 4301, message: "Too many messages: slow down")
 }

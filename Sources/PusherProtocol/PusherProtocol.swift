@@ -21,11 +21,23 @@ public struct PusherProtocol: ClientProtocol {
         public var activityTimeout: Int = 120
         /// Seconds a pinged client has to answer before it is closed (4201).
         public var pongTimeout: Duration = .seconds(30)
+        /// Channels one connection may be subscribed to (`MAX_CHANNELS_PER_CONNECTION`); a
+        /// subscription past it gets `pusher:subscription_error` with status 429.
+        public var maxChannelsPerConnection: Int = 100
+        /// Protocol messages per second a connection may send besides client events
+        /// (subscribe, unsubscribe, signin, ping), which have the app's own limit: over it
+        /// they are refused with 4301, and a client that keeps on is closed with 4301.
+        public var commandRate: Double = 20
 
-        public init(apps: PusherApps, activityTimeout: Int = 120, pongTimeout: Duration = .seconds(30)) {
+        public init(
+            apps: PusherApps, activityTimeout: Int = 120, pongTimeout: Duration = .seconds(30),
+            maxChannelsPerConnection: Int = 100, commandRate: Double = 20
+        ) {
             self.apps = apps
             self.activityTimeout = activityTimeout
             self.pongTimeout = pongTimeout
+            self.maxChannelsPerConnection = maxChannelsPerConnection
+            self.commandRate = commandRate
         }
     }
 
@@ -150,7 +162,9 @@ public struct PusherProtocol: ClientProtocol {
 
     public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
         let writer = shared.writer(for: node, apps: configuration.apps)
-        let outbox = Outbox(limit: node.configuration.outboxLimit) { [channel = socket.channel] in channel.close(promise: nil) }
+        let outbox = Outbox(limit: node.configuration.outboxLimit, maxBytes: node.configuration.outboxMaxBytes) { [channel = socket.channel] in
+            channel.close(promise: nil)
+        }
         let closing = CloseRequest()
         // On a drain the client is told, as Pusher's servers tell it, to reconnect at once
         // (4200) before the close (1012).

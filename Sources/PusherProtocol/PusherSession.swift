@@ -50,6 +50,8 @@ struct PusherSession: Sendable {
                 do {
                     try await self.receive(inbound, activity: activity)
                     return .clientLeft
+                } catch let close as PusherClose {
+                    return .close(close)
                 } catch {
                     return .refused(error)
                 }
@@ -110,6 +112,7 @@ struct PusherSession: Sendable {
 
     private func receive(_ inbound: ClientMessages, activity: Activity) async throws {
         var limiter = RateLimiter(rate: app.clientEventRate, now: 0)
+        var commands = RateLimiter(rate: configuration.commandRate, now: 0)
         let start = ContinuousClock.now
         do {
             for try await message in inbound {
@@ -119,19 +122,25 @@ struct PusherSession: Sendable {
                     continue
                 }
                 node.received(text, from: socketID)
-                let inbound: PusherInbound
-                do {
-                    inbound = try PusherInbound(parsing: text)
-                } catch {
-                    send(PusherFrame.error(4300, error.description))
+                let elapsed = ContinuousClock.now - start
+                let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let parsed = Result { () throws(PusherInbound.Malformed) in try PusherInbound(parsing: text) }
+                if case .success(let inbound) = parsed, inbound.event.hasPrefix("client-") {
+                    await clientEvent(inbound, limiter: &limiter, now: now)
                     continue
                 }
-                if inbound.event.hasPrefix("client-") {
-                    let elapsed = ContinuousClock.now - start
-                    let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                    await clientEvent(inbound, limiter: &limiter, now: now)
-                } else {
-                    await command(inbound)
+                // Everything else, malformed messages included, counts against one limit.
+                switch commands.admit(at: now) {
+                case .allowed:
+                    switch parsed {
+                    case .success(let inbound): await command(inbound)
+                    case .failure(let error): send(PusherFrame.error(4300, error.description))
+                    }
+                case .limited:
+                    send(PusherFrame.error(4301, "Too many messages: at most \(configuration.commandRate.formatted()) per second besides client events"))
+                case .abusive:
+                    node.logger.notice("closing a Pusher connection that ignores the message rate limit", metadata: ["socket_id": "\(socketID)"])
+                    throw PusherClose.rateLimited
                 }
             }
         } catch {
@@ -222,7 +231,14 @@ struct PusherSession: Sendable {
             }
         }
         let key = ChannelKey(app: app.id, channel: name)
-        let result = writer.registry.withLock { $0.subscribe(socketID: socketID, channel: name, member: member) }
+        let limit = configuration.maxChannelsPerConnection
+        let result = writer.registry.withLock { registry -> PusherRegistry.Subscription? in
+            if limit > 0, let channels = registry.connection(socketID)?.channels, channels.count >= limit, !channels.contains(name) { return nil }
+            return registry.subscribe(socketID: socketID, channel: name, member: member)
+        }
+        guard let result else {
+            return refuse("LimitReached", "A connection may be subscribed to at most \(limit) channels: unsubscribe from one first", 429)
+        }
         var memberKey: MemberKey?
         switch result {
         case .unknownConnection:

@@ -93,19 +93,23 @@ public enum RawHTTP {
             }
         }
         // Then whatever follows, until a pause of `linger` seconds or the end.
+        let rest = readUntilQuiet(socket, linger: linger)
+        received += rest.bytes
+        let end = headEnd!
+        return RawHTTPResponse(head: String(decoding: received[..<end], as: UTF8.self), after: Array(received[(end + 4)...]), closed: rest.closed)
+    }
+
+    /// Reads until the peer closes or is silent for `linger` seconds.
+    static func readUntilQuiet(_ socket: LoopbackSocket, linger: Double) -> (bytes: [UInt8], closed: Bool) {
         socket.setTimeouts(milliseconds: max(1, Int(linger * 1000)))
-        var closed = false
-        reading: while true {
+        var received: [UInt8] = []
+        while true {
             switch socket.receiveOutcome() {
             case .bytes(let bytes): received += bytes
-            case .timedOut: break reading
-            case .ended:
-                closed = true
-                break reading
+            case .timedOut: return (received, false)
+            case .ended: return (received, true)
             }
         }
-        let end = headEnd!
-        return RawHTTPResponse(head: String(decoding: received[..<end], as: UTF8.self), after: Array(received[(end + 4)...]), closed: closed)
     }
 
     private static func endOfHead(_ bytes: [UInt8]) -> Int? {

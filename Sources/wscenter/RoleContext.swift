@@ -163,13 +163,17 @@ struct RoleContext {
             configuration.maxMessageSize = options.maxMessageSize
             configuration.callTimeout = .seconds(options.callTimeout)
             configuration.reconnectionTTL = .seconds(options.reconnectionTTL)
-            configuration.replayMax = options.replayMax
+            configuration.awayLimits = AwaySessionLimits(
+                replayMax: options.replayMax, replayMaxBytes: options.security.replayMaxBytes,
+                maxPerAddress: options.security.maxAwaySessionsPerIP, maxPerRoom: options.security.maxAwaySessionsPerRoom
+            )
             // Dead nodes are cleaned up (presence members removed) about one heartbeat after their TTL.
             configuration.janitorInterval = .seconds(options.nodeHeartbeatInterval)
             configuration.httpReadTimeout = .seconds(options.security.httpReadTimeout)
             configuration.maxConnections = options.security.maxConnections
             configuration.maxConnectionsPerIP = options.security.maxConnectionsPerIP
             configuration.allowedOrigins = try options.security.allowedOrigins()
+            configuration.outboxMaxBytes = options.security.maxQueuedBytes
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .standard,
@@ -185,7 +189,10 @@ struct RoleContext {
             ))
             var protocols: [any ClientProtocol] = [native]
             if options.security.pusherEnabled {
-                protocols.append(PusherProtocol(configuration: .init(apps: try options.pusherApps(), activityTimeout: options.activityTimeout)))
+                protocols.append(PusherProtocol(configuration: .init(
+                    apps: try options.pusherApps(), activityTimeout: options.activityTimeout,
+                    maxChannelsPerConnection: options.security.maxChannelsPerConnection, commandRate: options.rateLimit
+                )))
             }
             if let echoPath = options.echoPath {
                 logger.warning("ECHO_PATH is set: this node echoes every WebSocket message sent to it, without credentials or rate limit; for conformance testing only", metadata: [

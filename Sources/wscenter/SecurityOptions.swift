@@ -17,6 +17,21 @@ struct SecurityOptions: ParsableArguments {
     @Option(name: .customLong("max-connections-per-ip"), help: "WebSocket connections one client address may hold on a node; more get 429 before the upgrade; 0 = unlimited (env MAX_CONNECTIONS_PER_IP).")
     var maxConnectionsPerIP: Int = Environment.value("MAX_CONNECTIONS_PER_IP", 0)
 
+    @Option(name: .customLong("max-queued-bytes"), help: "Bytes waiting to be written to one client before it is cut off as not reading (beside the 4096-message limit) (env MAX_QUEUED_BYTES).")
+    var maxQueuedBytes: Int = Environment.value("MAX_QUEUED_BYTES", Outbox.defaultMaxBytes)
+
+    @Option(name: .customLong("max-channels-per-connection"), help: "Pusher channels one connection may be subscribed to; 0 = unlimited (env MAX_CHANNELS_PER_CONNECTION).")
+    var maxChannelsPerConnection: Int = Environment.value("MAX_CHANNELS_PER_CONNECTION", 100)
+
+    @Option(name: .customLong("replay-max-bytes"), help: "Bytes kept for a disconnected client's replay, its last messages (the newest always) (env REPLAY_MAX_BYTES).")
+    var replayMaxBytes: Int = Environment.value("REPLAY_MAX_BYTES", AwaySessionLimits().replayMaxBytes)
+
+    @Option(name: .customLong("max-away-sessions-per-ip"), help: "Disconnected sessions one client address may have waiting on a node; past it its oldest is dropped; 0 = unlimited (env MAX_AWAY_SESSIONS_PER_IP).")
+    var maxAwaySessionsPerIP: Int = Environment.value("MAX_AWAY_SESSIONS_PER_IP", AwaySessionLimits().maxPerAddress)
+
+    @Option(name: .customLong("max-away-sessions-per-room"), help: "Disconnected sessions a room records messages for on a node; later ones resume with an incomplete replay; 0 = unlimited (env MAX_AWAY_SESSIONS_PER_ROOM).")
+    var maxAwaySessionsPerRoom: Int = Environment.value("MAX_AWAY_SESSIONS_PER_ROOM", AwaySessionLimits().maxPerRoom)
+
     @Option(name: .customLong("allowed-origins"), help: "Origins a browser's WebSocket upgrade may carry, comma-separated (https://app.example.com, https://*.example.com); others get 403; no Origin header is allowed; unset or * = any (env ALLOWED_ORIGINS).")
     var allowedOriginsFlag: String?
     var allowedOriginsText: String { allowedOriginsFlag ?? environment("ALLOWED_ORIGINS") ?? "*" }
@@ -42,9 +57,19 @@ struct SecurityOptions: ParsableArguments {
         if !(httpReadTimeout >= 1 && httpReadTimeout <= 3600) {
             throw ValidationError("--http-read-timeout (HTTP_READ_TIMEOUT) must be a number of seconds in [1, 3600], got \(httpReadTimeout)")
         }
-        for (name, value) in [("--max-connections (MAX_CONNECTIONS)", maxConnections), ("--max-connections-per-ip (MAX_CONNECTIONS_PER_IP)", maxConnectionsPerIP)]
-        where value < 0 {
+        for (name, value) in [
+            ("--max-connections (MAX_CONNECTIONS)", maxConnections), ("--max-connections-per-ip (MAX_CONNECTIONS_PER_IP)", maxConnectionsPerIP),
+            ("--max-channels-per-connection (MAX_CHANNELS_PER_CONNECTION)", maxChannelsPerConnection),
+            ("--max-away-sessions-per-ip (MAX_AWAY_SESSIONS_PER_IP)", maxAwaySessionsPerIP),
+            ("--max-away-sessions-per-room (MAX_AWAY_SESSIONS_PER_ROOM)", maxAwaySessionsPerRoom),
+        ] where value < 0 {
             throw ValidationError("\(name) must be 0 (unlimited) or more, got \(value)")
+        }
+        if replayMaxBytes < 1024 {
+            throw ValidationError("--replay-max-bytes (REPLAY_MAX_BYTES) must be at least 1024, got \(replayMaxBytes)")
+        }
+        if maxQueuedBytes < 1024 {
+            throw ValidationError("--max-queued-bytes (MAX_QUEUED_BYTES) must be at least 1024, got \(maxQueuedBytes)")
         }
         _ = try allowedOrigins()
     }

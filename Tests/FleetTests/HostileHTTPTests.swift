@@ -1,5 +1,6 @@
 @testable import FleetHTTP
 @testable import FleetNode
+import FleetCore
 import Foundation
 import Testing
 import WSCTesting
@@ -164,5 +165,141 @@ struct HostileHTTPTests {
         #expect(limits.total == 1 && limits.byAddress == ["b": 1])
         limits.release("b")
         #expect(limits.total == 0 && limits.byAddress.isEmpty)
+    }
+}
+
+/// What a connected client can grow on the node: control frames, its queue.
+@Suite("Hostile WebSocket clients")
+struct HostileWebSocketTests {
+    @Test("a ping flood gets a few pongs, then a close with 1008")
+    func pingFlood() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let flood = (0..<200).flatMap { _ in RawWebSocket.ping([1, 2, 3]) }
+            let response = try await RawWebSocket.afterOpen(port: fleet.nodePorts[0], send: flood)
+            #expect(response.status == 101)
+            let frames = RawWebSocket.frames(in: response.after)
+            // At most the bucket's worth is answered (the close may overtake those pongs).
+            let pongs = frames.filter { $0.opcode == 0xA }.count
+            #expect(pongs <= 30, "pongs: \(pongs)")
+            #expect(frames.last?.closeCode == 1008, "\(frames.map(\.opcode))")
+            #expect(response.closed)
+
+            // A few pings are answered, each, and the connection stays.
+            let few = try await RawWebSocket.afterOpen(port: fleet.nodePorts[0], send: (0..<5).flatMap { _ in RawWebSocket.ping([9]) }, linger: 0.5)
+            let answered = RawWebSocket.frames(in: few.after)
+            #expect(answered.filter { $0.opcode == 0xA }.count == 5 && !few.closed, "\(answered.map(\.opcode))")
+        }
+    }
+
+    @Test("frames sent with the handshake, before the upgrade completes, crash nothing", arguments: [0, 1])
+    func framesWithTheHandshake(node: Int) async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            // On the node, pings pipelined after the request; on the gateway (no upgrades), the
+            // same bytes after a request that asks for one.
+            let port = node == 0 ? fleet.nodePorts[0] : fleet.gatewayPorts[0]
+            let bytes = Array(RawHTTP.upgradeRequest("/").utf8) + (0..<50).flatMap { _ in RawWebSocket.ping([7]) } + RawWebSocket.text("ping")
+            let response = try await RawHTTP.exchange(port: port, bytes, linger: 0.5)
+            #expect(response.status == (node == 0 ? 101 : 400), "\(response)")
+            // Still serving.
+            #expect(try await fleet.get("event=getConnectionCount").code == 0)
+            #expect(try await RawHTTP.exchange(port: fleet.nodePorts[0], "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status == 200)
+        }
+    }
+
+    @Test("a first request that carries Upgrade but is no WebSocket handshake is refused and closed", arguments: [
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Version: 8\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n",
+    ])
+    func halfHandshakes(request: String) async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let response = try await RawHTTP.exchange(port: fleet.nodePorts[0], request, linger: 1)
+            #expect(response.status == 400 && response.closed, "\(response)")
+        }
+    }
+
+    @Test("a client that stops reading is cut off by the queue's bytes, not only its count")
+    func queuedBytes() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, configure: { $0.outboxMaxBytes = 512 * 1024 }) { fleet in
+            let idle = try IdleWebSocket(port: fleet.nodePorts[0])
+            let (reader, _) = try await fleet.connect(node: 0)
+            // 40 messages (far below the 4096-message count) of 256 KiB: 10 MiB.
+            let chunk = String(repeating: "q", count: 256 * 1024)
+            for _ in 0..<40 {
+                #expect(try await fleet.post("event=broadcast", body: #"{"broadcast":{"msg":"\#(chunk)"}}"#).status == 200)
+                #expect(try await reader.next().count == chunk.utf8.count)
+            }
+            try await eventually("the idle client is cut off") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
+            }
+            #expect(idle.drainUntilClosed(seconds: 5))
+        }
+    }
+}
+
+/// The replay amplifier of issue 11, end to end: throwaway connections in a room turn away,
+/// one client's big messages to the room are recorded for them, within the bounds.
+@Suite("Away sessions bounded across the fleet")
+struct AwayBoundsTests {
+    @Test("throwaway sessions from one address: at most MAX_AWAY_SESSIONS_PER_IP mailboxes, each within REPLAY_MAX_BYTES; a capped room says incomplete", arguments: FleetBrokerKind.allCases)
+    func amplifier(kind: FleetBrokerKind) async throws {
+        let limits = AwaySessionLimits(replayMax: 100, replayMaxBytes: 64 * 1024, maxPerAddress: 8, maxPerRoom: 6)
+        try await withFleet(kind, nodes: 1, gateways: 1, configure: { $0.awayLimits = limits }) { fleet in
+            var tokens: [String] = []
+            for _ in 0..<12 {
+                let (socket, _, token) = try await fleet.connectWithToken(node: 0)
+                try await socket.send(#"{"type":"join","room":"room:lobby"}"#)
+                _ = try await socket.next()
+                await socket.close()
+                tokens.append(token)
+            }
+            try await eventually("every throwaway connection is gone") {
+                try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 0
+            }
+            let chunk = String(repeating: "m", count: 20 * 1024)
+            for _ in 0..<10 {
+                #expect(try await fleet.post("event=sendToGroup", body: #"{"sendToGroup":{"groupId":"room:lobby","msg":"\#(chunk)"}}"#).status == 200)
+            }
+            let keys = FleetKeys(prefix: fleet.prefix)
+            // In turning away order: 0-5 record the room (its cap is 6); 6 and 7 are past it;
+            // 8-11 each push out the address's oldest (its cap is 8), 0-3, whose room places
+            // they take. So 4, 5, 8-11 record: 6 mailboxes with messages, 4 markers of dropped ones.
+            @Sendable func mailboxes() async throws -> (recording: [String: [String: String]], dropped: Int) {
+                var recording: [String: [String: String]] = [:], dropped = 0
+                for key in try await fleet.inspector.scanKeys(matching: keys.mailbox("*")) {
+                    let entries = try await fleet.inspector.hashGetAll(key)
+                    if entries["dropped"] != nil { dropped += 1 } else { recording[key] = entries }
+                }
+                return (recording, dropped)
+            }
+            try await eventually("the recordings are written") {
+                let found = try await mailboxes()
+                return found.recording.count == 6 && found.dropped == 4 && found.recording.values.allSatisfy { $0["n"] == "10" }
+            }
+            for (key, entries) in try await mailboxes().recording {
+                let kept = entries.filter { $0.key != "n" }
+                let bytes = kept.values.reduce(0) { $0 + $1.utf8.count }
+                #expect(kept.count == 3 && bytes <= 64 * 1024 + 100, "\(key): \(kept.count) entries, \(bytes) bytes")
+            }
+            // Dropped (0) or past the room's cap (6): they resume (user id and rooms back) and
+            // learn that their replay is incomplete.
+            for token in [tokens[0], tokens[6]] {
+                let (late, _) = try await fleet.connect(node: 0)
+                try await late.send(#"{"type":"reconnect","token":"\#(token)"}"#)
+                let resumed = try await late.nextJSON()
+                #expect(resumed["type"] as? String == "reconnected" && resumed["missed"] as? Int == 0, "\(resumed)")
+                let truncated = try await late.nextJSON()
+                #expect(truncated["type"] as? String == "replay_truncated" && truncated["reason"] as? String == "incomplete", "\(truncated)")
+            }
+            // One within the caps gets the last messages that fit, and the count of the others.
+            let (other, _) = try await fleet.connect(node: 0)
+            try await other.send(#"{"type":"reconnect","token":"\#(tokens[4])"}"#)
+            let back = try await other.nextJSON()
+            #expect(back["type"] as? String == "reconnected" && back["missed"] as? Int == 3, "\(back)")
+            let truncated = try await other.nextJSON()
+            #expect(truncated["type"] as? String == "replay_truncated" && truncated["dropped"] as? Int == 7, "\(truncated)")
+        }
     }
 }

@@ -1,4 +1,5 @@
 import FleetCore
+import NIOWebSocket
 import Foundation
 import PusherCore
 import Testing
@@ -182,7 +183,7 @@ struct PusherFleetTests {
     @Test("a silent client is pinged after the activity timeout and closed (4201) if it does not answer")
     func activityTimeout() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1, pusher: Self.apps, pusherNode: {
-            .init(apps: $0, activityTimeout: 1, pongTimeout: .milliseconds(500))
+            .init(apps: $0, activityTimeout: 1, pongTimeout: .seconds(2))  // time to answer on a loaded machine
         }) { fleet in
             let answering = try await PusherTestClient.connect(fleet, node: 0)
             let silent = try await PusherTestClient.connect(fleet, node: 0)
@@ -192,7 +193,7 @@ struct PusherFleetTests {
                 #expect(ping["event"] as? String == "pusher:ping")
             }
             try await answering.send(#"{"event":"pusher:pong","data":{}}"#)
-            let error = try await silent.next(within: .seconds(3))
+            let error = try await silent.next(within: .seconds(5))
             #expect(error["event"] as? String == "pusher:error")
             #expect((error["data"] as? [String: Any])?["code"] as? Int == 4201)
             try await eventually("the silent client is closed") { silent.socket.isClosed }
@@ -276,6 +277,38 @@ struct PusherFleetTests {
 }
 
 /// A raw Pusher protocol client over ``TestWebSocket``.
+/// What one Pusher connection can grow on a node: its subscriptions, its message rate.
+@Suite("Pusher limits per connection")
+struct PusherLimitTests {
+    @Test("a subscription past MAX_CHANNELS_PER_CONNECTION gets subscription_error 429; leaving one makes room")
+    func channelCap() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, pusher: PusherFleetTests.apps, pusherNode: { .init(apps: $0, maxChannelsPerConnection: 3) }) { fleet in
+            let client = try await PusherTestClient.connect(fleet, node: 0)
+            for index in 0..<3 { try await client.subscribe("c\(index)") }
+            try await client.subscribe("c1")  // again: not a new channel, answered again
+            let refused = try await client.subscribeExpectingError("c3")
+            #expect(refused["status"] as? Int == 429 && refused["type"] as? String == "LimitReached", "\(refused)")
+            try await client.send(#"{"event":"pusher:unsubscribe","data":{"channel":"c0"}}"#)
+            try await client.subscribe("c3")
+        }
+    }
+
+    @Test("protocol messages past the rate get 4301, malformed ones included; a client that keeps on is closed with 4301")
+    func commandFlood() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, pusher: PusherFleetTests.apps, pusherNode: { .init(apps: $0, commandRate: 5) }) { fleet in
+            let client = try await PusherTestClient.connect(fleet, node: 0)
+            for index in 0..<40 {
+                try await client.send(index % 2 == 0 ? #"{"event":"pusher:subscribe","data":{"channel":"flood-\#(index)"}}"# : "not json")
+            }
+            try await eventually("the flooding client is closed") { client.socket.isClosed }
+            #expect(client.socket.closeCode == WebSocketErrorCode(codeNumber: 4301), "\(String(describing: client.socket.closeCode))")
+            let received = client.socket.receivedSoFar
+            #expect(received.contains { $0.contains("4301") }, "\(received.suffix(3))")
+            #expect(received.filter { $0.contains("subscription_succeeded") }.count <= 5, "\(received.count)")
+        }
+    }
+}
+
 struct PusherTestClient: Sendable {
     let socket: TestWebSocket
     let socketID: String

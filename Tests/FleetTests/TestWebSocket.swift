@@ -95,6 +95,9 @@ final class TestWebSocket: Sendable {
         await task?.value
     }
 
+    /// The messages received and not yet taken by ``next(within:sourceLocation:)``.
+    var receivedSoFar: [String] { state.withLock { $0.received } }
+
     /// Whether the server has closed the connection.
     var isClosed: Bool { state.withLock { $0.closed } }
 
