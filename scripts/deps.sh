@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building and testing wscenter needs beyond Swift: the hiredis
 # headers (libhiredis-dev), redis-server, redis-cli and redis-benchmark
-# (redis-tools), pkg-config, and curl (the fleet smoke test). Does nothing, silently, when all are present.
+# (redis-tools), pkg-config, curl (the fleet smoke test) and openssl (certificates for the TLS
+# tests). Does nothing, silently, when all are present.
 # Uses apt-get (Debian, Ubuntu), with sudo when not root.
 set -euo pipefail
 
 missing=()
-for tool in redis-server redis-cli redis-benchmark pkg-config curl; do
+for tool in redis-server redis-cli redis-benchmark pkg-config curl openssl; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if command -v pkg-config >/dev/null 2>&1 && ! pkg-config --exists hiredis; then
@@ -25,13 +26,13 @@ fi
 sudo=()
 if [[ "$(id -u)" -ne 0 ]]; then
     if ! command -v sudo >/dev/null 2>&1; then
-        echo "deps: not root and no sudo; run as root: apt-get install -y libhiredis-dev redis-server redis-tools pkg-config curl" >&2
+        echo "deps: not root and no sudo; run as root: apt-get install -y libhiredis-dev redis-server redis-tools pkg-config curl openssl" >&2
         exit 1
     fi
     sudo=(sudo)
 fi
 
-echo "deps: installing libhiredis-dev redis-server redis-tools pkg-config curl with apt-get" >&2
+echo "deps: installing libhiredis-dev redis-server redis-tools pkg-config curl openssl with apt-get" >&2
 apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
 "${apt[@]}" update -qq
-"${apt[@]}" install -y -qq --no-install-recommends libhiredis-dev redis-server redis-tools pkg-config curl >/dev/null
+"${apt[@]}" install -y -qq --no-install-recommends libhiredis-dev redis-server redis-tools pkg-config curl openssl >/dev/null

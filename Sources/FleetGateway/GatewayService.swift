@@ -25,6 +25,8 @@ public struct GatewayConfiguration: Sendable {
     /// How long a connection has to send each request (head and body), and may idle between
     /// requests, before it is closed; nil for no limit (`HTTP_READ_TIMEOUT`).
     public var httpReadTimeout: Duration? = .seconds(30)
+    /// The certificate the gateway serves `https://` with (`TLS_CERT_FILE`, `TLS_KEY_FILE`); nil: plain HTTP.
+    public var tls: TLSCertificateStore?
 
     public init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
         self.gatewayID = gatewayID
@@ -201,10 +203,11 @@ public final class GatewayService: Sendable {
         let logger = logger
         let configuration = configuration
         let readTimeout = configuration.httpReadTimeout
+        let tls = configuration.tls
         let application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                GuardedHTTPChannel(base: HTTP1Channel(responder: responder), readTimeout: readTimeout)
+                hardenedServer(HTTP1Channel(responder: responder), readTimeout: readTimeout, certificates: tls)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-gateway"),
             onServerRunning: { channel in

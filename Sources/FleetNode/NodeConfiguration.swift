@@ -1,3 +1,4 @@
+import FleetHTTP
 /// How a node runs.
 public struct NodeConfiguration: Sendable {
     public var nodeID: String
@@ -47,6 +48,8 @@ public struct NodeConfiguration: Sendable {
     /// WebSocket connections one client address may hold on this node; more are refused with
     /// 429 before the upgrade. 0 = unlimited (`MAX_CONNECTIONS_PER_IP`).
     public var maxConnectionsPerIP: Int = 0
+    /// The certificate the node serves `wss://` with (`TLS_CERT_FILE`, `TLS_KEY_FILE`); nil: plain `ws://`.
+    public var tls: TLSCertificateStore?
     /// Which `Origin` a browser's upgrade may carry (`ALLOWED_ORIGINS`); others get 403.
     public var allowedOrigins: OriginPolicy = .any
 

@@ -55,11 +55,9 @@ struct NodeServer: Sendable {
         // every request bounded by the read timeout.
         let gate = service.upgradeGate
         let guarded = HTTPServerBuilder { responder in
-            GuardedHTTPChannel(
-                base: HTTP1WebSocketUpgradeChannel(
-                    responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration
-                ),
-                readTimeout: configuration.httpReadTimeout
+            hardenedServer(
+                HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration),
+                readTimeout: configuration.httpReadTimeout, certificates: configuration.tls
             ) { _ in [UpgradeGuardHandler(gate: gate)] }
         }
         let application = Application(

@@ -22,6 +22,8 @@ public struct RedisConfiguration: Sendable {
     public var healthCheckInterval: Duration?
     /// Sent as `CLIENT SETNAME` so the connection is recognisable in `CLIENT LIST`.
     public var clientName: String?
+    /// TLS to the server (`rediss://`); nil = plain TCP.
+    public var tls: RedisTLS?
 
     public init(
         host: String = "127.0.0.1",
@@ -55,11 +57,13 @@ public struct RedisConfiguration: Sendable {
     public init(url: String) throws {
         self.init()
         guard let colon = url.firstIndex(of: ":"), url[colon...].hasPrefix("://") else {
-            throw RedisError(.invalidURL, "expected redis://host:port, got no scheme")
+            throw RedisError(.invalidURL, "expected redis://host:port or rediss://host:port, got no scheme")
         }
         let scheme = url[..<colon].lowercased()
-        guard scheme == "redis" else {
-            throw RedisError(.invalidURL, "unsupported scheme '\(scheme)' (only redis:// is supported; no TLS)")
+        switch scheme {
+        case "redis": tls = nil
+        case "rediss": tls = RedisTLS()
+        default: throw RedisError(.invalidURL, "unsupported scheme '\(scheme)' (redis:// or rediss:// for TLS)")
         }
         var rest = url[url.index(colon, offsetBy: 3)...]
         if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) {

@@ -31,12 +31,17 @@ public final class RedisConnection: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> RedisConnection {
         let commandTimeout = TimeAmount(configuration.commandTimeout)
+        let tls = try configuration.tls.map { settings in (settings, try settings.makeContext()) }
+        let host = configuration.host
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let (settings, context) = tls {
+                        try channel.pipeline.syncOperations.addHandler(try settings.makeHandler(context: context, host: host))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RESPDecodingHandler())
                     try channel.pipeline.syncOperations.addHandler(
                         RedisCommandHandler(commandTimeout: commandTimeout, onPush: onPush)

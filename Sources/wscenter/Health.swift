@@ -28,6 +28,9 @@ struct Health: ParsableCommand {
     @Option(help: "Seconds to wait for each answer.")
     var timeout: Double = 2
 
+    @Flag(inversion: .prefixedNo, help: "Probe over TLS (default: when TLS_CERT_FILE is set, as the servers then serve only TLS).")
+    var tls: Bool = environment("TLS_CERT_FILE") != nil
+
     func run() throws {
         let path = ready ? "/readyz" : "/healthz"
         let address = ["0.0.0.0", "::", ""].contains(host) ? "127.0.0.1" : host
@@ -35,7 +38,10 @@ struct Health: ParsableCommand {
             ?? [environment("PORT").flatMap(Int.init) ?? 8090, environment("HTTP_PORT").flatMap(Int.init) ?? 8011]
         var failures: [String] = []
         for port in candidates {
-            switch Self.probe(address: address, port: port, path: path, timeout: timeout) {
+            let answer = tls
+                ? Self.probeTLS(address: address, port: port, path: path, timeout: timeout)
+                : Self.probe(address: address, port: port, path: path, timeout: timeout)
+            switch answer {
             case .success(let status) where status == 200:
                 print("\(address):\(port)\(path): 200")
                 return

@@ -60,13 +60,21 @@ struct RoleContext {
             logger.info("using the embedded broker (no REDIS_URL): a single-process hub")
             return EmbeddedBroker()
         }
-        let configuration: RedisConfiguration
+        var configuration: RedisConfiguration
         do {
             configuration = try RedisConfiguration(url: url)
         } catch let error as RedisError {
             throw ValidationError("REDIS_URL is not usable: \(error.message)")
         }
-        logger.info("using Redis", metadata: ["redis": "\(configuration.host):\(configuration.port)/\(configuration.database)"])
+        if let caFile = options.security.redisTLSCAFile {
+            guard configuration.tls != nil else {
+                throw ValidationError("REDIS_TLS_CA_FILE is set but REDIS_URL is not rediss://: use rediss:// for TLS to Redis")
+            }
+            configuration.tls = RedisTLS(caFile: caFile)
+        }
+        logger.info("using Redis", metadata: [
+            "redis": "\(configuration.host):\(configuration.port)/\(configuration.database)", "tls": "\(configuration.tls != nil)",
+        ])
         return RedisBroker(configuration: configuration, logger: logger)
     }
 
@@ -82,6 +90,8 @@ struct RoleContext {
         let telemetry = Telemetry()
         let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis), telemetry: telemetry)
         try checkPusherSecrets(refuse: requireRedis)
+        let certificates = try options.security.tlsCertificates()
+        if let certificates { Self.reloadOnHangUp(certificates, logger: logger) }
         let events = broker.events()
         let brokerTask = Task { try await broker.run() }
         defer { brokerTask.cancel() }
@@ -92,7 +102,7 @@ struct RoleContext {
         let budget = max(timeout - .seconds(2), timeout / 2)
         let managed = try services.map { service in
             ServiceGroupConfiguration.ServiceConfiguration(
-                service: DrainingService(service: try make(service, on: broker, telemetry: telemetry), budget: budget)
+                service: DrainingService(service: try make(service, on: broker, telemetry: telemetry, certificates: certificates), budget: budget)
             )
         }
         // SIGTERM and SIGINT shut the group down gracefully: each service drains, then stops
@@ -131,6 +141,21 @@ struct RoleContext {
         }
     }
 
+    /// SIGHUP reads the certificate and key files again: connections accepted from then on
+    /// use the new ones. A pair that cannot be used is logged and the old one kept.
+    private static func reloadOnHangUp(_ certificates: TLSCertificateStore, logger: Logger) {
+        Task.detached {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do {
+                    try certificates.reload()
+                    logger.notice("TLS certificate reloaded", metadata: ["cert": "\(certificates.certificateFile)"])
+                } catch {
+                    logger.error("TLS certificate not reloaded: still serving the previous one", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
     private func waitUntilReady(_ events: AsyncStream<BrokerEvent>) async throws {
         let ready = try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
@@ -152,7 +177,7 @@ struct RoleContext {
     }
 
     /// The service that runs `service` on `broker`.
-    private func make(_ service: RoleService, on broker: any Broker, telemetry: Telemetry) throws -> any RunningService {
+    private func make(_ service: RoleService, on broker: any Broker, telemetry: Telemetry, certificates: TLSCertificateStore?) throws -> any RunningService {
         switch service {
         case .node:
             var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
@@ -174,6 +199,7 @@ struct RoleContext {
             configuration.maxConnectionsPerIP = options.security.maxConnectionsPerIP
             configuration.allowedOrigins = try options.security.allowedOrigins()
             configuration.outboxMaxBytes = options.security.maxQueuedBytes
+            configuration.tls = certificates
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .standard,
@@ -209,6 +235,7 @@ struct RoleContext {
             configuration.callTimeout = .seconds(options.callTimeout)
             configuration.maxBodySize = options.maxBody
             configuration.httpReadTimeout = .seconds(options.security.httpReadTimeout)
+            configuration.tls = certificates
             var routes: [any GatewayRoutes] = []
             if options.security.pusherEnabled {
                 routes.append(PusherAPI(configuration: .init(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetHTTP
 import FleetNode
 
 /// The options that bound what strangers can do: read timeouts, connection caps, browser
@@ -36,6 +37,18 @@ struct SecurityOptions: ParsableArguments {
     var allowedOriginsFlag: String?
     var allowedOriginsText: String { allowedOriginsFlag ?? environment("ALLOWED_ORIGINS") ?? "*" }
 
+    @Option(name: .customLong("tls-cert-file"), help: "PEM certificate chain: the node serves wss:// and the gateway https:// (with --tls-key-file); reloaded on SIGHUP (env TLS_CERT_FILE).")
+    var tlsCertFileFlag: String?
+    var tlsCertFile: String? { tlsCertFileFlag ?? environment("TLS_CERT_FILE") }
+
+    @Option(name: .customLong("tls-key-file"), help: "PEM private key of --tls-cert-file (env TLS_KEY_FILE).")
+    var tlsKeyFileFlag: String?
+    var tlsKeyFile: String? { tlsKeyFileFlag ?? environment("TLS_KEY_FILE") }
+
+    @Option(name: .customLong("redis-tls-ca-file"), help: "PEM certificates that sign Redis's certificate, for rediss:// (default: the system's trust roots) (env REDIS_TLS_CA_FILE).")
+    var redisTLSCAFileFlag: String?
+    var redisTLSCAFile: String? { redisTLSCAFileFlag ?? environment("REDIS_TLS_CA_FILE") }
+
     @Option(name: .customLong("jwt-issuer"), help: "The iss claim a client's JWT must carry; unset = not checked (env JWT_ISSUER).")
     var jwtIssuerFlag: String?
     var jwtIssuer: String? { jwtIssuerFlag ?? environment("JWT_ISSUER") }
@@ -43,6 +56,22 @@ struct SecurityOptions: ParsableArguments {
     @Option(name: .customLong("jwt-audience"), help: "The audience a client's JWT must name in aud; unset = not checked (env JWT_AUDIENCE).")
     var jwtAudienceFlag: String?
     var jwtAudience: String? { jwtAudienceFlag ?? environment("JWT_AUDIENCE") }
+
+    /// The server certificate, when TLS is configured. - Throws: a validation error naming the file.
+    func tlsCertificates() throws -> TLSCertificateStore? {
+        switch (tlsCertFile, tlsKeyFile) {
+        case (nil, nil):
+            return nil
+        case (let certificate?, let key?):
+            do {
+                return try TLSCertificateStore(certificateFile: certificate, keyFile: key)
+            } catch {
+                throw ValidationError("--tls-cert-file/--tls-key-file (TLS_CERT_FILE/TLS_KEY_FILE): \(error)")
+            }
+        default:
+            throw ValidationError("TLS needs both TLS_CERT_FILE and TLS_KEY_FILE (--tls-cert-file, --tls-key-file)")
+        }
+    }
 
     /// The parsed `ALLOWED_ORIGINS`.
     func allowedOrigins() throws -> OriginPolicy {
@@ -72,5 +101,6 @@ struct SecurityOptions: ParsableArguments {
             throw ValidationError("--max-queued-bytes (MAX_QUEUED_BYTES) must be at least 1024, got \(maxQueuedBytes)")
         }
         _ = try allowedOrigins()
+        _ = try tlsCertificates()
     }
 }

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 import Synchronization
 import Testing
@@ -22,12 +23,14 @@ final class TestWebSocket: Sendable {
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     /// Connects to `url` and waits for the connection to open.
-    static func connect(_ url: String, headers: HTTPFields = [:], within timeout: Duration = .seconds(5)) async throws -> TestWebSocket {
+    static func connect(
+        _ url: String, headers: HTTPFields = [:], tls: TLSConfiguration? = nil, within timeout: Duration = .seconds(5)
+    ) async throws -> TestWebSocket {
         let socket = TestWebSocket()
         let opened = AsyncStream<Void>.makeStream()
         let task = Task {
             do {
-                let closeFrame = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 24, additionalHeaders: headers), logger: Logger(label: "test-websocket")) { inbound, outbound, _ in
+                let closeFrame = try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 24, additionalHeaders: headers), tlsConfiguration: tls, logger: Logger(label: "test-websocket")) { inbound, outbound, _ in
                     socket.state.withLock { $0.writer = outbound }
                     opened.continuation.yield()
                     for try await message in inbound.messages(maxSize: 1 << 24) {

@@ -1,0 +1,54 @@
+import Foundation
+
+/// A throwaway certificate authority and server certificates for TLS tests, made with the
+/// `openssl` command (Debian's `openssl`, which `make deps` installs): the CA's certificate
+/// (`ca.pem`), and for each name asked for, `<name>.pem` and `<name>-key.pem`, made out to
+/// 127.0.0.1 and localhost, with the name as the common name.
+public struct TestCertificates: Sendable {
+    public let directory: URL
+
+    public var caFile: String { directory.appendingPathComponent("ca.pem").path }
+    public func certificateFile(_ name: String) -> String { directory.appendingPathComponent("\(name).pem").path }
+    public func keyFile(_ name: String) -> String { directory.appendingPathComponent("\(name)-key.pem").path }
+
+    /// Makes the CA and a server certificate for each of `names` in a new temporary directory.
+    public static func make(_ names: [String] = ["server"]) throws -> TestCertificates {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsctesting-tls-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let certificates = TestCertificates(directory: directory)
+        let ca = certificates.keyFile("ca")
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca, "-out", certificates.caFile, "-days", "2", "-subj", "/CN=wscenter test CA"], in: directory)
+        let extensions = directory.appendingPathComponent("san.cnf")
+        try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: extensions)
+        for name in names {
+            let request = directory.appendingPathComponent("\(name).csr").path
+            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", certificates.keyFile(name), "-out", request, "-subj", "/CN=\(name)"], in: directory)
+            try openssl([
+                "x509", "-req", "-in", request, "-CA", certificates.caFile, "-CAkey", ca, "-CAcreateserial",
+                "-out", certificates.certificateFile(name), "-days", "2", "-extfile", extensions.path,
+            ], in: directory)
+        }
+        return certificates
+    }
+
+    /// Removes the files.
+    public func remove() {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private static func openssl(_ arguments: [String], in directory: URL) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl"] + arguments
+        process.currentDirectoryURL = directory
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw WSCTestingError(.systemCallFailed, "openssl \(arguments.first ?? "") failed: \(String(decoding: output, as: UTF8.self))")
+        }
+    }
+}
