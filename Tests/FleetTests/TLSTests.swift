@@ -155,11 +155,14 @@ enum TLSExchange {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let caFile { configuration.trustRoots = .file(caFile) }
         let context = try NIOSSLContext(configuration: configuration)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let presented = group.any().makePromise(of: NIOSSLCertificate?.self)
+        let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil))
+                    try channel.pipeline.syncOperations.addHandler(PeerCertificateRecorder(promise: presented))
                 }
             }
             .connect(host: "127.0.0.1", port: port).get()
@@ -183,10 +186,35 @@ enum TLSExchange {
             }
             response = try await reading.value
             timeout.cancel()
-            let certificate = try await channel.eventLoop.submit {
-                try channel.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate
-            }.get()
-            return (response, certificate)
+            return (response, try await presented.futureResult.get())
         }
+    }
+}
+
+/// Completes `promise` with the server's certificate when the TLS handshake completes (or
+/// fails it with the handshake's error).
+private final class PeerCertificateRecorder: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let promise: EventLoopPromise<NIOSSLCertificate?>
+
+    init(promise: EventLoopPromise<NIOSSLCertificate?>) {
+        self.promise = promise
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            promise.succeed(try? context.pipeline.syncOperations.handler(type: NIOSSLClientHandler.self).peerCertificate)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise.fail(error)
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
     }
 }

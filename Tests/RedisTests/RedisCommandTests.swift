@@ -63,8 +63,15 @@ struct RedisConfigurationTests {
         #expect(configuration.database == 2)
     }
 
+    @Test("rediss:// asks for TLS, redis:// does not")
+    func tlsScheme() throws {
+        #expect(try RedisConfiguration(url: "rediss://h:6380").tls == RedisTLS())
+        #expect(try RedisConfiguration(url: "rediss://h:6380").port == 6380)
+        #expect(try RedisConfiguration(url: "redis://h").tls == nil)
+    }
+
     @Test("bad URLs are refused with a reason", arguments: [
-        "localhost:6379", "rediss://h", "http://h", "redis://h:0", "redis://h:99999", "redis://h:abc",
+        "localhost:6379", "redis+tls://h", "http://h", "redis://h:0", "redis://h:99999", "redis://h:abc",
         "redis://h/-1", "redis://h/x", "redis://[::1", "redis://u:%zz@h",
     ])
     func invalid(_ url: String) {
