@@ -114,7 +114,8 @@ public struct EventRequest: Sendable, Hashable {
                     let groups = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                     guard !groups.isEmpty else { throw .badRequest("\(event.rawValue): parameter groupId names no group") }
                     var unique: [String] = []
-                    for group in groups where !unique.contains(group) { unique.append(group) }
+                    var seen = Set<String>()
+                    for group in groups where seen.insert(group).inserted { unique.append(group) }
                     arguments.groups = unique
                 } else {
                     arguments.groups = [text]
