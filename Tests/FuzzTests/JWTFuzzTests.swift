@@ -17,14 +17,14 @@ extension FuzzTests {
                 .replacingOccurrences(of: "=", with: "")
         }
 
-        static func signature(of signingInput: Substring) -> Data {
+        static func signature(of signingInput: Substring, secret: String = secret) -> Data {
             Data(HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: SymmetricKey(data: Data(secret.utf8))))
         }
 
-        /// A token signed with the secret, over any header and payload bytes.
-        static func sign(payload: [UInt8], header: [UInt8] = Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8)) -> String {
+        /// A token signed with `secret`, over any header and payload bytes.
+        static func sign(payload: [UInt8], header: [UInt8] = Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8), secret: String = secret) -> String {
             let signingInput = base64URL(header) + "." + base64URL(payload)
-            return signingInput + "." + base64URL(signature(of: signingInput[...]))
+            return signingInput + "." + base64URL(signature(of: signingInput[...], secret: secret))
         }
 
         static func admit(_ token: String, using random: inout FuzzRandom) -> Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal> {
@@ -60,7 +60,7 @@ extension FuzzTests {
             return signature == Self.signature(of: token[parts[0].startIndex..<parts[1].endIndex])
         }
 
-        @Test("random and mutated tokens are refused unless genuinely signed", arguments: FuzzSeeds.all)
+        @Test("random and mutated tokens are refused unless genuinely signed; genuine ones are admitted", arguments: FuzzSeeds.all)
         func arbitraryTokens(seed: UInt64) async {
             var random = FuzzRandom(seed: seed)
             let mutator = Mutator(dictionary: [".", "-", "_", "=", "eyJ", "static-token"])
@@ -69,23 +69,37 @@ extension FuzzTests {
             for index in 0..<1200 {
                 await yieldPeriodically(index)
                 let bytes: [UInt8] =
-                    switch index % 4 {
+                    switch index % 5 {
                     case 0: random.bytes(random.length())
                     case 1: random.bytes(random.length(), from: alphabet)
                     case 2: mutator.mutate(Array(valid.utf8), using: &random)
-                    default:
+                    case 3:
                         // Three base64url parts of random bytes, the first sometimes a real header.
                         Array(
                             [random.chance(50) ? Self.base64URL(Array(#"{"alg":"HS256"}"#.utf8)) : Self.base64URL(random.bytes(random.length())),
                              Self.base64URL(random.bytes(random.length())), Self.base64URL(random.bytes(random.int(0...40)))]
                                 .joined(separator: ".").utf8)
+                    default:
+                        // Any claims without exp or nbf, signed with the secret or with another one.
+                        Array(Self.sign(payload: Array(Self.timelessClaims(using: &random).utf8), secret: random.pick([Self.secret, "fuzz-secreT", ""])).utf8)
                     }
                 let token = String(decoding: bytes, as: UTF8.self)
-                if case .success = Self.admit(token, using: &random) {
+                let admitted = Self.refusal(Self.admit(token, using: &random)) == nil
+                if index % 5 == 4 {
+                    #expect(admitted == Self.isGenuine(token), "seed \(seed): \(admitted ? "admitted" : "refused") \(show(token))")
+                } else if admitted {
                     #expect(Self.isGenuine(token), "seed \(seed): admitted \(show(token))")
                 }
             }
             #expect(Self.refusal(Self.authenticator.admit(queryToken: valid, authorization: nil, now: Self.now)) == nil)
+        }
+
+        /// A JSON object of random claims, none of them exp or nbf.
+        static func timelessClaims(using random: inout FuzzRandom) -> String {
+            guard case .object(var claims) = JSONGenerator.value(depth: 2, using: &random) else { return "{}" }
+            claims["exp"] = nil
+            claims["nbf"] = nil
+            return JSONValue.object(claims).text
         }
 
         /// A claim value: well typed, or of every other kind, or a number out of range.

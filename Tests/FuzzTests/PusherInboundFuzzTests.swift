@@ -40,6 +40,15 @@ extension FuzzTests {
             return (JSONValue.object(fields).text, expected)
         }
 
+        /// A frame whose fields may be of any kind or missing: an object, most of the time.
+        static func hostileFrame(using random: inout FuzzRandom) -> String {
+            var fields: [String: JSONValue] = [:]
+            for name in ["event", "channel", "data"] where random.chance(80) {
+                fields[name] = random.chance(50) ? .string(random.chance(20) ? "" : "e") : JSONGenerator.value(depth: 2, using: &random)
+            }
+            return random.chance(90) ? JSONValue.object(fields).text : JSONGenerator.value(depth: 2, using: &random).text
+        }
+
         /// The reason `text` must be refused with, or nil when it must parse; from the shape
         /// docs/pusher.md documents, by way of `JSONValue`.
         static func expectedRefusal(_ text: String) -> String? {
@@ -67,7 +76,7 @@ extension FuzzTests {
             var random = FuzzRandom(seed: seed)
             for index in 0..<1500 {
                 await yieldPeriodically(index)
-                let bytes = Self.inputs.input(index, generated: { Array(Self.frame(using: &$0).text.utf8) }, using: &random)
+                let bytes = Self.inputs.input(index, generated: { Array(Self.hostileFrame(using: &$0).utf8) }, using: &random)
                 let text = String(decoding: bytes, as: UTF8.self)  // a text frame is UTF-8
                 do {
                     let inbound = try PusherInbound(parsing: text)
