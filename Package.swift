@@ -315,6 +315,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Property tests that feed random and mutated input to every parser of untrusted bytes.
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: [
+                "FleetCore",
+                "FleetGateway",
+                "NativeProtocol",
+                "PusherProtocol",
+                "Redis",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WSCenterTests",
             dependencies: ["WSCTesting"],

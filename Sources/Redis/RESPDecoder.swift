@@ -5,16 +5,21 @@ import NIOCore
 ///
 /// hiredis keeps its own buffer: bytes are fed as they arrive, in any chunking, and
 /// complete replies are pulled one at a time. hiredis limits nesting to 7 levels and
-/// rejects unknown type bytes; both, and a reply larger than `maximumBufferedBytes`,
-/// become a ``RedisError`` with code `.protocolError`, after which the decoder is unusable
-/// (the connection that saw it must be closed).
+/// rejects unknown type bytes; both, a reply larger than `maximumBufferedBytes` and an
+/// array longer than `maximumArrayLength`, become a ``RedisError`` with code
+/// `.protocolError`, after which the decoder is unusable (the connection that saw it must
+/// be closed).
 public struct RESPDecoder {
     private let reader: HiredisReader
     /// The most bytes an unfinished reply may occupy (Redis's own `proto-max-bulk-len` is 512 MiB).
     public let maximumBufferedBytes: Int
+    /// The most elements an array may declare. hiredis allocates room for all of them as soon
+    /// as it reads the count, and visits every slot when it frees the reply: without a limit
+    /// the 13 bytes `*2147483647\r\n` cost 16 GiB of address space and seconds of CPU.
+    public var maximumArrayLength: Int { reader.maximumArrayLength }
 
-    public init(maximumBufferedBytes: Int = 512 * 1024 * 1024) {
-        self.reader = HiredisReader()
+    public init(maximumBufferedBytes: Int = 512 * 1024 * 1024, maximumArrayLength: Int = 1 << 24) {
+        self.reader = HiredisReader(maximumArrayLength: maximumArrayLength)
         self.maximumBufferedBytes = maximumBufferedBytes
     }
 
@@ -70,13 +75,50 @@ extension RESPDecodingHandler: Sendable {}
 /// Owns one `redisReader`. Used from one event loop only.
 final class HiredisReader {
     private let reader: UnsafeMutablePointer<redisReader>
+    /// The most elements an array may declare.
+    let maximumArrayLength: Int
+    /// The count of the array refused for being longer, for the error.
+    private var refusedArrayLength: Int?
 
-    init() {
+    init(maximumArrayLength: Int) {
         guard let reader = redisReaderCreate() else {
             fatalError("hiredis could not allocate a reader (out of memory)")
         }
         self.reader = reader
+        self.maximumArrayLength = maximumArrayLength
+        // hiredis hands `privdata` to every reply function: the bounded `createArray` finds its limit there.
+        reader.pointee.fn = Self.boundedFunctions
+        reader.pointee.privdata = Unmanaged.passUnretained(self).toOpaque()
     }
+
+    /// hiredis's own reply functions.
+    private static let defaultFunctions: redisReplyObjectFunctions = {
+        guard let scratch = redisReaderCreate() else {
+            fatalError("hiredis could not allocate a reader (out of memory)")
+        }
+        defer { redisReaderFree(scratch) }
+        return scratch.pointee.fn.pointee
+    }()
+
+    /// hiredis's reply functions, but `createArray` refuses more than the reader's
+    /// ``maximumArrayLength`` elements before anything is allocated (hiredis then fails
+    /// the reply; ``readerError()`` says why).
+    nonisolated(unsafe) private static let boundedFunctions: UnsafeMutablePointer<redisReplyObjectFunctions> = {
+        var functions = defaultFunctions
+        functions.createArray = { task, elements in
+            if let owner = task?.pointee.privdata {
+                let reader = Unmanaged<HiredisReader>.fromOpaque(owner).takeUnretainedValue()
+                guard Int(elements) <= reader.maximumArrayLength else {
+                    reader.refusedArrayLength = Int(elements)
+                    return nil
+                }
+            }
+            return HiredisReader.defaultFunctions.createArray(task, elements)
+        }
+        let pointer = UnsafeMutablePointer<redisReplyObjectFunctions>.allocate(capacity: 1)
+        pointer.initialize(to: functions)
+        return pointer
+    }()
 
     deinit {
         redisReaderFree(reader)
@@ -153,6 +195,9 @@ final class HiredisReader {
     }
 
     private func readerError() -> RedisError {
+        if let refusedArrayLength {
+            return RedisError(.protocolError, "unparseable reply: an array of \(refusedArrayLength) elements, more than the limit of \(maximumArrayLength)")
+        }
         let detail = withUnsafeBytes(of: reader.pointee.errstr) { bytes in
             String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
         }
