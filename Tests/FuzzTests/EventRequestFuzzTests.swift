@@ -164,13 +164,20 @@ extension FuzzTests {
         }
 
         /// Regression: the group list was de-duplicated by a linear search per group, so a 1 MiB
-        /// body of distinct group names took minutes of CPU.
-        @Test("a groupId list of 200,000 distinct groups is read in linear time")
+        /// body of group names took minutes of CPU. Now it is linear, and at most
+        /// `maxGroupsPerEvent` distinct groups are accepted.
+        @Test("a groupId list of 200,000 names is read in linear time; more than 1000 distinct ones are refused")
         func longGroupList() throws {
-            let groups = (0..<200_000).map { String($0, radix: 36) }
-            let body = #"{"joinGroupById":{"id":"u","groupId":"\#(groups.joined(separator: ","))"}}"#
+            let limit = EventRequest.maxGroupsPerEvent
+            let names = (0..<200_000).map { String($0 % limit, radix: 36) }
+            let body = #"{"joinGroupById":{"id":"u","groupId":"\#(names.joined(separator: ","))"}}"#
             let request = try EventRequest.parse(query: "event=joinGroupById", body: Array(body.utf8))
-            #expect(request.calls.first?.arguments.groups == groups)
+            #expect(request.calls.first?.arguments.groups == (0..<limit).map { String($0, radix: 36) })
+
+            let distinct = (0..<200_000).map { String($0, radix: 36) }
+            let tooMany = #"{"joinGroupById":{"id":"u","groupId":"\#(distinct.joined(separator: ","))"}}"#
+            let error = #expect(throws: APIError.self) { try EventRequest.parse(query: "event=joinGroupById", body: Array(tooMany.utf8)) }
+            #expect(error?.status == 400 && error?.message.contains("at most \(limit)") == true, "\(error?.message ?? "")")
         }
     }
 }
