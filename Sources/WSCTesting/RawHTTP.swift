@@ -99,6 +99,36 @@ public enum RawHTTP {
         return RawHTTPResponse(head: String(decoding: received[..<end], as: UTF8.self), after: Array(received[(end + 4)...]), closed: rest.closed)
     }
 
+    /// Connects, sends `request`, and reads the response head and what follows until
+    /// `satisfied` holds for the bytes after the head, the server closes, or `timeout` passes:
+    /// for an answer that comes when it comes (a loaded machine), not within a pause.
+    public static func exchange(port: Int, _ request: String, until satisfied: @escaping @Sendable ([UInt8]) -> Bool, timeout: Double = 10) async throws -> RawHTTPResponse {
+        try await onThread {
+            let socket = try LoopbackSocket()
+            defer { socket.close() }
+            guard socket.connect(port: port) else { throw WSCTestingError(.systemCallFailed, "cannot connect to 127.0.0.1:\(port)") }
+            socket.setTimeouts(milliseconds: Int(timeout * 1000))
+            guard socket.send(Array(request.utf8)) else { throw WSCTestingError(.systemCallFailed, "cannot send the request") }
+            let first = read(socket, linger: 0.05, timeout: timeout)
+            guard first.status != 0, !first.closed, !satisfied(first.after) else { return first }
+            var after = first.after
+            let deadline = Date().addingTimeInterval(timeout)
+            socket.setTimeouts(milliseconds: 100)
+            while Date() < deadline {
+                switch socket.receiveOutcome() {
+                case .bytes(let bytes):
+                    after += bytes
+                    if satisfied(after) { return RawHTTPResponse(head: first.head, after: after, closed: false) }
+                case .timedOut:
+                    continue
+                case .ended:
+                    return RawHTTPResponse(head: first.head, after: after, closed: true)
+                }
+            }
+            return RawHTTPResponse(head: first.head, after: after, closed: false)
+        }
+    }
+
     /// Reads until the peer closes or is silent for `linger` seconds.
     static func readUntilQuiet(_ socket: LoopbackSocket, linger: Double) -> (bytes: [UInt8], closed: Bool) {
         socket.setTimeouts(milliseconds: max(1, Int(linger * 1000)))

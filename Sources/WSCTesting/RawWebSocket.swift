@@ -1,3 +1,5 @@
+import Foundation
+
 /// WebSocket frames as raw bytes, for tests that send what a library client never would
 /// (floods of pings, frames after a close) and read exactly what the server wrote.
 public enum RawWebSocket {
@@ -64,7 +66,11 @@ extension RawWebSocket {
     /// frame (the connection is established and served), then sends `bytes` at once and reads
     /// what the server writes until it closes or is silent for `linger` seconds. Returns the
     /// response head and every frame after the upgrade, the first one included.
-    public static func afterOpen(port: Int, path: String = "/", send bytes: [UInt8], linger: Double = 1) async throws -> RawHTTPResponse {
+    /// With `until`, reading goes on (up to 10 s) until it holds for the frames read, or the
+    /// server closes, rather than stopping at the first pause of `linger`.
+    public static func afterOpen(
+        port: Int, path: String = "/", send bytes: [UInt8], linger: Double = 1, until satisfied: (@Sendable ([Frame]) -> Bool)? = nil
+    ) async throws -> RawHTTPResponse {
         try await RawHTTP.onThread {
             let socket = try LoopbackSocket()
             defer { socket.close() }
@@ -74,8 +80,21 @@ extension RawWebSocket {
             let opened = RawHTTP.read(socket, linger: 0.3, timeout: 5)
             guard opened.status == 101, !opened.closed else { return opened }
             guard socket.send(bytes) else { throw WSCTestingError(.systemCallFailed, "cannot send the frames") }
-            let rest = RawHTTP.readUntilQuiet(socket, linger: linger)
-            return RawHTTPResponse(head: opened.head, after: opened.after + rest.bytes, closed: rest.closed)
+            guard let satisfied else {
+                let rest = RawHTTP.readUntilQuiet(socket, linger: linger)
+                return RawHTTPResponse(head: opened.head, after: opened.after + rest.bytes, closed: rest.closed)
+            }
+            var after = opened.after
+            let deadline = Date().addingTimeInterval(10)
+            socket.setTimeouts(milliseconds: 100)
+            while Date() < deadline, !satisfied(frames(in: after)) {
+                switch socket.receiveOutcome() {
+                case .bytes(let more): after += more
+                case .timedOut: continue
+                case .ended: return RawHTTPResponse(head: opened.head, after: after, closed: true)
+                }
+            }
+            return RawHTTPResponse(head: opened.head, after: after, closed: false)
         }
     }
 }

@@ -61,6 +61,9 @@ public final class ServiceProcess: @unchecked Sendable {
             guard isRunning else { throw WSCTestingError(.serverExited, "the \(role) exited before listening", serverOutput: output()) }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw WSCTestingError(.serverStartTimedOut, "the \(role) did not log its port within \(timeout)", serverOutput: output())
+        let written = output()
+        throw WSCTestingError(
+            .serverStartTimedOut, "the \(role) (pid \(pid), \(isRunning ? "running" : "exited")) did not log its port within \(timeout); its output: \(written.isEmpty ? "(none)" : String(written.suffix(2000)))"
+        )
     }
 }

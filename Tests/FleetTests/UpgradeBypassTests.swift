@@ -73,7 +73,7 @@ struct UpgradeBypassTests {
                 RawHTTP.upgradeRequest("/?token=letmein", upgrade: "x, websocket"),
                 RawHTTP.upgradeRequest("/", extra: ["Authorization: Bearer letmein"]),
             ] {
-                let response = try await RawHTTP.exchange(port: port, request, linger: 0.3)
+                let response = try await RawHTTP.exchange(port: port, request) { String(decoding: $0, as: UTF8.self).contains(#""cmd":"open""#) }
                 #expect(response.status == 101, "\(response)")
                 #expect(response.afterText.contains(#""cmd":"open""#), "\(response)")
             }
@@ -87,7 +87,7 @@ struct UpgradeBypassTests {
     func lastLine() async throws {
         let unguarded = UnguardedNative(native: NativeProtocol(configuration: Self.native))
         try await withFleet(.embedded, nodes: 1, gateways: 1, protocols: [unguarded]) { fleet in
-            let response = try await RawHTTP.exchange(port: fleet.nodePorts[0], RawHTTP.upgradeRequest("/"), linger: 0.5)
+            let response = try await RawHTTP.exchange(port: fleet.nodePorts[0], RawHTTP.upgradeRequest("/")) { $0.contains(0x88) }
             #expect(response.status == 101, "the unguarded route must let the upgrade through: \(response)")
             // A close frame (FIN + opcode 8), its payload starting with 1008 (0x03F0).
             let frame = response.after

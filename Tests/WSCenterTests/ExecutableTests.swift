@@ -27,7 +27,7 @@ private func runWSCenter(_ arguments: [String], environment extra: [String: Stri
     return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }
 
-@Suite("The wscenter executable")
+@Suite("The wscenter executable", .serialized)  // each case starts a debug binary (~0.5 s of CPU): one at a time, not a burst that starves the process tests
 struct ExecutableTests {
     @Test("fleet roles without REDIS_URL exit non-zero and say what to set", arguments: ["node", "gateway", "hooks"])
     func needsRedis(role: String) throws {
