@@ -508,6 +508,10 @@ class Fleet:
             "REDIS_PREFIX": self.prefix,
             "HOST": "127.0.0.1",
             "APPS_FILE": self.apps_file,
+            # the default app, with a secret of our own: node and gateway refuse the published one
+            "APP_ID": APP1["id"],
+            "APP_KEY": APP1["key"],
+            "APP_SECRET": APP1["secret"],
             "NODE_HEARTBEAT_INTERVAL": "0.5",
             "NODE_HEARTBEAT_TTL": "1.5",
             "LOG_LEVEL": os.environ.get("INTEROP_LOG_LEVEL", "info"),
