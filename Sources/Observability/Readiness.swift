@@ -26,29 +26,26 @@ public struct ReadinessReport: Sendable, Hashable {
 /// The readiness checks a node and a gateway share.
 public enum ReadinessCheck {
     /// Runs `probe` (one broker round trip) with a deadline; the reason it failed, if it did.
+    /// The answer comes by the deadline even when the probe does not honour cancellation (a
+    /// Redis command to a frozen server waits for the client's own command timeout): the
+    /// probe is then left to end by itself (``withDeadline(_:timeoutError:_:)``).
     public static func broker<Value: Sendable>(
         within timeout: Duration = .seconds(1), _ probe: @escaping @Sendable () async throws -> Value
     ) async -> Result<Value, BrokerProbeFailure> {
-        await withTaskGroup(of: Result<Value, BrokerProbeFailure>?.self) { group in
-            group.addTask {
-                do {
-                    return .success(try await probe())
-                } catch {
-                    return .failure(BrokerProbeFailure(description: "broker unreachable: \(error)"))
-                }
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : .failure(BrokerProbeFailure(description: "broker did not answer within \(timeout)"))
-            }
-            defer { group.cancelAll() }
-            while let result = await group.next() {
-                if let result { return result }
-            }
+        do {
+            return .success(try await withDeadline(timeout, timeoutError: { ProbeTimedOut() }, probe))
+        } catch is ProbeTimedOut {
+            return .failure(BrokerProbeFailure(description: "broker did not answer within \(timeout)"))
+        } catch is CancellationError {
             return .failure(BrokerProbeFailure(description: "broker probe cancelled"))
+        } catch {
+            return .failure(BrokerProbeFailure(description: "broker unreachable: \(error)"))
         }
     }
 }
+
+/// A broker probe that did not answer by its deadline.
+private struct ProbeTimedOut: Error {}
 
 /// Why a broker probe failed, as `/readyz` says it.
 public struct BrokerProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {

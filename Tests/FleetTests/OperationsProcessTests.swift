@@ -176,6 +176,34 @@ struct OperationsProcessTests {
         }
     }
 
+    @Test("Redis frozen (SIGSTOP): /readyz answers 503 within its 1 s probe deadline, not at the Redis command timeout")
+    func readinessWithFrozenRedis() async throws {
+        let server = try await RedisServerProcess.start()
+        let fleet = try await ProcessFleet(redisURL: server.url, nodes: 1, gateways: 1)
+        let ports = [fleet.nodePorts[0], fleet.gatewayPorts[0]]
+        for port in ports { #expect(try await httpGet(port: port, "/readyz").status == 200) }
+        let pid = try #require(server.processIdentifier)
+        kill(pid, SIGSTOP)
+        var resumed = false
+        defer { if !resumed { kill(pid, SIGCONT) } }
+        for port in ports {
+            let start = ContinuousClock.now
+            let (status, body) = try await httpGet(port: port, "/readyz")
+            let took = ContinuousClock.now - start
+            // The probe's deadline is 1 s; before it was kept, this took up to 5 s (the Redis
+            // client's command timeout), past the usual 1 s timeout of a Kubernetes probe.
+            #expect(took < .seconds(2), "/readyz answered after \(took)")
+            #expect(status == 503 && body.contains("broker did not answer within 1"), "\(status) \(body)")
+        }
+        kill(pid, SIGCONT)
+        resumed = true
+        for port in ports {
+            try await eventually(within: .seconds(15), "ready again once Redis runs") {
+                try await httpGet(port: port, "/readyz").status == 200
+            }
+        }
+    }
+
     @Test("/metrics parses as Prometheus text and its counters move with traffic")
     func metricsMove() async throws {
         let fleet = try await ProcessFleet(redisURL: try TestEnvironment.redisURL(), nodes: 1, gateways: 1)

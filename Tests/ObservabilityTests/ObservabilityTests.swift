@@ -81,6 +81,28 @@ struct ReadinessTests {
         }
         #expect(failure.description.hasPrefix("broker did not answer within"))
     }
+
+    @Test("a probe that ignores cancellation (a Redis command to a frozen server) is answered by the deadline, not when it ends")
+    func stubbornProbe() async throws {
+        let start = ContinuousClock.now
+        let stuck = await ReadinessCheck.broker(within: .milliseconds(200)) { () async throws -> Int in
+            // Ends 3 s later whatever happens: cancelling this task does not shorten it.
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                Task.detached {
+                    try? await Task.sleep(for: .seconds(3))
+                    continuation.resume()
+                }
+            }
+            return 0
+        }
+        let took = ContinuousClock.now - start
+        #expect(took < .seconds(2), "the readiness probe waited \(took) for a probe that ignores cancellation")
+        guard case .failure(let failure) = stuck else {
+            Issue.record("a probe that does not answer in time must fail")
+            return
+        }
+        #expect(failure.description == "broker did not answer within 0.2 seconds")
+    }
 }
 
 @Suite("Metrics")
