@@ -37,7 +37,18 @@ public final class IdleWebSocket: @unchecked Sendable {
         }
     }
 
+    /// ``init(port:)`` on a thread of its own, not on the concurrency pool the server under
+    /// test needs.
+    public static func open(port: Int) async throws -> IdleWebSocket {
+        try await RawHTTP.onThread { try IdleWebSocket(port: port) }
+    }
+
     deinit { socket.close() }
+
+    /// ``drainUntilClosed(seconds:)`` on a thread of its own.
+    public func waitUntilClosed(seconds: Int) async -> Bool {
+        (try? await RawHTTP.onThread { [self] in drainUntilClosed(seconds: seconds) }) ?? false
+    }
 
     /// Reads (and discards) everything the server sent, and tells whether the server closed
     /// the connection: true when the stream ends within `seconds`.

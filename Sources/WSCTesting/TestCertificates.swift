@@ -11,8 +11,13 @@ public struct TestCertificates: Sendable {
     public func certificateFile(_ name: String) -> String { directory.appendingPathComponent("\(name).pem").path }
     public func keyFile(_ name: String) -> String { directory.appendingPathComponent("\(name)-key.pem").path }
 
-    /// Makes the CA and a server certificate for each of `names` in a new temporary directory.
-    public static func make(_ names: [String] = ["server"]) throws -> TestCertificates {
+    /// Makes the CA and a server certificate for each of `names` in a new temporary directory
+    /// (with `openssl`, waited for on a thread of its own, not on the concurrency pool).
+    public static func make(_ names: [String] = ["server"]) async throws -> TestCertificates {
+        try await RawHTTP.onThread { try makeBlocking(names) }
+    }
+
+    static func makeBlocking(_ names: [String]) throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("wsctesting-tls-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificates = TestCertificates(directory: directory)

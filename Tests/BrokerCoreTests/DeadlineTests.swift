@@ -32,10 +32,11 @@ struct DeadlineTests {
     func stubbornOperation() async throws {
         let start = ContinuousClock.now
         await #expect(throws: Late()) {
-            try await withDeadline(.milliseconds(100), timeoutError: { Late() }) { await Self.stubborn(3) }
+            try await withDeadline(.milliseconds(100), timeoutError: { Late() }) { await Self.stubborn(20) }
         }
+        // Far from the operation's 20 s, with room for a loaded machine's scheduling.
         let took = ContinuousClock.now - start
-        #expect(took < .seconds(1.5), "waited \(took)")
+        #expect(took < .seconds(10), "waited \(took)")
     }
 
     final class Flag: Sendable {
@@ -66,11 +67,11 @@ struct DeadlineTests {
     func callerCancelled() async throws {
         let start = ContinuousClock.now
         let task = Task {
-            try await withDeadline(.seconds(30), timeoutError: { Late() }) { await Self.stubborn(3) }
+            try await withDeadline(.seconds(30), timeoutError: { Late() }) { await Self.stubborn(20) }
         }
         try await Task.sleep(for: .milliseconds(50))
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(ContinuousClock.now - start < .seconds(1.5))
+        #expect(ContinuousClock.now - start < .seconds(10))
     }
 }

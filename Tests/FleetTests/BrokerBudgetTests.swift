@@ -53,7 +53,7 @@ struct BrokerBudgetTests {
         stalling.stall.withLock { $0 = .milliseconds(300) }
         #expect(try await broker.execute([.set(key: "k", value: "v")], atomically: false).count == 1)
 
-        stalling.stall.withLock { $0 = .seconds(3) }
+        stalling.stall.withLock { $0 = .seconds(20) }
         let start = ContinuousClock.now
         await #expect {
             try await BrokerBudget.$current.withValue(BrokerBudget(.milliseconds(200))) {
@@ -64,29 +64,26 @@ struct BrokerBudgetTests {
                 && (error as? BrokerError)?.message.contains("the request's broker budget") == true
         }
         let took = ContinuousClock.now - start
-        #expect(took < .seconds(1.5), "the stalled publish held the request for \(took)")
+        #expect(took < .seconds(10), "the stalled publish held the request for \(took)")
     }
 
     @Test("the operations of one request share its budget")
     func shared() async throws {
         let stalling = StallingBroker()
         let broker = BudgetedBroker(base: stalling)
-        let start = ContinuousClock.now
-        let outcomes = await BrokerBudget.$current.withValue(BrokerBudget(.seconds(1))) { () async -> [Bool] in
+        let outcomes = await BrokerBudget.$current.withValue(BrokerBudget(.seconds(2))) { () async -> [Bool] in
             func succeeds(stalling duration: Duration) async -> Bool {
                 stalling.stall.withLock { $0 = duration }
                 return (try? await broker.execute([.get(key: "k")], atomically: false)) != nil
             }
             return [
-                await succeeds(stalling: .milliseconds(300)),
-                // 800 ms would fit a budget of its own; what is left of this one (≤ 700 ms) does not.
-                await succeeds(stalling: .milliseconds(800)),
-                // Spent: the next one fails at once.
+                await succeeds(stalling: .zero),
+                // Longer than what is left of the request's 2 s: it fails by the budget.
+                await succeeds(stalling: .seconds(20)),
+                // Spent: the next one fails at once, however quick it would be.
                 await succeeds(stalling: .zero),
             ]
         }
         #expect(outcomes == [true, false, false])
-        let took = ContinuousClock.now - start
-        #expect(took < .seconds(1.5), "a request with a 1 s budget waited \(took) for the broker")
     }
 }

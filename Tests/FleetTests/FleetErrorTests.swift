@@ -55,7 +55,7 @@ struct FleetErrorTests {
     @Test("a client that stops reading is disconnected once its queue is full; others keep receiving")
     func slowClient() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1, outboxLimit: 8) { fleet in
-            let idle = try IdleWebSocket(port: fleet.nodePorts[0])
+            let idle = try await IdleWebSocket.open(port: fleet.nodePorts[0])
             let (reader, _) = try await fleet.connect(node: 0)
             #expect(try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 2)
             // 40 × 256 KiB: far more than the idle client's queue and socket buffers hold.
@@ -68,7 +68,7 @@ struct FleetErrorTests {
             try await eventually("the idle client is forgotten") {
                 try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
             }
-            #expect(idle.drainUntilClosed(seconds: 5), "the server did not close the idle client's connection")
+            #expect(await idle.waitUntilClosed(seconds: 5), "the server did not close the idle client's connection")
         }
     }
 }

@@ -224,7 +224,7 @@ struct HostileWebSocketTests {
     @Test("a client that stops reading is cut off by the queue's bytes, not only its count")
     func queuedBytes() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1, configure: { $0.outboxMaxBytes = 512 * 1024 }) { fleet in
-            let idle = try IdleWebSocket(port: fleet.nodePorts[0])
+            let idle = try await IdleWebSocket.open(port: fleet.nodePorts[0])
             let (reader, _) = try await fleet.connect(node: 0)
             // 40 messages (far below the 4096-message count) of 256 KiB: 10 MiB.
             let chunk = String(repeating: "q", count: 256 * 1024)
@@ -235,7 +235,7 @@ struct HostileWebSocketTests {
             try await eventually("the idle client is cut off") {
                 try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
             }
-            #expect(idle.drainUntilClosed(seconds: 5))
+            #expect(await idle.waitUntilClosed(seconds: 5))
         }
     }
 }

@@ -196,13 +196,13 @@ struct NativeProtocolTests {
         }) { fleet in
             let keys = FleetKeys(prefix: fleet.prefix)
             let (live, _) = try await fleet.connect(node: 0)
-            let silent = try IdleWebSocket(port: fleet.nodePorts[0])
+            let silent = try await IdleWebSocket.open(port: fleet.nodePorts[0])
             let ids = try await fleet.get("event=get_Ids").union("get_Ids")
             #expect(ids.count == 2)
             try await eventually(within: .seconds(3), "the silent client is closed and forgotten") {
                 try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
             }
-            #expect(silent.drainUntilClosed(seconds: 2))
+            #expect(await silent.waitUntilClosed(seconds: 2))
             try await eventually("its entries leave the broker") {
                 try await fleet.inspector.hashLength(keys.connections) == 1
             }

@@ -32,7 +32,7 @@ func nodeWithSilentClient(shutdownTimeout: Int) async throws -> (fleet: ProcessF
         extra: ["--shutdown-timeout", "\(shutdownTimeout)"]
     )
     let port = fleet.nodePorts[0]
-    let silent = try IdleWebSocket(port: port)
+    let silent = try await IdleWebSocket.open(port: port)
     try await eventually(within: .seconds(5), "the node counts the idle client") {
         try await scrape(port: port).value(MetricName.connections, ["protocol": "native"]) == 1
     }
@@ -101,7 +101,7 @@ struct OperationsProcessTests {
             return status == 503 && body.contains("draining")
         }
         do {
-            _ = try IdleWebSocket(port: port)
+            _ = try await IdleWebSocket.open(port: port)
             Issue.record("a draining node accepted a new WebSocket")
         } catch {
             #expect("\(error)".contains("503"), "\(error)")

@@ -13,7 +13,7 @@ import WSCTesting
 struct TLSTests {
     @Test("serve over TLS: wss:// and https:// with the CA, no plaintext; SIGHUP reloads the certificate; health probes TLS")
     func serveOverTLS() async throws {
-        let certificates = try TestCertificates.make(["one", "two"])
+        let certificates = try await TestCertificates.make(["one", "two"])
         defer { certificates.remove() }
         // The files the process reads: "one" now, "two" after the reload.
         let certificate = certificates.directory.appendingPathComponent("live.pem")
@@ -72,9 +72,9 @@ struct TLSTests {
         #expect(still.response.hasPrefix("HTTP/1.1 200") && still.certificate == two)
 
         // The container probe speaks TLS when TLS_CERT_FILE is set.
-        let health = try runHealth(["--ports", "\(httpPort)"], environment: ["TLS_CERT_FILE": certificate.path])
+        let health = try await runHealth(["--ports", "\(httpPort)"], environment: ["TLS_CERT_FILE": certificate.path])
         #expect(health.status == 0, "\(health.output)")
-        #expect(try runHealth(["--ports", "\(httpPort)", "--no-tls"], environment: [:]).status != 0)
+        #expect(try await runHealth(["--ports", "\(httpPort)", "--no-tls"], environment: [:]).status != 0)
 
         serve.kill(SIGTERM)
         #expect(serve.termination == "exit status 0", "\(serve.output())")
@@ -82,21 +82,21 @@ struct TLSTests {
 
     @Test("a certificate without its key, or files that cannot be read, stop the process naming them")
     func badFiles() async throws {
-        let certificates = try TestCertificates.make(["one"])
+        let certificates = try await TestCertificates.make(["one"])
         defer { certificates.remove() }
         for (arguments, expected) in [
             (["--tls-cert-file", certificates.certificateFile("one")], "TLS_KEY_FILE"),
             (["--tls-cert-file", "/nonexistent.pem", "--tls-key-file", certificates.keyFile("one")], "/nonexistent.pem"),
             (["--tls-cert-file", certificates.certificateFile("one"), "--tls-key-file", certificates.caFile], certificates.caFile),
         ] {
-            let result = try runWSCenter(["serve", "--port", "0", "--http-port", "0"] + arguments)
+            let result = try await runWSCenter(["serve", "--port", "0", "--http-port", "0"] + arguments)
             #expect(result.status != 0 && result.output.contains(expected), "\(arguments): \(result.output)")
         }
     }
 
     @Test("a fleet on rediss:// with REDIS_TLS_CA_FILE works end to end; REDIS_TLS_CA_FILE with redis:// is refused")
     func redisOverTLS() async throws {
-        let certificates = try TestCertificates.make(["redis"])
+        let certificates = try await TestCertificates.make(["redis"])
         defer { certificates.remove() }
         let tlsPort = try freeTCPPort()
         let redis = try await RedisServerProcess.start(extraArguments: [
@@ -123,29 +123,33 @@ struct TLSTests {
         #expect(try await socket.next() == "via-tls")
         #expect(serve.output().contains("tls=true"), "\(serve.output())")
 
-        let refused = try runWSCenter(["serve", "--redis-url", redis.url, "--redis-tls-ca-file", certificates.caFile])
+        let refused = try await runWSCenter(["serve", "--redis-url", redis.url, "--redis-tls-ca-file", certificates.caFile])
         #expect(refused.status != 0 && refused.output.contains("rediss://"), "\(refused.output)")
     }
 
-    private func runHealth(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, output: String) {
-        try runWSCenter(["health", "--timeout", "3"] + arguments, environment: environment)
+    private func runHealth(_ arguments: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
+        try await runWSCenter(["health", "--timeout", "3"] + arguments, environment: environment)
     }
 
-    private func runWSCenter(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try wscenterBinary())
-        process.arguments = arguments
+    /// Runs the binary to its end, waited for on a thread of its own (not the concurrency pool).
+    private func runWSCenter(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let binary = try wscenterBinary()
         var variables = ProcessInfo.processInfo.environment
         for name in ["REDIS_URL", "PORT", "HTTP_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "APP_SECRET"] { variables[name] = nil }
         variables.merge(environment) { $1 }
-        process.environment = variables
-        let output = Pipe()
-        process.standardError = output
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return try await RawHTTP.onThread { [variables] in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            process.environment = variables
+            let output = Pipe()
+            process.standardError = output
+            process.standardOutput = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
     }
 }
 

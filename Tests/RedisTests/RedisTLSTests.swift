@@ -8,8 +8,8 @@ import WSCTesting
 struct RedisTLSTests {
     @Test("rediss:// with the CA file: commands go through TLS; a CA that did not sign the server's certificate is refused")
     func tls() async throws {
-        let certificates = try TestCertificates.make(["redis"])
-        let stranger = try TestCertificates.make([])
+        let certificates = try await TestCertificates.make(["redis"])
+        let stranger = try await TestCertificates.make([])
         defer {
             certificates.remove()
             stranger.remove()

@@ -2,43 +2,47 @@ import Foundation
 import Testing
 import WSCTesting
 
-/// Runs the built `wscenter` binary (next to the test bundle) and captures its output.
-private func runWSCenter(_ arguments: [String], environment extra: [String: String] = [:]) throws -> (status: Int32, stderr: String) {
+/// Runs the built `wscenter` binary (next to the test bundle) and captures its output. The
+/// process is waited for on a thread of its own, never on the concurrency pool, which the
+/// other tests running meanwhile need.
+private func runWSCenter(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, stderr: String) {
     let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let binary = binDirectory.appendingPathComponent("wscenter")
     try #require(FileManager.default.isExecutableFile(atPath: binary.path), "wscenter is not built at \(binary.path)")
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     for name in ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN", "APP_SECRET", "PUSHER_ENABLED", "APPS_FILE"] { environment[name] = nil }
     environment.merge(extra) { $1 }
-    process.environment = environment
-    let stderr = Pipe()
-    process.standardError = stderr
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    // A process that should have refused to start but runs instead is stopped, not waited on forever.
-    let watchdog = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
-    defer { watchdog.cancel() }
-    let output = stderr.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    return try await RawHTTP.onThread { [environment] in
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = environment
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // A process that should have refused to start but runs instead is stopped, not waited on forever.
+        let watchdog = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
+        defer { watchdog.cancel() }
+        let output = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
 }
 
 @Suite("The wscenter executable", .serialized)  // each case starts a debug binary (~0.5 s of CPU): one at a time, not a burst that starves the process tests
 struct ExecutableTests {
     @Test("fleet roles without REDIS_URL exit non-zero and say what to set", arguments: ["node", "gateway", "hooks"])
-    func needsRedis(role: String) throws {
-        let (status, stderr) = try runWSCenter([role])
+    func needsRedis(role: String) async throws {
+        let (status, stderr) = try await runWSCenter([role])
         #expect(status != 0)
         #expect(stderr.contains("set REDIS_URL"), "\(stderr)")
     }
 
     @Test("hooks says honestly that webhook delivery is not built yet")
-    func hooksIsHonest() throws {
-        let (status, stderr) = try runWSCenter(["hooks"], environment: ["REDIS_URL": try TestEnvironment.redisURL()])
+    func hooksIsHonest() async throws {
+        let (status, stderr) = try await runWSCenter(["hooks"], environment: ["REDIS_URL": try TestEnvironment.redisURL()])
         #expect(status != 0)
         #expect(stderr.contains("not implemented yet"), "\(stderr)")
         #expect(stderr.contains("webhook"), "\(stderr)")
@@ -49,18 +53,18 @@ struct ExecutableTests {
         ["serve", "--node-heartbeat-ttl", "1", "--node-heartbeat-interval", "2"], ["gateway", "--call-timeout", "0"],
         ["serve", "--shutdown-timeout", "0"], ["serve", "--log-level", "loud"],
     ])
-    func badOptions(arguments: [String]) throws {
-        let (status, stderr) = try runWSCenter(arguments)
+    func badOptions(arguments: [String]) async throws {
+        let (status, stderr) = try await runWSCenter(arguments)
         #expect(status != 0)
         #expect(stderr.contains("Error:"), "\(stderr)")
     }
 
     @Test("an unusable ECHO_PATH stops the process with a message naming it, from the flag or the environment")
-    func badEchoPath() throws {
+    func badEchoPath() async throws {
         for (arguments, environment) in [
             (["serve", "--echo-path", "echo"], [:]), (["serve"], ["ECHO_PATH": "/app/x"]), (["node"], ["ECHO_PATH": "/healthz"]),
         ] as [([String], [String: String])] {
-            let (status, stderr) = try runWSCenter(arguments, environment: environment)
+            let (status, stderr) = try await runWSCenter(arguments, environment: environment)
             #expect(status != 0)
             #expect(stderr.contains("--echo-path (ECHO_PATH)"), "\(arguments) \(environment): \(stderr)")
         }
@@ -70,9 +74,9 @@ struct ExecutableTests {
         ("PORT", "abc"), ("HTTP_PORT", "80 80"), ("RATE_LIMIT", "fast"), ("MAX_CONNECTIONS", "1e3"),
         ("HTTP_READ_TIMEOUT", "soon"), ("PUSHER_ENABLED", "maybe"), ("REPLAY_MAX", "-"), ("CALL_TIMEOUT", "2s"),
     ])
-    func unparsableVariable(name: String, value: String) throws {
+    func unparsableVariable(name: String, value: String) async throws {
         let arguments = ["PORT", "HTTP_PORT"].contains(name) ? ["serve"] : ["serve", "--port", "0", "--http-port", "0"]
-        let (status, stderr) = try runWSCenter(arguments, environment: [name: value])
+        let (status, stderr) = try await runWSCenter(arguments, environment: [name: value])
         #expect(status != 0)
         #expect(stderr.contains("\(name)=\(value)"), "\(stderr)")
     }
@@ -82,17 +86,17 @@ struct ExecutableTests {
         (["HTTP_READ_TIMEOUT": "0"], "HTTP_READ_TIMEOUT"), (["ALLOWED_ORIGINS": "example.com"], "ALLOWED_ORIGINS"),
         (["ALLOWED_ORIGINS": "https://example.com/path"], "ALLOWED_ORIGINS"), (["JWT_SECRET": "short"], "JWT_SECRET"),
     ])
-    func outOfRange(environment: [String: String], name: String) throws {
-        let (status, stderr) = try runWSCenter(["serve"], environment: environment)
+    func outOfRange(environment: [String: String], name: String) async throws {
+        let (status, stderr) = try await runWSCenter(["serve"], environment: environment)
         #expect(status != 0)
         #expect(stderr.contains(name), "\(stderr)")
     }
 
     @Test("node and gateway refuse the published Pusher secret and say what to set", arguments: ["node", "gateway"])
-    func publishedSecret(role: String) throws {
+    func publishedSecret(role: String) async throws {
         let redis = try TestEnvironment.redisURL()
         for environment in [["REDIS_URL": redis], ["REDIS_URL": redis, "APP_SECRET": "app-secret"]] {
-            let (status, stderr) = try runWSCenter([role], environment: environment)
+            let (status, stderr) = try await runWSCenter([role], environment: environment)
             #expect(status != 0)
             #expect(stderr.contains("published default") && stderr.contains("APP_SECRET") && stderr.contains("PUSHER_ENABLED=false"), "\(stderr)")
         }
@@ -100,7 +104,7 @@ struct ExecutableTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("apps-\(UUID().uuidString).json")
         try Data(#"[{"id":"77","key":"k77","secret":"app-secret"}]"#.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, stderr) = try runWSCenter([role], environment: ["REDIS_URL": redis, "APP_SECRET": "mine-4d1e", "APPS_FILE": file.path])
+        let (status, stderr) = try await runWSCenter([role], environment: ["REDIS_URL": redis, "APP_SECRET": "mine-4d1e", "APPS_FILE": file.path])
         #expect(status != 0)
         #expect(stderr.contains("app 77"), "\(stderr)")
     }
@@ -136,7 +140,7 @@ struct ExecutableTests {
     func health() async throws {
         let refusing = try RefusingTCPPort()
         let closed = refusing.port
-        let refused = try runWSCenter(["health", "--ports", "\(closed)"])
+        let refused = try await runWSCenter(["health", "--ports", "\(closed)"])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("not healthy: 127.0.0.1:\(closed)/healthz: cannot connect"), "\(refused.stderr)")
 
@@ -149,11 +153,11 @@ struct ExecutableTests {
         let (port, httpPort) = (try await serve.listeningPort(role: "node"), try await serve.listeningPort(role: "gateway"))
         var status: Int32 = -1
         for _ in 0..<100 where status != 0 {
-            status = try runWSCenter(["health", "--ports", "\(closed),\(httpPort)"]).status
+            status = try await runWSCenter(["health", "--ports", "\(closed),\(httpPort)"]).status
             if status != 0 { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(status == 0, "\(serve.output())")
-        #expect(try runWSCenter(["health", "--ready"], environment: ["PORT": "\(port)", "HTTP_PORT": "\(closed)"]).status == 0)
+        #expect(try await runWSCenter(["health", "--ready"], environment: ["PORT": "\(port)", "HTTP_PORT": "\(closed)"]).status == 0)
         serve.kill(SIGTERM)
         #expect(serve.termination == "exit status 0", "\(serve.output())")
         _ = refusing
