@@ -232,6 +232,39 @@ struct FleetProcessTests {
         }
     }
 
+    @Test("Redis frozen (SIGSTOP): every API request is answered 503 within about a second (the gateway's Redis timeout), not at the Redis client's default 5 s; answers again after SIGCONT")
+    func brokerFrozen() async throws {
+        let server = try await RedisServerProcess.start()
+        let fleet = try await ProcessFleet(redisURL: server.url, nodes: 1, gateways: 1)  // CALL_TIMEOUT 1 s
+        let pid = try #require(server.processIdentifier)
+        let api = fleet.api
+        kill(pid, SIGSTOP)
+        var resumed = false
+        defer { if !resumed { kill(pid, SIGCONT) } }
+        // 7 s frozen: requests meet the frozen connection, then reconnections whose handshake
+        // the frozen server never answers, and the node's own command timeout (5 s) passes.
+        let frozenUntil = ContinuousClock.now + .seconds(7)
+        var answered = 0
+        while ContinuousClock.now < frozenUntil {
+            let start = ContinuousClock.now
+            let answer = try await api.get("event=getConnectionCount")
+            let took = ContinuousClock.now - start
+            // The gateway's Redis timeout is 1 s (checked every 250 ms); no call is published,
+            // so CALL_TIMEOUT does not count; slack for a busy machine. Before, up to 5 s.
+            #expect(took < .seconds(2.5), "answered after \(took)")
+            #expect(answer.status == 503 && answer.code == 2, "\(answer.json)")
+            answered += 1
+        }
+        #expect(answered >= 3)
+        kill(pid, SIGCONT)
+        resumed = true
+        let expected = fleet.nodeIDs
+        try await eventually(within: .seconds(15), "answers again once Redis runs") {
+            let answer = try await api.get("event=getConnectionCount")
+            return answer.status == 200 && answer.masterIDs == expected
+        }
+    }
+
     @Test("serve: one process on the embedded broker answers the API and serves WebSockets")
     func serveEmbedded() async throws {
         let process = try ServiceProcess.start(
