@@ -79,9 +79,11 @@ struct RedisBrokerRestartTests {
                     #expect(error.code == .timeout || error.code == .unavailable, "\(error)")
                     failures += 1
                 }
-                // 500 ms, plus the client's timeout check every quarter of it, plus slack
+                // 500 ms, plus the client's timeout check every quarter of it; the bound is
+                // loose (other suites can keep the concurrency pool busy for seconds) but below
+                // the 5 s that a command waited without the shorter timeout.
                 let took = ContinuousClock.now - start
-                #expect(took < .milliseconds(1200), "a command to the frozen Redis took \(took)")
+                #expect(took < .seconds(4), "a command to the frozen Redis took \(took)")
                 try await Task.sleep(for: .milliseconds(20))
             }
             #expect(failures > 0)
