@@ -6,6 +6,7 @@
 #   make conformance  every Autobahn WebSocket case (kosoku) against ECHO_PATH (docs/conformance.md)
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
 #   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
+#   make soak    10,000 WebSockets for 10 minutes with messages flowing; RSS must stay flat (not in `make test`)
 #   make fleet-smoke  the compose topology as local processes (1 redis, 3 nodes, 2 gateways), curl checks
 #   make deploy-check validate docker/ and k8s/ offline (compose config, strict k8s schemas, consistency)
 #   make image        build the container image (needs Docker)
@@ -24,13 +25,14 @@ SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 SWIFT_BUILD_FLAGS ?=
 SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
+SOAK_ARGS ?=
 INTEROP ?= 1
 CONFORMANCE ?= 1
 SMOKE ?= 1
 DEPLOY_CHECK ?= 1
 ARGS ?=
 
-.PHONY: all deps build test interop conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet clean
+.PHONY: all deps build test interop conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet soak clean
 
 all: build
 
@@ -106,6 +108,16 @@ bench-compare: deps
 ## The fleet benchmarks: wrk on the gateway, broadcast to 5,000 connections (release build).
 bench-fleet: deps
 	scripts/with-redis.sh Benchmarks/fleet/run.sh
+
+## The soak (about 12 minutes; not part of `make test`): a release node and gateway on a
+## throwaway Redis, 10,000 native WebSockets, 10 minutes of API and client messages, VmRSS
+## sampled every 10 s; fails when a process's RSS at the end is more than 5 % away from its
+## RSS after the 2-minute warm-up. SOAK_ARGS="--connections 2000 --duration 120 --warmup 30"
+## for a shorter run (Benchmarks/soak/soak.py --help; figures in docs/performance.md).
+soak: deps
+	$(SWIFT) build -c release --product wscenter
+	@python3 -c "import websockets.asyncio.client" 2>/dev/null || python3 -m pip install -q websockets
+	WSCENTER_BIN="$$($(SWIFT) build -c release --show-bin-path)/wscenter" scripts/with-redis.sh python3 Benchmarks/soak/soak.py $(SOAK_ARGS)
 
 ## Remove build products.
 clean:

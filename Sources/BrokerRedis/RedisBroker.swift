@@ -22,15 +22,25 @@ public final class RedisBroker: Broker {
 
     /// - Parameters:
     ///   - configuration: where Redis is (see `RedisConfiguration(url:)`).
+    ///   - commandTimeout: when set, replaces `configuration`'s command timeout and caps its
+    ///     connect timeout on the command connection only (commands and publishes; the pub/sub
+    ///     connection keeps `configuration`'s). A frozen Redis then fails a command after this
+    ///     long instead of the default 5 s: the connection is dropped and made again, as for
+    ///     any command timeout. A gateway sets it to bound its requests' waits for Redis.
     ///   - bufferLimit: messages buffered per subscription before new ones are dropped.
     public init(
         configuration: RedisConfiguration,
+        commandTimeout: Duration? = nil,
         bufferLimit: Int = BrokerSubscription.defaultBufferLimit,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "broker.redis")
     ) {
         var commandConfiguration = configuration
         commandConfiguration.clientName = configuration.clientName ?? "wscenter"
+        if let commandTimeout {
+            commandConfiguration.commandTimeout = commandTimeout
+            commandConfiguration.connectTimeout = min(configuration.connectTimeout, commandTimeout)
+        }
         var pubsubConfiguration = configuration
         pubsubConfiguration.clientName = (configuration.clientName ?? "wscenter") + "-pubsub"
         self.client = RedisClient(configuration: commandConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)

@@ -20,10 +20,6 @@ public struct GatewayConfiguration: Sendable {
     public var tokens: Set<String>
     /// How long to wait for the nodes' replies.
     public var callTimeout: Duration = .seconds(2)
-    /// How long one event API request may wait for the broker in all (its reads and
-    /// publishes, not the nodes' replies); past it the answer is 503 with code 2. A request
-    /// is therefore answered within `callTimeout` per call plus this.
-    public var brokerTimeout: Duration = .seconds(1)
     /// Largest request body accepted (bytes).
     public var maxBodySize: Int = 1 << 20
     /// How long a connection has to send each request (head and body), and may idle between
@@ -75,9 +71,6 @@ public final class GatewayService: Sendable {
         self.configuration = configuration
         self.telemetry = telemetry
         self.meter = APIMeter(telemetry: telemetry)
-        // Inside an event API request its broker operations are bounded by the request's
-        // BrokerBudget; elsewhere (subscriptions, other APIs) this is `broker` as given.
-        let broker = BudgetedBroker(base: broker)
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
         self.logger = logger
@@ -155,10 +148,8 @@ public final class GatewayService: Sendable {
             return (error.status, ResponseJSON.failure(error))
         }
         do {
-            let result = try await BrokerBudget.$current.withValue(BrokerBudget(configuration.brokerTimeout)) {
-                let nodes = try await directory.liveNodes()
-                return try await runner.run(request.calls, on: nodes)
-            }
+            let nodes = try await directory.liveNodes()
+            let result = try await runner.run(request.calls, on: nodes)
             meter.repliesTimedOut(result.extra.count)
             return (200, ResponseJSON.success(result))
         } catch {

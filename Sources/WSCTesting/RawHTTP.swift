@@ -57,6 +57,20 @@ public enum RawHTTP {
         try await onThread { try blockingExchange(port: port, request, linger: linger, timeout: timeout) }
     }
 
+    /// Like ``exchange(port:_:linger:timeout:)``, and how long it took, measured on the thread
+    /// that does the exchange (from the connect to the end of the response: send
+    /// `Connection: close`, or the wait includes `linger`). Other tests that keep the
+    /// concurrency pool busy cannot lengthen the measure, as they can an `await` timed around
+    /// a request.
+    public static func timedExchange(port: Int, _ request: String, linger: Double = 0.5, timeout: Double = 5) async throws -> (response: RawHTTPResponse, took: Duration) {
+        try await onThread {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let response = try blockingExchange(port: port, Array(request.utf8), linger: linger, timeout: timeout)
+            return (response, clock.now - start)
+        }
+    }
+
     /// Runs `body` on a new thread and returns its result.
     public static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

@@ -50,9 +50,15 @@ struct RoleContext {
         }.joined()
     }
 
+    /// How long a gateway's command connection waits for Redis (a reply, or connecting),
+    /// instead of the Redis client's 5 s: an API request is then answered within
+    /// `CALL_TIMEOUT` plus about this much even when Redis freezes (docs/api.md).
+    static let gatewayRedisTimeout = Duration.seconds(1)
+
     /// The Redis broker when `REDIS_URL` is set; otherwise the embedded one, or a clear
-    /// error for roles that only make sense in a fleet.
-    func makeBroker(requireRedis: Bool) throws -> any Broker {
+    /// error for roles that only make sense in a fleet. `gateway`: the role is a gateway
+    /// alone, whose command connection gets ``gatewayRedisTimeout``.
+    func makeBroker(requireRedis: Bool, gateway: Bool = false) throws -> any Broker {
         guard let url = options.redisURL else {
             if requireRedis {
                 throw ValidationError("wscenter \(role) needs Redis: set REDIS_URL (or --redis-url), e.g. REDIS_URL=redis://127.0.0.1:6379")
@@ -75,7 +81,7 @@ struct RoleContext {
         logger.info("using Redis", metadata: [
             "redis": "\(configuration.host):\(configuration.port)/\(configuration.database)", "tls": "\(configuration.tls != nil)",
         ])
-        return RedisBroker(configuration: configuration, logger: logger)
+        return RedisBroker(configuration: configuration, commandTimeout: gateway ? Self.gatewayRedisTimeout : nil, logger: logger)
     }
 
     /// Runs the broker, waits until it is ready, then runs `services` on it until one fails
@@ -88,7 +94,7 @@ struct RoleContext {
             throw notImplementedYet("webhook delivery (wscenter hooks)")
         }
         let telemetry = Telemetry()
-        let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis), telemetry: telemetry)
+        let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis, gateway: services == [.gateway]), telemetry: telemetry)
         try checkPusherSecrets(refuse: requireRedis)
         let certificates = try options.security.tlsCertificates()
         if let certificates { Self.reloadOnHangUp(certificates, logger: logger) }

@@ -1,5 +1,6 @@
 import BrokerCore
 import BrokerRedis
+import Foundation
 import Redis
 import Testing
 import WSCTesting
@@ -47,6 +48,54 @@ struct RedisBrokerRestartTests {
             // State written after the restart works as before.
             try await broker.set("k", to: "v")
             #expect(try await broker.get("k") == "v")
+        }
+    }
+
+    @Test("a frozen Redis (SIGSTOP): with a command timeout given, commands fail within about it, not at the client's default 5 s; they work again after SIGCONT")
+    func frozenWithCommandTimeout() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.kill() }
+        var configuration = try RedisConfiguration(url: redis.url)
+        configuration.reconnectBase = .milliseconds(50)
+        configuration.reconnectCap = .milliseconds(200)
+        #expect(configuration.commandTimeout == .seconds(5))
+        let broker = RedisBroker(configuration: configuration, commandTimeout: .milliseconds(500))
+        try await withRunningBroker(broker) { broker async throws in
+            try await broker.set("k", to: "v")
+            let pid = try #require(redis.processIdentifier)
+            kill(pid, SIGSTOP)
+            var resumed = false
+            defer { if !resumed { kill(pid, SIGCONT) } }
+            // 3 s frozen: commands meet the frozen connection, then reconnections whose
+            // handshake the frozen server never answers.
+            let frozenUntil = ContinuousClock.now + .seconds(3)
+            var failures = 0
+            while ContinuousClock.now < frozenUntil {
+                let start = ContinuousClock.now
+                do {
+                    _ = try await broker.get("k")
+                    Issue.record("a frozen Redis answered")
+                } catch let error as BrokerError {
+                    #expect(error.code == .timeout || error.code == .unavailable, "\(error)")
+                    failures += 1
+                }
+                // 500 ms, plus the client's timeout check every quarter of it; the bound is
+                // loose (other suites can keep the concurrency pool busy for seconds) but below
+                // the 5 s that a command waited without the shorter timeout.
+                let took = ContinuousClock.now - start
+                #expect(took < .seconds(4), "a command to the frozen Redis took \(took)")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(failures > 0)
+            kill(pid, SIGCONT)
+            resumed = true
+            let deadline = ContinuousClock.now + .seconds(10)
+            var value: String?
+            while value == nil, ContinuousClock.now < deadline {
+                value = try? await broker.get("k")
+                if value == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(value == "v")
         }
     }
 

@@ -86,17 +86,18 @@ struct ReadinessTests {
     func stubbornProbe() async throws {
         let start = ContinuousClock.now
         let stuck = await ReadinessCheck.broker(within: .milliseconds(200)) { () async throws -> Int in
-            // Ends 20 s later whatever happens: cancelling this task does not shorten it.
+            // Ends 60 s later whatever happens: cancelling this task does not shorten it.
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 Task.detached {
-                    try? await Task.sleep(for: .seconds(20))
+                    try? await Task.sleep(for: .seconds(60))
                     continuation.resume()
                 }
             }
             return 0
         }
+        // Loose: other suites running in parallel can keep the concurrency pool busy for seconds.
         let took = ContinuousClock.now - start
-        #expect(took < .seconds(10), "the readiness probe waited \(took) for a probe that ignores cancellation")
+        #expect(took < .seconds(20), "the readiness probe waited \(took) for a probe that ignores cancellation")
         guard case .failure(let failure) = stuck else {
             Issue.record("a probe that does not answer in time must fail")
             return
