@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "EchoProtocol", targets: ["EchoProtocol"]),
         .library(name: "PusherAPI", targets: ["PusherAPI"]),
         .library(name: "Observability", targets: ["Observability"]),
+        .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -248,6 +249,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A server WebSocket as one channel handler on its event loop: the upgrader, the
+        // frames written pre-encoded, keep-alive, close handshake, slow consumers. Knows
+        // nothing of wscenter.
+        .target(
+            name: "WebSocketCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Helpers for tests: throwaway redis-server processes, the test Redis URL.
         .target(
             name: "WSCTesting",
@@ -261,6 +275,19 @@ let package = Package(
                 "WSCTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WebSocketCoreTests",
+            dependencies: [
+                "WebSocketCore",
+                "WSCTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

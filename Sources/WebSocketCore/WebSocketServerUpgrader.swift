@@ -1,0 +1,72 @@
+import NIOCore
+import NIOHTTP1
+import NIOWebSocket
+
+/// The HTTP/1.1 to WebSocket upgrader (RFC 6455 4.2) for NIO's typed upgrade pipeline
+/// (`NIOTypedHTTPServerUpgradeHandler`, `configureUpgradableHTTPServerPipeline`).
+///
+/// It adds only the frame decoder; no frame encoder (``ServerWebSocket`` writes encoded
+/// frames) and no protocol error handler (``ServerWebSocket`` answers decoder errors).
+/// A request it refuses, or whose version or key is wrong, is not upgraded: the upgrade
+/// handler fires the error and hands the request to the not-upgrading handler.
+public struct WebSocketServerUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServerProtocolUpgrader, Sendable {
+    /// "websocket".
+    public let supportedProtocol = "websocket"
+    /// None that NIO checks against `Connection`: the key and version are checked here.
+    public let requiredUpgradeHeaders: [String] = []
+
+    private let maxFrameSize: Int
+    private let shouldUpgrade: @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?>
+    private let upgradePipelineHandler: @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
+
+    /// Creates the upgrader.
+    /// - Parameters:
+    ///   - maxFrameSize: The decoder's largest frame (use ``WebSocketOptions/maxMessageSize``), at most `UInt32.max`.
+    ///   - shouldUpgrade: Decides on a valid request: nil refuses it, headers accept it and
+    ///     go into the 101 response (besides Upgrade, Connection and Sec-WebSocket-Accept).
+    ///   - upgradePipelineHandler: Called once the 101 is flushed and the decoder added: adds
+    ///     the ``ServerWebSocket`` and anything else.
+    public init(
+        maxFrameSize: Int,
+        shouldUpgrade: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?>,
+        upgradePipelineHandler: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
+    ) {
+        precondition(maxFrameSize > 0 && maxFrameSize <= UInt32.max, "maxFrameSize must be in 1...UInt32.max")
+        self.maxFrameSize = maxFrameSize
+        self.shouldUpgrade = shouldUpgrade
+        self.upgradePipelineHandler = upgradePipelineHandler
+    }
+
+    /// Checks the handshake headers, asks `shouldUpgrade`, and returns the 101's headers.
+    public func buildUpgradeResponse(
+        channel: any Channel,
+        upgradeRequest: HTTPRequestHead,
+        initialResponseHeaders: HTTPHeaders
+    ) -> EventLoopFuture<HTTPHeaders> {
+        let accept: String
+        do {
+            accept = try WebSocketHandshake.validate(upgradeRequest.headers)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return self.shouldUpgrade(channel, upgradeRequest).flatMapThrowing { extra in
+            guard var headers = extra else { throw NIOWebSocketUpgradeError.unsupportedWebSocketTarget }
+            headers.replaceOrAdd(name: "Upgrade", value: "websocket")
+            headers.replaceOrAdd(name: "Connection", value: "upgrade")
+            headers.replaceOrAdd(name: "Sec-WebSocket-Accept", value: accept)
+            return headers
+        }
+    }
+
+    /// Adds the frame decoder, then calls `upgradePipelineHandler`.
+    public func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
+        let maxFrameSize = self.maxFrameSize
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(
+                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize))
+            )
+        }.flatMap {
+            self.upgradePipelineHandler(channel, upgradeRequest)
+        }
+    }
+}
