@@ -1,7 +1,8 @@
 import FleetHTTP
 import FleetNode
 import Hummingbird
-import HummingbirdWebSocket
+import NIOCore
+import WebSocketCore
 
 /// An echo on `ECHO_PATH`, for conformance testing only (the Autobahn cases run by
 /// `scripts/conformance.sh`): every message comes back as it came, text as text and binary as
@@ -17,14 +18,46 @@ public struct EchoProtocol: ClientProtocol {
         self.path = RouterPath(path)
     }
 
-    public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
-        // The socket is known to the drain (SIGTERM closes it with 1012 like the others);
-        // nothing goes through its outbox: each echo is written as soon as its message is read.
-        try await node.runSocket(socket, outbox: Outbox(), closing: CloseRequest()) {
-            for try await message in socket.messages(maxSize: node.configuration.maxMessageSize) {
-                try await socket.send(message)
-            }
-        }
+    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+        EchoSession(node: node)
+    }
+}
+
+/// Echoes each message on the socket's event loop as it arrives. The drain knows it (SIGTERM
+/// closes it with 1012 like the others).
+final class EchoSession: WebSocketDelegate, DrainableSocket, @unchecked Sendable {
+    private let node: NodeService
+    /// Set at the open, before the drain can see the session.
+    private var socket: ServerWebSocket?
+
+    init(node: NodeService) {
+        self.node = node
+    }
+
+    func webSocketDidOpen(_ socket: ServerWebSocket) {
+        self.socket = socket
+        node.socketOpened(self, protocol: "echo")
+    }
+
+    func webSocket(_ socket: ServerWebSocket, didReceive message: ByteBuffer, isText: Bool) {
+        let meter = node.meter(named: "echo")
+        meter.received(bytes: message.readableBytes)
+        socket.send(message, opcode: isText ? .text : .binary)
+        meter.sent(bytes: message.readableBytes)
+    }
+
+    func webSocketDidClose(_ socket: ServerWebSocket) {
+        node.socketClosed(self, protocol: "echo")
+    }
+
+    func drain() {
+        guard let socket else { return }
+        socket.eventLoop.execute { socket.close(code: NodeService.serviceRestart, reason: "service restart") }
+    }
+
+    func cut() {
+        guard let socket else { return }
+        socket.eventLoop.execute { socket.cut() }
     }
 }
 

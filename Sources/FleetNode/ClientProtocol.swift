@@ -1,9 +1,7 @@
 import Hummingbird
-import HummingbirdWebSocket
 import NIOCore
-import NIOHTTP1
-import NIOWebSocket
 import Observability
+import WebSocketCore
 
 /// A client protocol the node serves over WebSocket (the native protocol, Pusher). Each lives
 /// in its own module; the executable plugs them into the node.
@@ -14,13 +12,14 @@ public protocol ClientProtocol: Sendable {
     var path: RouterPath { get }
     /// Why an upgrade request for this protocol must be refused (answered 401, no socket),
     /// or nil to accept it. Runs on the event loop, for upgrade requests whose path the router
-    /// sends to this protocol: in the upgrade guard (for the 401), again in the router's
-    /// upgrade decision (a refusal there is a 400, no socket). A protocol with credentials
-    /// checks them once more in ``serve(_:on:)``: no spelling of a request may reach a socket
+    /// sends to this protocol: in the upgrade guard (for the 401), again in the upgrader's
+    /// decision (a refusal there is a 400, no socket). A protocol with credentials checks
+    /// them once more when its session opens: no spelling of a request may reach a socket
     /// without passing this.
     func refusal(of request: UpgradeRequest) -> String?
-    /// Serves one accepted WebSocket until it closes.
-    func serve(_ socket: ClientSocket, on node: NodeService) async throws
+    /// The session of one accepted WebSocket, made on its event loop as the upgrade
+    /// completes: the socket tells it of its open, each message and its close, on that loop.
+    func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate
     /// The protocol's background work while the node runs (its pub/sub topics, its writer);
     /// cancelled when the node stops, after the server has stopped.
     func run(on node: NodeService) async
@@ -40,57 +39,16 @@ extension ClientProtocol {
     public func forgetNode(_ nodeID: String, on node: NodeService) async throws {}
 }
 
-/// One accepted WebSocket: its streams, its channel and the upgrade request.
-public struct ClientSocket: Sendable {
-    let inbound: WebSocketInboundStream
-    public let outbound: WebSocketOutboundWriter
-    /// The TCP channel: closing it cuts the client off without a close handshake.
-    public let channel: any Channel
-    public let request: Request
-    /// Its protocol's WebSocket metrics.
-    let meter: SocketMeter
-
-    /// The client's messages, each at most `maxSize` bytes (larger closes with 1009), counted
-    /// in the metrics as they arrive.
-    public func messages(maxSize: Int) -> ClientMessages {
-        ClientMessages(base: inbound.messages(maxSize: maxSize), meter: meter)
-    }
-
-    /// Writes `message` to the client at once, as one frame (text as text, binary as binary),
-    /// counted in the metrics. Protocols that send through the hub use an ``Outbox`` instead.
-    public func send(_ message: WebSocketMessage) async throws {
-        switch message {
-        case .text(let text):
-            try await outbound.write(.text(text))
-            meter.sent(bytes: text.utf8.count)
-        case .binary(let bytes):
-            try await outbound.write(.binary(bytes))
-            meter.sent(bytes: bytes.readableBytes)
-        }
-    }
+/// A client protocol written as one task per connection, reading its messages as a stream
+/// (Pusher, for now). It costs a task, a stream and a writer per socket, where a session
+/// driven by the socket's events costs none of them.
+public protocol AsyncClientProtocol: ClientProtocol {
+    /// Serves one accepted WebSocket until it closes.
+    func serve(_ socket: ClientSocket, on node: NodeService) async throws
 }
 
-/// A client's WebSocket messages, counted (`wscenter_messages_in_total` and bytes) as read.
-public struct ClientMessages: AsyncSequence, Sendable {
-    public typealias Element = WebSocketMessage
-    let base: WebSocketInboundMessageStream
-    let meter: SocketMeter
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        var base: WebSocketInboundMessageStream.AsyncIterator
-        let meter: SocketMeter
-
-        public mutating func next() async throws -> WebSocketMessage? {
-            guard let message = try await base.next() else { return nil }
-            switch message {
-            case .text(let text): meter.received(bytes: text.utf8.count)
-            case .binary(let bytes): meter.received(bytes: bytes.readableBytes)
-            }
-            return message
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), meter: meter)
+extension AsyncClientProtocol {
+    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+        AsyncSocketBridge(serving: self, request: request, node: node)
     }
 }

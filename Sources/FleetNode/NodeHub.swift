@@ -1,6 +1,9 @@
 import FleetCore
 import NIOCore
+import NIOWebSocket
+import Observability
 import Synchronization
+import WebSocketCore
 
 /// A change of one connection's binding state, for the broker's copy. nil `before`: opened;
 /// nil `after`: closed.
@@ -27,7 +30,9 @@ public final class NodeHub: Sendable {
 
     private struct State {
         var registry = ConnectionRegistry()
-        var outboxes: [String: Outbox] = [:]
+        var sockets: [String: HubSocket] = [:]
+        /// One delivery shard per event loop that holds sockets.
+        var shards: [ObjectIdentifier: DeliveryShard] = [:]
         /// Session token of each live connection that has one, and the other way round.
         var tokens: [String: String] = [:]
         var liveByToken: [String: String] = [:]
@@ -35,8 +40,9 @@ public final class NodeHub: Sendable {
         var addresses: [String: String] = [:]
         /// Sessions whose connection ended here: messages for them are recorded.
         var away: AwaySessions
-        /// Connections resuming a session: their live messages wait here until the replay.
-        var holding: [String: [ByteBuffer]] = [:]
+        /// Connections resuming a session: their live messages (encoded frames, with their
+        /// payload sizes) wait here until the replay.
+        var holding: [String: [(frame: ByteBuffer, payload: Int)]] = [:]
         /// Message ids delivered to new connections that may still resume a session (until
         /// they claim one or ``settle(_:)``), so that the replay skips what they already got.
         var fresh: [String: [String]] = [:]
@@ -60,6 +66,7 @@ public final class NodeHub: Sendable {
     private let onRecord: @Sendable (Recording) -> Bool
     private let onDiscard: @Sendable (String) -> Void
     private let awayTTL: Duration
+    private let meter: SocketMeter?
     /// Milliseconds since 1970 when the hub started.
     public let startedAt = epochMilliseconds()
     private let messagesSent = Atomic<Int>(0)
@@ -75,15 +82,18 @@ public final class NodeHub: Sendable {
     ///   - onDiscard: told of every away session dropped before its time (a cap of
     ///     ``AwaySessions/Limits``), under the hub's lock: its mailbox should go.
     ///   - awayLimits: the bounds of what away sessions record.
+    ///   - meter: counts the messages written to the hub's sockets.
     public init(
         nodeID: String,
         awayTTL: Duration = .seconds(300),
         awayLimits: AwaySessionLimits = AwaySessionLimits(),
         onChange: @escaping @Sendable (BindingChange) -> Void = { _ in },
         onRecord: @escaping @Sendable (Recording) -> Bool = { _ in true },
-        onDiscard: @escaping @Sendable (String) -> Void = { _ in }
+        onDiscard: @escaping @Sendable (String) -> Void = { _ in },
+        meter: SocketMeter? = nil
     ) {
         self.nodeID = nodeID
+        self.meter = meter
         self.awayTTL = awayTTL
         self.onChange = onChange
         self.onRecord = onRecord
@@ -93,26 +103,41 @@ public final class NodeHub: Sendable {
 
     public var connectionCount: Int { state.withLock { $0.registry.count } }
 
-    /// Registers a connection and queues `greeting` before any other message can reach it.
-    /// False if the id is taken.
-    @discardableResult
+    /// Registers a connection on `socket` and queues `greeting` before any other message can
+    /// reach it. Nil if the id is taken.
     /// - Parameter sessionToken: the connection's resumable session, if it has one: when the
     ///   connection closes, messages for it are recorded until the session resumes or expires.
     /// - Parameter address: the client's address, for the per-address cap of away sessions.
-    public func open(_ connectionID: String, outbox: Outbox, greeting: [ByteBuffer] = [], sessionToken: String? = nil, address: String = "") -> Bool {
-        state.withLock { state in
-            guard state.registry.add(connectionID) else { return false }
+    @discardableResult
+    public func open(
+        _ connectionID: String, socket: ServerWebSocket, greeting: [String] = [], sessionToken: String? = nil, address: String = ""
+    ) -> HubSocket? {
+        state.withLock { state -> HubSocket? in
+            guard state.registry.add(connectionID) else { return nil }
+            let loop = socket.eventLoop
+            let shard = state.shards[ObjectIdentifier(loop)] ?? {
+                let shard = DeliveryShard(eventLoop: loop, meter: meter)
+                state.shards[ObjectIdentifier(loop)] = shard
+                return shard
+            }()
+            let hubSocket = HubSocket(id: connectionID, socket: socket, shard: shard)
             if let sessionToken {
                 state.tokens[connectionID] = sessionToken
                 state.liveByToken[sessionToken] = connectionID
             }
             if !address.isEmpty { state.addresses[connectionID] = address }
             state.fresh[connectionID] = []
-            for message in greeting where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
-            state.outboxes[connectionID] = outbox
+            state.sockets[connectionID] = hubSocket
+            for message in greeting { queue(text: message, to: hubSocket) }
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
-            return true
+            return hubSocket
         }
+    }
+
+    /// Queues a text message for one socket (under the lock, so in the hub's order).
+    private func queue(text: String, to socket: HubSocket) {
+        socket.shard.enqueue(.frame(WebSocketFrames.text(text), payload: text.utf8.count, [socket]))
+        messagesSent.add(1, ordering: .relaxed)
     }
 
     /// Forgets a connection, its binding and its groups. If it has a session, the session
@@ -121,7 +146,7 @@ public final class NodeHub: Sendable {
         state.withLock { state in
             guard let before = snapshot(connectionID, in: state.registry) else { return }
             state.registry.remove(connectionID)
-            state.outboxes.removeValue(forKey: connectionID)?.finish()
+            state.sockets.removeValue(forKey: connectionID)
             state.holding.removeValue(forKey: connectionID)
             state.fresh.removeValue(forKey: connectionID)
             let address = state.addresses.removeValue(forKey: connectionID) ?? ""
@@ -138,13 +163,13 @@ public final class NodeHub: Sendable {
 
     /// Queues `prefix`, then the messages held since the connection claimed its session, and
     /// ends the hold.
-    public func releaseHold(_ connectionID: String, prefix: [ByteBuffer]) {
+    public func releaseHold(_ connectionID: String, prefix: [String]) {
         state.withLock { state in
             let held = state.holding.removeValue(forKey: connectionID) ?? []
-            guard let outbox = state.outboxes[connectionID] else { return }
+            guard let socket = state.sockets[connectionID] else { return }
+            for message in prefix { queue(text: message, to: socket) }
             // Held messages were counted as sent when they were delivered into the hold.
-            for message in prefix where outbox.send(message) { messagesSent.add(1, ordering: .relaxed) }
-            for message in held { outbox.send(message) }
+            for message in held { socket.shard.enqueue(.frame(message.frame, payload: message.payload, [socket])) }
         }
     }
 
@@ -180,12 +205,21 @@ public final class NodeHub: Sendable {
         }
     }
 
-    /// Queues a message for one connection; false if it is not here.
+    /// Queues a text message for one connection, after everything queued for it before;
+    /// false if it is not here.
     @discardableResult
-    public func send(_ message: ByteBuffer, to connectionID: String) -> Bool {
-        let sent = state.withLock { $0.outboxes[connectionID]?.send(message) ?? false }
-        if sent { messagesSent.add(1, ordering: .relaxed) }
-        return sent
+    public func send(_ message: String, to connectionID: String) -> Bool {
+        state.withLock { state in
+            guard let socket = state.sockets[connectionID] else { return false }
+            queue(text: message, to: socket)
+            return true
+        }
+    }
+
+    /// Closes `socket` with `code` after everything queued for it so far (whether or not it
+    /// is still in the hub: a drained connection leaves the hub before its close).
+    public func close(_ socket: HubSocket, code: WebSocketErrorCode, reason: String) {
+        state.withLock { _ in socket.shard.enqueue(.close(socket, code, reason)) }
     }
 
     /// Counts a message received from a client (for `getStats`).
@@ -350,7 +384,7 @@ public final class NodeHub: Sendable {
             return .int(deliver(message, id: arguments.messageID, to: registry.members(ofAny: groups), in: &state, recordingFor: .groups(groups)))
         case .broadcast:
             let message = try message()
-            return .int(deliver(message, id: arguments.messageID, to: Set(state.outboxes.keys), in: &state, recordingFor: .everyone))
+            return .int(deliver(message, id: arguments.messageID, to: state.sockets.keys, in: &state, recordingFor: .everyone))
         case .sendMessageToGroupByOnlyId:
             // Normally split by the gateway into "collect groups" and `.sendToGroups`; run
             // alone, a node can only see the user's local groups.
@@ -390,35 +424,50 @@ public final class NodeHub: Sendable {
         }
     }
 
-    /// Queues `message` (encoded once, shared by every recipient) for each connection, and
-    /// records it for the away sessions it is meant for. Returns how many connections took it.
+    /// Queues `message` (encoded once, the same frame for every recipient) for each
+    /// connection: one delivery per event loop. Records it for the away sessions it is meant
+    /// for. Returns how many connections took it.
     private func deliver(
         _ message: String,
         id messageID: String?,
-        to connections: Set<String>,
+        to connections: some Collection<String>,
         in state: inout State,
         recordingFor target: AwaySessions.Target
     ) -> Int {
         var expired: [String] = []
         let recipients = state.away.isEmpty ? [] : state.away.recipients(of: target, now: .now, expired: &expired)
         guard !connections.isEmpty || !recipients.isEmpty else { return 0 }
-        let buffer = ByteBuffer(string: message)
+        let payload = message.utf8.count
         var delivered = 0
-        for connectionID in connections {
-            if let messageID, state.fresh[connectionID] != nil, state.fresh[connectionID]!.count < Self.freshLimit {
-                state.fresh[connectionID]!.append(messageID)
-            }
-            if state.holding[connectionID] != nil, state.outboxes[connectionID] != nil {
-                state.holding[connectionID]!.append(buffer)
+        if !connections.isEmpty {
+            let frame = WebSocketFrames.text(message)
+            // Sockets by shard: a node has a handful of event loops, so a short list.
+            var batches: [(shard: DeliveryShard, sockets: [HubSocket])] = []
+            for connectionID in connections {
+                guard let socket = state.sockets[connectionID] else { continue }
                 delivered += 1
-            } else if state.outboxes[connectionID]?.send(buffer) == true {
-                delivered += 1
+                if let messageID, state.fresh[connectionID] != nil, state.fresh[connectionID]!.count < Self.freshLimit {
+                    state.fresh[connectionID]!.append(messageID)
+                }
+                if state.holding[connectionID] != nil {
+                    state.holding[connectionID]!.append((frame, payload))
+                    continue
+                }
+                if let index = batches.firstIndex(where: { $0.shard === socket.shard }) {
+                    batches[index].sockets.append(socket)
+                } else {
+                    batches.append((socket.shard, [socket]))
+                }
             }
+            for batch in batches { batch.shard.enqueue(.frame(frame, payload: payload, batch.sockets)) }
         }
-        for token in recipients {
-            guard let recorded = state.away.record(token, bytes: buffer.readableBytes) else { continue }
-            let taken = onRecord(Recording(token: token, sequence: recorded.sequence, message: buffer, messageID: messageID, dropped: recorded.dropped))
-            if !taken { state.away.markIncomplete(token) }
+        if !recipients.isEmpty {
+            let buffer = ByteBuffer(string: message)
+            for token in recipients {
+                guard let recorded = state.away.record(token, bytes: payload) else { continue }
+                let taken = onRecord(Recording(token: token, sequence: recorded.sequence, message: buffer, messageID: messageID, dropped: recorded.dropped))
+                if !taken { state.away.markIncomplete(token) }
+            }
         }
         messagesSent.add(delivered, ordering: .relaxed)
         return delivered
@@ -441,9 +490,10 @@ public final class NodeHub: Sendable {
             state.liveByToken.removeValue(forKey: token)
             state.addresses.removeValue(forKey: live)
             state.holding.removeValue(forKey: live)
-            if let outbox = state.outboxes.removeValue(forKey: live) {
-                outbox.finish()
-                outbox.kick()
+            if let socket = state.sockets.removeValue(forKey: live) {
+                // Cut off, not closed: it must not take messages meant for the session now.
+                let webSocket = socket.socket
+                webSocket.eventLoop.execute { webSocket.cut() }
             }
             onChange(BindingChange(before: before, after: nil))
             fields = ["session": .string("live")]

@@ -3,11 +3,10 @@ import FleetHTTP
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOWebSocket
+import WebSocketCore
 import Observability
 
 /// The node's HTTP server: the WebSocket upgrades of its client protocols, and plain HTTP
@@ -21,42 +20,26 @@ struct NodeServer: Sendable {
         let router = Router()
         OperationsRoutes(telemetry: service.telemetry, readiness: { await service.readiness() }).add(to: router)
 
-        let webSocketRouter = Router(context: NodeRequestContext.self)
-        for clientProtocol in protocols {
-            // The router's own decision checks the request it routed, whatever the guard saw.
-            webSocketRouter.ws(clientProtocol.path) { request, _ in
-                clientProtocol.refusal(of: UpgradeRequest(request)) == nil ? .upgrade([:]) : .dontUpgrade
-            } onUpgrade: { inbound, outbound, context in
-                try await ControlFrameLimiter.install(on: context.requestContext.channel)
-                let socket = ClientSocket(
-                    inbound: inbound, outbound: outbound,
-                    channel: context.requestContext.channel, request: context.request,
-                    meter: service.meter(for: clientProtocol)
-                )
-                try await clientProtocol.serve(socket, on: service)
-            }
-        }
-
         let logger = service.logger
         // A ping every period; one left unanswered for a whole period closes the connection
         // with 1001. The period is short enough that a silent client is gone within the timeout.
         let pingPeriod = min(configuration.webSocketPingInterval, configuration.webSocketTimeout / 2)
-        let webSocketResponder = webSocketRouter.buildResponder()
-        let upgradeConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(ws: .init(
-            maxFrameSize: configuration.maxMessageSize,
-            autoPing: .enabled(timePeriod: pingPeriod),
+        let options = WebSocketOptions(
+            maxMessageSize: configuration.maxMessageSize,
+            pingInterval: TimeAmount(pingPeriod),
             closeTimeout: .seconds(5),
+            maxQueuedBytes: configuration.outboxMaxBytes,
+            maxQueuedMessages: configuration.outboxLimit,
             // RFC 6455 8.1: text that is not UTF-8 fails the connection (1007), and so does a
-            // close reason that is not (1002). Without this the library hands the protocols
-            // text with U+FFFD in place of the bad bytes, and answers such a close with 1000.
+            // close reason that is not (1002).
             validateUTF8: true
-        ))
+        )
         // HTTP/1 with WebSocket upgrades, each upgrade request checked by the gate first, and
         // every request bounded by the read timeout.
         let gate = service.upgradeGate
         let guarded = HTTPServerBuilder { responder in
             hardenedServer(
-                HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration),
+                NodeUpgradeChannel(responder: responder, protocols: protocols, node: service, options: options),
                 readTimeout: configuration.httpReadTimeout, certificates: configuration.tls
             ) { _ in [UpgradeGuardHandler(gate: gate)] }
         }
@@ -72,21 +55,17 @@ struct NodeServer: Sendable {
             },
             logger: frameworkLogger(logger)
         )
-        try await runUntilCancelled(application, logger: logger)
-    }
-}
-
-/// The request context of the node's WebSocket routes: it keeps the connection's channel,
-/// so that a client which stops reading can be cut off at once.
-struct NodeRequestContext: RequestContext, WebSocketRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let webSocket: WebSocketHandlerReference<Self>
-    let channel: any Channel
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        webSocket = .init()
-        channel = source.channel
+        var failure: (any Error)?
+        do {
+            try await runUntilCancelled(application, logger: logger)
+        } catch {
+            failure = error
+        }
+        // The server has stopped; its WebSockets live on their event loops, not in its tasks:
+        // they close here as a drain closes them (sessions turn away, 1012), briefly. (In a
+        // task of its own: this one is cancelled.)
+        await Task { await service.drain(within: .seconds(2)) }.value
+        if let failure { throw failure }
     }
 }
 

@@ -50,9 +50,10 @@ public final class NodeService: Sendable {
         self.sockets = sockets
         self.upgradeGate = UpgradeGate(protocols: protocols, configuration: configuration) { sockets.isDraining }
         self.telemetry = telemetry
-        self.meters = Dictionary(
+        let meters = Dictionary(
             protocols.map { ($0.name, SocketMeter(protocol: $0.name, telemetry: telemetry)) }, uniquingKeysWith: { first, _ in first }
         )
+        self.meters = meters
         self.configuration = configuration
         self.broker = broker
         self.keys = FleetKeys(prefix: configuration.prefix)
@@ -74,7 +75,8 @@ public final class NodeService: Sendable {
                 eventHub.publish(change)
             },
             onRecord: { mailboxes.enqueue($0) },
-            onDiscard: { mailboxes.discard($0) }
+            onDiscard: { mailboxes.discard($0) },
+            meter: meters["native"]
         )
     }
 
@@ -227,7 +229,7 @@ public final class NodeService: Sendable {
     /// Queues `prefix` (the reply and the replay) on a resumed connection, then the live
     /// messages held since its claim, and tells ``events()`` readers.
     public func finishResume(_ connectionID: String, previousID: String, missed: Int, prefix: [String]) {
-        hub.releaseHold(connectionID, prefix: prefix.map { ByteBuffer(string: $0) })
+        hub.releaseHold(connectionID, prefix: prefix)
         eventHub.publish(.reconnected(connectionID: connectionID, previousID: previousID, missed: missed))
     }
 
@@ -273,7 +275,12 @@ public final class NodeService: Sendable {
 
     /// The WebSocket metrics of `clientProtocol`'s sockets.
     func meter(for clientProtocol: any ClientProtocol) -> SocketMeter {
-        meters[clientProtocol.name] ?? SocketMeter(protocol: clientProtocol.name, telemetry: telemetry)
+        meter(named: clientProtocol.name)
+    }
+
+    /// The WebSocket metrics of the protocol called `name`.
+    public func meter(named name: String) -> SocketMeter {
+        meters[name] ?? SocketMeter(protocol: name, telemetry: telemetry)
     }
 
     /// Whether the node is draining: it refuses new WebSockets and is not ready.

@@ -1,60 +1,59 @@
 import Synchronization
 
-/// The node's open WebSockets, so that a drain reaches every one of them: each registers
-/// what closing it for a drain takes (and how to cut it off when its client does not answer
-/// the close), and a socket that opens once the drain has begun is drained at once.
-final class SocketTracker: Sendable {
-    private struct Entry {
-        var drain: @Sendable () -> Void
-        var cut: @Sendable () -> Void
-    }
+/// What the drain does to one open WebSocket. Called from any thread.
+public protocol DrainableSocket: AnyObject, Sendable {
+    /// Closes it for a drain (1012), after what was queued for it, with the protocol's last
+    /// words first.
+    func drain()
+    /// Cuts it off: its client did not answer the close.
+    func cut()
+}
 
+/// The node's open WebSockets, so that a drain reaches every one of them; a socket that
+/// opens once the drain has begun is drained at once.
+final class SocketTracker: Sendable {
     private struct State {
-        var next = 0
-        var entries: [Int: Entry] = [:]
+        var sockets: [ObjectIdentifier: any DrainableSocket] = [:]
         var draining = false
     }
 
     private let state = Mutex(State())
 
-    /// Registers a socket with its `drain` and its `cut`; returns its ticket for ``close(_:)``.
-    func open(drain: @escaping @Sendable () -> Void, cut: @escaping @Sendable () -> Void) -> Int {
-        let (ticket, drainNow) = state.withLock { state in
-            let ticket = state.next
-            state.next += 1
-            state.entries[ticket] = Entry(drain: drain, cut: cut)
-            return (ticket, state.draining)
+    /// Registers an open socket.
+    func open(_ socket: any DrainableSocket) {
+        let drainNow = state.withLock { state in
+            state.sockets[ObjectIdentifier(socket)] = socket
+            return state.draining
         }
-        if drainNow { drain() }
-        return ticket
+        if drainNow { socket.drain() }
     }
 
     /// The socket has ended.
-    func close(_ ticket: Int) {
-        state.withLock { _ = $0.entries.removeValue(forKey: ticket) }
+    func close(_ socket: any DrainableSocket) {
+        state.withLock { _ = $0.sockets.removeValue(forKey: ObjectIdentifier(socket)) }
     }
 
-    /// Starts the drain: runs every open socket's drain, and from now on every new one's.
+    /// Starts the drain: drains every open socket, and from now on every new one.
     /// - Returns: false if the drain had already begun.
     @discardableResult
     func drainAll() -> Bool {
-        let drains = state.withLock { state -> [@Sendable () -> Void]? in
+        let sockets = state.withLock { state -> [any DrainableSocket]? in
             guard !state.draining else { return nil }
             state.draining = true
-            return state.entries.values.map(\.drain)
+            return Array(state.sockets.values)
         }
-        guard let drains else { return false }
-        for drain in drains { drain() }
+        guard let sockets else { return false }
+        for socket in sockets { socket.drain() }
         return true
     }
 
     /// Cuts off every socket still open (their clients did not answer the close).
     func cutAll() {
-        for cut in state.withLock({ $0.entries.values.map(\.cut) }) { cut() }
+        for socket in state.withLock({ Array($0.sockets.values) }) { socket.cut() }
     }
 
     /// Sockets still open.
-    var count: Int { state.withLock { $0.entries.count } }
+    var count: Int { state.withLock { $0.sockets.count } }
 
     var isDraining: Bool { state.withLock { $0.draining } }
 }

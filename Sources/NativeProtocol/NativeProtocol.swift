@@ -3,7 +3,7 @@ import FleetNode
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
+import WebSocketCore
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -51,123 +51,206 @@ public struct NativeProtocol: ClientProtocol {
         configuration.authenticator.admit(queryToken: request.query("token"), authorization: request.headerValues(.authorization).first)
     }
 
-    public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
-        // The guard and the router checked the upgrade; the protocol checks it once more, so
-        // that no spelling of a request that slipped past them is served. A JWT's subject
+    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+        NativeSocketSession(admission: admission(of: request), node: node, configuration: configuration)
+    }
+}
+
+/// One client's side of the native protocol, driven by its socket's events on the socket's
+/// event loop: the greeting, the rate limit, command dispatch and replies, in order.
+///
+/// Commands that need the broker (a resume, a broadcast, a join into a capped room) run in a
+/// task of their own; meanwhile the client's next messages wait (at most
+/// ``waitingLimit``), so that replies keep the order of the commands.
+final class NativeSocketSession: WebSocketDelegate, DrainableSocket, @unchecked Sendable {
+    /// Messages a client may send while one of its commands waits for the broker.
+    static let waitingLimit = 64
+
+    private let node: NodeService
+    private let configuration: NativeProtocol.Configuration
+    private let admission: Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal>
+    // Set at the open (on the loop, before the drain can see the session).
+    private var socket: ServerWebSocket?
+    private var connection: NodeConnection?
+    // Loop only.
+    private var limiter: RateLimiter
+    private var failedReconnects = 0
+    private var busy = false
+    private var waiting: [(message: ByteBuffer, isText: Bool)] = []
+
+    init(
+        admission: Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal>, node: NodeService,
+        configuration: NativeProtocol.Configuration
+    ) {
+        self.admission = admission
+        self.node = node
+        self.configuration = configuration
+        self.limiter = RateLimiter(rate: configuration.rateLimit, now: Self.now())
+    }
+
+    private static func now() -> Double {
+        let elapsed = ContinuousClock.now - processStart
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    // MARK: The socket's events
+
+    func webSocketDidOpen(_ socket: ServerWebSocket) {
+        self.socket = socket
+        // The guard and the upgrader checked the request; the protocol checks it once more,
+        // so that no spelling of a request that slipped past them is served. A JWT's subject
         // binds the connection to its user.
         let userID: String?
-        switch admission(of: UpgradeRequest(socket.request)) {
+        switch admission {
         case .success(let admission):
             userID = admission.userID
         case .failure(let refusal):
-            node.logger.error("a WebSocket without a valid credential reached the native protocol: closed", metadata: [
-                "path": "\(socket.request.uri.path)", "refusal": "\(refusal)",
-            ])
-            try? await socket.outbound.close(.policyViolation, reason: String(refusal.description.prefix(100)))
+            node.logger.error("a WebSocket without a valid credential reached the native protocol: closed", metadata: ["refusal": "\(refusal)"])
+            socket.close(code: .policyViolation, reason: String(refusal.description.prefix(100)))
             return
         }
         let token = SessionStore.makeToken()
-        // When the connection ends, the hub turns its session away (and records for it) and the
-        // binding sync writes it away in the broker: nothing to do here after the body.
-        try await node.withConnection(socket, greeting: {
+        // When the connection ends, the hub turns its session away (and records for it) and
+        // the binding sync writes it away in the broker.
+        let connection = node.openConnection(socket, greeting: {
             [#"{"cmd":"open","_id":"\#($0)"}"#, #"{"type":"reconnect_token","token":"\#(token)"}"#]
-        }, sessionToken: token) { connection in
+        }, sessionToken: token, drain: self)
+        self.connection = connection
+        if let userID {
+            _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
+        }
+        // The session is written before any command runs.
+        busy = true
+        let node = node
+        Task {
             do {
                 try await node.sessions.open(token: token, connectionID: connection.id)
             } catch {
                 node.logger.warning("session not recorded: this connection cannot be resumed", metadata: ["error": "\(error)"])
             }
-            if let userID {
-                _ = node.hub.execute([.event(.bindId, EventArguments(id: userID, connectionID: connection.id))])
-            }
-            var session = NativeSession(connection: connection, node: node, configuration: configuration)
-            for try await message in socket.messages(maxSize: node.configuration.maxMessageSize) {
-                guard try await session.receive(message, outbound: socket.outbound) else { return }
-            }
+            socket.eventLoop.execute { self.commandEnded() }
         }
     }
-}
 
-/// One client's side of the native protocol: rate limit, command dispatch, replies.
-struct NativeSession {
-    let connection: NodeConnection
-    let node: NodeService
-    let configuration: NativeProtocol.Configuration
-    private var limiter: RateLimiter
-    private var failedReconnects = 0
-    private let clock = ContinuousClock()
-    private let start: ContinuousClock.Instant
-
-    init(connection: NodeConnection, node: NodeService, configuration: NativeProtocol.Configuration) {
-        self.connection = connection
-        self.node = node
-        self.configuration = configuration
-        self.start = clock.now
-        self.limiter = RateLimiter(rate: configuration.rateLimit, now: 0)
+    func webSocket(_ socket: ServerWebSocket, didReceive message: ByteBuffer, isText: Bool) {
+        node.meter(named: "native").received(bytes: message.readableBytes)
+        guard !busy else {
+            guard waiting.count < Self.waitingLimit else {
+                node.logger.notice("closing a connection that floods commands", metadata: ["_id": "\(connection?.id ?? "")"])
+                socket.close(code: .policyViolation, reason: "too many messages while a command is in progress")
+                return
+            }
+            waiting.append((message, isText))
+            return
+        }
+        receive(message, isText: isText)
     }
 
-    /// Handles one message; false when the connection must close (it has been closed).
-    mutating func receive(_ message: WebSocketMessage, outbound: WebSocketOutboundWriter) async throws -> Bool {
-        let elapsed = clock.now - start
-        let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        switch limiter.admit(at: now) {
+    func webSocketDidClose(_ socket: ServerWebSocket) {
+        waiting = []
+        if let connection {
+            node.closeConnection(connection, drain: self)
+        }
+    }
+
+    // MARK: Drain
+
+    func drain() {
+        guard let socket else { return }
+        socket.eventLoop.execute {
+            guard let connection = self.connection else { return }
+            // The connection leaves the hub before its close goes out: its session is away
+            // from then on, so every later message is recorded for the resume, none lost.
+            self.node.hub.close(connection.id)
+            connection.close(NodeService.serviceRestart, reason: "service restart")
+        }
+    }
+
+    func cut() {
+        guard let socket else { return }
+        socket.eventLoop.execute { socket.cut() }
+    }
+
+    // MARK: Messages
+
+    /// A command that waited for the broker has ended: the messages that came meanwhile run.
+    private func commandEnded() {
+        busy = false
+        while !busy, !waiting.isEmpty {
+            let (message, isText) = waiting.removeFirst()
+            receive(message, isText: isText)
+        }
+    }
+
+    private func receive(_ message: ByteBuffer, isText: Bool) {
+        guard let connection, let socket, !socket.isClosing else { return }
+        switch limiter.admit(at: Self.now()) {
         case .allowed:
             break
         case .limited:
             reply(.error(ProtocolError(.rateLimited, "more than \(configuration.rateLimit.formatted()) messages per second")))
-            return true
+            return
         case .abusive:
             node.logger.notice("closing a connection that ignores the rate limit", metadata: ["_id": "\(connection.id)"])
             connection.close(.policyViolation, reason: "rate limit exceeded")
-            return false
+            return
         }
-        guard case .text(let text) = message else {
+        guard isText else {
             reply(.error(ProtocolError(.invalidJSON, "binary messages are not part of the protocol; send JSON text")))
-            return true
+            return
         }
+        let text = String(buffer: message)
         node.received(text, from: connection.id)
         if text == "ping" {
             connection.send(#"{"cmd":"pong","_id":"\#(connection.id)"}"#)
-            return true
+            return
         }
         switch ClientCommand.parse(text) {
         case .failure(let error):
             reply(.error(error))
         case .success(.reconnect(let token)):
-            switch await resume(token) {
-            case .resumed:
-                break  // the reply, the replay and the held live messages are queued
-            case .unavailable:
-                reply(.error(ProtocolError(.unavailable, "the session could not be looked up: the broker is unreachable; try again")))
-            case .unknown:
-                failedReconnects += 1
-                reply(.error(ProtocolError(.reconnectFailed, "unknown, expired or already used token")))
-                if failedReconnects >= configuration.reconnectionMaxAttempts {
-                    node.logger.notice("closing a connection after too many failed reconnects", metadata: ["_id": "\(connection.id)"])
-                    connection.close(.policyViolation, reason: "too many failed reconnect attempts")
-                    return false
-                }
-            }
+            run { session in await session.resume(token) } then: { session, outcome in session.resumed(outcome) }
         case .success(let command):
             node.hub.settle(connection.id)
-            reply(await run(command))
+            if let reply = runAtOnce(command) {
+                self.reply(reply)
+            } else {
+                run { session in await session.runWithBroker(command) } then: { session, reply in session.reply(reply) }
+            }
         }
-        return true
     }
 
-    private enum Reply {
+    /// Runs `work` in a task while the client's next messages wait; `then` runs on the loop.
+    private func run<Value: Sendable>(
+        _ work: @escaping @Sendable (NativeSocketSession) async -> Value,
+        then: @escaping @Sendable (NativeSocketSession, Value) -> Void
+    ) {
+        guard let socket else { return }
+        busy = true
+        Task {
+            let value = await work(self)
+            socket.eventLoop.execute {
+                then(self, value)
+                self.commandEnded()
+            }
+        }
+    }
+
+    private enum Reply: Sendable {
         case text(String)
         case error(ProtocolError)
     }
 
     private func reply(_ reply: Reply) {
         switch reply {
-        case .text(let text): connection.send(text)
-        case .error(let error): connection.send(ServerMessage.error(error))
+        case .text(let text): connection?.send(text)
+        case .error(let error): connection?.send(ServerMessage.error(error))
         }
     }
 
-    private func run(_ command: ClientCommand) async -> Reply {
+    /// The commands that need nothing but the hub, answered at once; nil for the others.
+    private func runAtOnce(_ command: ClientCommand) -> Reply? {
+        guard let connection else { return nil }
         let hub = node.hub
         switch command {
         case .ping:
@@ -178,17 +261,8 @@ struct NativeSession {
             if let refusal = configuration.rooms.checkJoin(room, roomsOfConnection: rooms.count, roomSize: 0) {
                 return .error(refusal)
             }
-            var size = 0
-            if configuration.rooms.maxConnectionsPerRoom > 0 {
-                do {
-                    size = try await node.roomSize(room)
-                } catch {
-                    return .error(ProtocolError(.unavailable, "cannot check the room's size: the broker is unreachable"))
-                }
-            }
-            if let refusal = configuration.rooms.checkJoin(room, roomsOfConnection: rooms.count, roomSize: size) {
-                return .error(refusal)
-            }
+            // A capped room's size is in the broker.
+            guard configuration.rooms.maxConnectionsPerRoom == 0 else { return nil }
             _ = hub.execute([.event(.joinGroupBy_Id, EventArguments(connectionID: connection.id, groups: [room]))])
             return .text(ServerMessage.joined(room))
         case .leave(let room):
@@ -197,10 +271,36 @@ struct NativeSession {
             }
             _ = hub.execute([.event(.leaveGroupBy_Id, EventArguments(connectionID: connection.id, groups: [room]))])
             return .text(ServerMessage.left(room))
-        case .broadcast(let room, let data, let excludeSelf):
+        case .broadcast(let room, _, _):
             guard hub.groups(of: connection.id).contains(room) else {
                 return .error(ProtocolError(.notInRoom, "join \"\(room)\" before broadcasting to it"))
             }
+            return nil
+        case .reconnect:
+            return .error(ProtocolError(.reconnectFailed, "reconnect is handled before commands"))  // see `receive`
+        }
+    }
+
+    /// The commands that wait for the broker.
+    private func runWithBroker(_ command: ClientCommand) async -> Reply {
+        guard let connection else { return .error(ProtocolError(.unavailable, "the connection has closed")) }
+        let hub = node.hub
+        switch command {
+        case .join(let room):
+            let rooms = hub.groups(of: connection.id)
+            if rooms.contains(room) { return .text(ServerMessage.joined(room)) }
+            let size: Int
+            do {
+                size = try await node.roomSize(room)
+            } catch {
+                return .error(ProtocolError(.unavailable, "cannot check the room's size: the broker is unreachable"))
+            }
+            if let refusal = configuration.rooms.checkJoin(room, roomsOfConnection: rooms.count, roomSize: size) {
+                return .error(refusal)
+            }
+            _ = hub.execute([.event(.joinGroupBy_Id, EventArguments(connectionID: connection.id, groups: [room]))])
+            return .text(ServerMessage.joined(room))
+        case .broadcast(let room, let data, let excludeSelf):
             let message = ServerMessage.roomMessage(room, from: connection.id, data: data)
             do {
                 let delivered = try await node.broadcast(toRoom: room, message: message, excluding: excludeSelf ? connection.id : nil)
@@ -208,8 +308,27 @@ struct NativeSession {
             } catch {
                 return .error(ProtocolError(.unavailable, "the message could not be sent: the broker is unreachable"))
             }
-        case .reconnect:
-            return .error(ProtocolError(.reconnectFailed, "reconnect is handled before commands"))  // see `receive`
+        case .ping, .leave, .reconnect:
+            return runAtOnce(command) ?? .error(ProtocolError(.unavailable, "the connection has closed"))
+        }
+    }
+
+    // MARK: Resume
+
+    /// What a `reconnect` came to, answered on the loop.
+    private func resumed(_ outcome: ResumeOutcome) {
+        switch outcome {
+        case .resumed:
+            break  // the reply, the replay and the held live messages are queued
+        case .unavailable:
+            reply(.error(ProtocolError(.unavailable, "the session could not be looked up: the broker is unreachable; try again")))
+        case .unknown:
+            failedReconnects += 1
+            reply(.error(ProtocolError(.reconnectFailed, "unknown, expired or already used token")))
+            if failedReconnects >= configuration.reconnectionMaxAttempts, let connection {
+                node.logger.notice("closing a connection after too many failed reconnects", metadata: ["_id": "\(connection.id)"])
+                connection.close(.policyViolation, reason: "too many failed reconnect attempts")
+            }
         }
     }
 
@@ -217,6 +336,7 @@ struct NativeSession {
     /// and groups, then `reconnected`, then the messages recorded while the client was away,
     /// then live messages.
     private func resume(_ token: String) async -> ResumeOutcome {
+        guard let connection else { return .unavailable }
         let sessions = node.sessions
         let record: SessionStore.Record?
         let claimed: SessionStore.Record?
@@ -255,7 +375,7 @@ struct NativeSession {
         return .resumed
     }
 
-    enum ResumeOutcome {
+    enum ResumeOutcome: Sendable {
         case resumed
         /// Unknown, expired or already used: counts towards the attempt limit.
         case unknown
@@ -263,3 +383,6 @@ struct NativeSession {
         case unavailable
     }
 }
+
+/// The origin of the sessions' rate-limit clock.
+private let processStart = ContinuousClock.now

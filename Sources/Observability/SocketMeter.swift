@@ -46,4 +46,10 @@ public struct SocketMeter: Sendable {
         messagesOut.increment()
         bytesOut.increment(by: bytes)
     }
+
+    /// `messages` messages written to clients, `bytes` in all (a batch counted at once).
+    public func sent(messages: Int, bytes: Int) {
+        messagesOut.increment(by: messages)
+        bytesOut.increment(by: bytes)
+    }
 }

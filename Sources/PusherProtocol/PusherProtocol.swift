@@ -13,7 +13,7 @@ import Synchronization
 /// pusher-js, pysher and the other Pusher clients connect unchanged. Channels, presence
 /// members and signed-in users are shared by the whole fleet through the broker; docs/pusher.md
 /// describes what is supported and every error code.
-public struct PusherProtocol: ClientProtocol {
+public struct PusherProtocol: AsyncClientProtocol {
     public struct Configuration: Sendable {
         public var apps: PusherApps
         /// Seconds of silence after which the server pings a client (sent in
@@ -162,8 +162,8 @@ public struct PusherProtocol: ClientProtocol {
 
     public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
         let writer = shared.writer(for: node, apps: configuration.apps)
-        let outbox = Outbox(limit: node.configuration.outboxLimit, maxBytes: node.configuration.outboxMaxBytes) { [channel = socket.channel] in
-            channel.close(promise: nil)
+        let outbox = Outbox(limit: node.configuration.outboxLimit, maxBytes: node.configuration.outboxMaxBytes) {
+            socket.cut()
         }
         let closing = CloseRequest()
         // On a drain the client is told, as Pusher's servers tell it, to reconnect at once
@@ -205,7 +205,7 @@ public struct PusherProtocol: ClientProtocol {
         )
         let ending: Result<PusherClose?, any Error>
         do {
-            ending = .success(try await session.run(socket.messages(maxSize: node.configuration.maxMessageSize)))
+            ending = .success(try await session.run(socket.messages))
         } catch {
             ending = .failure(error)
         }

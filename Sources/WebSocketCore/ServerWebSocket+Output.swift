@@ -59,11 +59,16 @@ extension ServerWebSocket {
         self.context?.close(promise: nil)
     }
 
-    /// Writes without flushing and applies the slow-consumer policy.
+    /// Writes without flushing and applies the slow-consumer policy. Only what is written
+    /// once the channel is unwritable counts: the write that makes it unwritable (the
+    /// channel says so during the write) does not, so that one message larger than
+    /// `maxQueuedBytes` still goes out to a client that reads.
     func writeFrame(_ frame: ByteBuffer) {
         guard let context = self.context else { return }
         let bytes = frame.readableBytes
+        let counted = !self.slowConsumer.isWritable
         context.write(Self.wrapOutboundOut(frame), promise: nil)
+        guard counted else { return }
         let action = self.slowConsumer.wrote(
             bytes: bytes,
             maxMessages: self.options.maxQueuedMessages,

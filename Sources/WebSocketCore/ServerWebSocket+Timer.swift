@@ -40,8 +40,9 @@ extension ServerWebSocket {
             if let interval = self.options.pingInterval, self.timer == nil, !self.state.isClosing {
                 self.arm(in: interval)
             }
-        case .fail(let code, let reason):
-            self.sendClose(code: code, reason: reason, context: context)
+        case .abandon(let code, let reason):
+            let close = WebSocketFrames.close(code: code, reason: reason, allocator: context.channel.allocator)
+            context.writeAndFlush(Self.wrapOutboundOut(close)).whenComplete { _ in context.close(promise: nil) }
         case .closeConnection:
             context.close(promise: nil)
         }

@@ -35,8 +35,9 @@ struct WebSocketStateMachine {
         case none
         /// Send a keep-alive ping and arm the timer again.
         case ping
-        /// Send a close frame and wait for the peer's close.
-        case fail(WebSocketErrorCode, reason: String)
+        /// The peer stopped answering: send a close frame and close TCP once it is written
+        /// (a peer that answers no ping will not answer a close either).
+        case abandon(WebSocketErrorCode, reason: String)
         /// The close timeout passed: close TCP.
         case closeConnection
     }
@@ -199,9 +200,9 @@ struct WebSocketStateMachine {
         case .open:
             guard pingInterval != nil else { return .none }
             if self.awaitingPong {
-                self.phase = .closeSent
+                self.phase = .closed
                 self.dropMessage()
-                return .fail(.goingAway, reason: "ping timeout")
+                return .abandon(.goingAway, reason: "ping timeout")
             }
             self.awaitingPong = true
             return .ping

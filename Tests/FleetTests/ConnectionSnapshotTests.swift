@@ -170,7 +170,8 @@ struct ConnectionSnapshotTests {
             let keys = self.keys
             let changes = ChangeQueue()
             let hub = NodeHub(nodeID: "n1") { changes.append($0) }
-            for connection in ["c1", "c2", "c3"] { hub.open(connection, outbox: Outbox()) }
+            let sockets = ["c1", "c2", "c3"].map { _ in embeddedSocket() }
+            for (connection, socket) in zip(["c1", "c2", "c3"], sockets) { hub.open(connection, socket: socket.1) }
             _ = hub.execute([
                 .event(.bindId, EventArguments(id: "u1", connectionID: "c1")),
                 .event(.bindId, EventArguments(id: "u1", connectionID: "c2")),

@@ -1,5 +1,8 @@
 import FleetCore
 import NIOCore
+import NIOEmbedded
+import WSCTesting
+import WebSocketCore
 import Synchronization
 import Testing
 
@@ -15,25 +18,25 @@ private final class HubChangeLog: Sendable {
     func take() -> [BindingChange] { changes.withLock { log in defer { log = [] }; return log } }
 }
 
-/// A hub on node "n1" with connections that each have their own outbox and a greeting
-/// `open:<_id>`.
-private final class HubFixture: Sendable {
+/// A hub on node "n1" with connections that each have their own socket (on an embedded
+/// channel) and a greeting `open:<_id>`.
+private final class HubFixture: @unchecked Sendable {
     let hub: NodeHub
     let log: HubChangeLog
-    let outboxes: [String: Outbox]
+    private(set) var channels: [String: EmbeddedChannel] = [:]
 
-    init(_ connections: [String], limit: Int = Outbox.defaultLimit) {
+    init(_ connections: [String]) {
         let log = HubChangeLog()
         self.log = log
         hub = NodeHub(nodeID: "n1") { log.append($0) }
-        var outboxes: [String: Outbox] = [:]
         for connection in connections {
-            let outbox = Outbox(limit: limit)
-            outboxes[connection] = outbox
-            hub.open(connection, outbox: outbox, greeting: [ByteBuffer(string: "open:\(connection)")])
+            let (channel, socket) = Self.makeSocket()
+            channels[connection] = channel
+            hub.open(connection, socket: socket, greeting: ["open:\(connection)"])
         }
-        self.outboxes = outboxes
     }
+
+    static func makeSocket() -> (EmbeddedChannel, ServerWebSocket) { embeddedSocket() }
 
     /// Runs one event and returns its result.
     func run(
@@ -47,40 +50,22 @@ private final class HubFixture: Sendable {
         return results.count == 1 ? results[0] : .failure(code: -1, message: "got \(results.count) results")
     }
 
-    /// Everything queued for `connection` except its greeting (checked to come first).
-    /// Ends the outbox, so call it once per connection, at the end of a test.
-    func received(_ connection: String, sourceLocation: SourceLocation = #_sourceLocation) async -> [String] {
-        guard let outbox = outboxes[connection] else {
-            Issue.record("no outbox for \(connection)", sourceLocation: sourceLocation)
+    /// Every text message written to `connection`'s socket so far (its loop's queued work run first).
+    func written(_ connection: String, sourceLocation: SourceLocation = #_sourceLocation) -> [String] {
+        guard let channel = channels[connection] else {
+            Issue.record("no socket for \(connection)", sourceLocation: sourceLocation)
             return []
         }
-        let all = await drainOutbox(outbox)
+        return Self.written(on: channel)
+    }
+
+    static func written(on channel: EmbeddedChannel) -> [String] { textsWritten(on: channel) }
+
+    /// Everything written to `connection` except its greeting (checked to come first).
+    func received(_ connection: String, sourceLocation: SourceLocation = #_sourceLocation) async -> [String] {
+        let all = written(connection, sourceLocation: sourceLocation)
         #expect(all.first == "open:\(connection)", "the greeting must come first", sourceLocation: sourceLocation)
         return Array(all.dropFirst())
-    }
-}
-
-/// Finishes `outbox` and returns what was queued in it, giving up after `timeout` (so a bug
-/// can fail the test but never hang it).
-private func drainOutbox(_ outbox: Outbox, within timeout: Duration = .seconds(2)) async -> [String] {
-    outbox.finish()
-    return await withTaskGroup(of: [String]?.self) { group in
-        group.addTask {
-            var messages: [String] = []
-            for await buffer in outbox.messages { messages.append(String(buffer: buffer)) }
-            return messages
-        }
-        group.addTask {
-            try? await Task.sleep(for: timeout)
-            return nil
-        }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        guard let first else {
-            Issue.record("the outbox did not end within \(timeout)")
-            return []
-        }
-        return first
     }
 }
 
@@ -93,25 +78,24 @@ struct NodeHubTests {
         let fixture = HubFixture(["c1"])
         #expect(fixture.run(.broadcast, msg: "hello") == .int(1))
         #expect(fixture.run(.sendMessageTo_Id, cid: "c1", msg: "direct") == .int(1))
-        let messages = await drainOutbox(fixture.outboxes["c1"]!)
-        #expect(messages == ["open:c1", "hello", "direct"])
+        #expect(fixture.written("c1") == ["open:c1", "hello", "direct"])
     }
 
-    @Test("open refuses a taken id; close forgets the connection and ends its outbox")
+    @Test("open refuses a taken id; close forgets the connection")
     func openAndClose() async {
         let fixture = HubFixture(["c1", "c2"])
-        let other = Outbox()
-        let taken = fixture.hub.open("c1", outbox: other, greeting: [ByteBuffer(string: "dup")])
-        #expect(!taken)
+        let (otherChannel, other) = HubFixture.makeSocket()
+        let taken = fixture.hub.open("c1", socket: other, greeting: ["dup"])
+        #expect(taken == nil)
         #expect(fixture.hub.connectionCount == 2)
-        // The refused outbox got nothing.
-        #expect(await drainOutbox(other) == [])
+        // The refused socket got nothing.
+        #expect(HubFixture.written(on: otherChannel) == [])
 
         fixture.hub.close("c1")
         #expect(fixture.hub.connectionCount == 1)
         #expect(fixture.run(.get_Ids) == .strings(["c2"]))
         #expect(fixture.run(.sendMessageTo_Id, cid: "c1", msg: "late") == .int(0))
-        // The outbox is finished by close: draining it ends after the greeting.
+        // Nothing reached it after the close.
         #expect(await fixture.received("c1") == [])
 
         fixture.hub.close("c1")  // closing twice is harmless
@@ -121,8 +105,8 @@ struct NodeHubTests {
     @Test("hub.send queues for one connection; false when unknown")
     func directSend() async {
         let fixture = HubFixture(["c1"])
-        let sent = fixture.hub.send(ByteBuffer(string: "raw"), to: "c1")
-        let unknown = fixture.hub.send(ByteBuffer(string: "raw"), to: "nope")
+        let sent = fixture.hub.send("raw", to: "c1")
+        let unknown = fixture.hub.send("raw", to: "nope")
         #expect(sent)
         #expect(!unknown)
         #expect(await fixture.received("c1") == ["raw"])
@@ -518,46 +502,5 @@ struct NodeHubTests {
             ConnectionSnapshot(connectionID: "c1", node: "n1", id: "u1"),
             ConnectionSnapshot(connectionID: "c2", node: "n1", groups: ["g"]),
         ])
-    }
-
-    // MARK: Outbox
-
-    @Test("Outbox with limit 2: the third send returns false and overflowed is true")
-    func outboxOverflow() async {
-        let outbox = Outbox(limit: 2)
-        #expect(!outbox.overflowed)
-        let first = outbox.send(ByteBuffer(string: "1"))
-        let second = outbox.send(ByteBuffer(string: "2"))
-        #expect(first && second)
-        #expect(!outbox.overflowed)
-        let third = outbox.send(ByteBuffer(string: "3"))
-        #expect(!third)
-        #expect(outbox.overflowed)
-        let fourth = outbox.send(ByteBuffer(string: "4"))
-        #expect(!fourth)
-        // The writer still gets what was queued, then the stream ends.
-        #expect(await drainOutbox(outbox) == ["1", "2"])
-    }
-
-    @Test("Outbox.finish: later sends are refused without counting as overflow")
-    func outboxFinish() async {
-        let outbox = Outbox()
-        outbox.send(ByteBuffer(string: "a"))
-        outbox.finish()
-        let late = outbox.send(ByteBuffer(string: "b"))
-        #expect(!late)
-        #expect(!outbox.overflowed)
-        #expect(await drainOutbox(outbox) == ["a"])
-    }
-
-    @Test("a connection whose outbox overflowed is not counted as reached")
-    func overflowedNotCounted() {
-        // Limit 1: the greeting fills the queue.
-        let fixture = HubFixture(["c1"], limit: 1)
-        let healthy = Outbox()
-        fixture.hub.open("c2", outbox: healthy)
-        #expect(fixture.run(.broadcast, msg: "x") == .int(1))
-        #expect(fixture.outboxes["c1"]!.overflowed)
-        #expect(fixture.run(.sendMessageTo_Id, cid: "c1", msg: "y") == .int(0))
     }
 }

@@ -12,18 +12,33 @@ struct OperationsUnitTests {
         var all: [String] { log.withLock { $0 } }
     }
 
+    /// A socket that notes what the drain does to it.
+    final class Socket: DrainableSocket {
+        let name: String
+        let calls: Calls
+        init(_ name: String, _ calls: Calls) {
+            self.name = name
+            self.calls = calls
+        }
+        func drain() { calls.note("drain \(name)") }
+        func cut() { calls.note("cut \(name)") }
+    }
+
     @Test("a drain reaches every open socket once; a socket opened during the drain is drained at once; cut reaches the rest")
     func tracker() {
         let tracker = SocketTracker()
         let calls = Calls()
-        let a = tracker.open(drain: { calls.note("drain a") }, cut: { calls.note("cut a") })
-        let b = tracker.open(drain: { calls.note("drain b") }, cut: { calls.note("cut b") })
+        let a = Socket("a", calls)
+        tracker.open(a)
+        let b = Socket("b", calls)
+        tracker.open(b)
         #expect(tracker.count == 2 && !tracker.isDraining)
         tracker.close(a)
         #expect(tracker.drainAll())
         #expect(!tracker.drainAll(), "a second drain does nothing")
         #expect(calls.all == ["drain b"])
-        let c = tracker.open(drain: { calls.note("drain c") }, cut: { calls.note("cut c") })
+        let c = Socket("c", calls)
+        tracker.open(c)
         #expect(calls.all == ["drain b", "drain c"])
         tracker.close(b)
         tracker.cutAll()

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import NativeProtocol
 import Testing
+import WebSocketCore
 import WSCTesting
 
 /// The upgrade bypass of issue 11: with client credentials required, spellings of the
@@ -104,7 +105,7 @@ struct UnguardedNative: ClientProtocol {
     var path: RouterPath { "/" }
     var name: String { "native" }
 
-    func serve(_ socket: ClientSocket, on node: NodeService) async throws {
-        try await native.serve(socket, on: node)
+    func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+        native.session(for: request, on: node)
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOEmbedded
 import Testing
 import WSCTesting
 @testable import WebSocketCore
@@ -61,5 +62,37 @@ struct FlowControlTests {
         #expect(harness.isOpen)
         harness.socket.write(frame: frame)  // 12 bytes > 10
         #expect(!harness.isOpen)
+    }
+
+    /// A socket channel turns unwritable during the write that passes its high watermark:
+    /// that write is not counted, so one message larger than the byte limit goes out.
+    @Test func theWriteThatMakesItUnwritableDoesNotCount() throws {
+        let harness = try SocketHarness(options: WebSocketOptions(pingInterval: nil, maxQueuedBytes: 100, maxQueuedMessages: 100))
+        try harness.channel.pipeline.syncOperations.addHandler(UnwritableAfter(bytes: 64), position: .first)
+        let large = WebSocketFrames.encode(ByteBuffer(repeating: 0x61, count: 1_000), opcode: .text)
+        harness.socket.write(frame: large)
+        harness.socket.flush()
+        #expect(!harness.channel.isWritable)
+        #expect(harness.isOpen, "the large message went out uncounted")
+        harness.socket.write(frame: large)
+        #expect(!harness.isOpen, "a second one while unwritable passes the limit")
+    }
+}
+
+/// Makes the channel unwritable, as a socket channel does, during a write that brings what
+/// was written past `bytes`.
+private final class UnwritableAfter: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    let bytes: Int
+    var written = 0
+    init(bytes: Int) { self.bytes = bytes }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        written += unwrapOutboundIn(data).readableBytes
+        context.write(data, promise: promise)
+        if written > bytes, let channel = context.channel as? EmbeddedChannel, channel.isWritable {
+            channel.isWritable = false
+            context.fireChannelWritabilityChanged()
+        }
     }
 }

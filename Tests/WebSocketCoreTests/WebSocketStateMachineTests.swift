@@ -48,7 +48,7 @@ struct WebSocketStateMachineTests {
         #expect(machine.frameReceived(self.frame(.pong, []), options: self.options, now: self.now) == .none)
         #expect(!machine.awaitingPong)
         #expect(machine.timerFired(pingInterval: .seconds(30)) == .ping)
-        #expect(machine.timerFired(pingInterval: .seconds(30)) == .fail(.goingAway, reason: "ping timeout"))
+        #expect(machine.timerFired(pingInterval: .seconds(30)) == .abandon(.goingAway, reason: "ping timeout"))
         #expect(machine.isClosing)
     }
 

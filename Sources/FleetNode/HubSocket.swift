@@ -1,0 +1,19 @@
+import NIOCore
+import WebSocketCore
+
+/// A connection as the hub holds it: its `_id`, its WebSocket and the delivery shard of the
+/// socket's event loop. Everything written to it goes through that shard, so that the
+/// messages of every sender reach it in the hub's order.
+public final class HubSocket: @unchecked Sendable {
+    public let id: String
+    let socket: ServerWebSocket
+    let shard: DeliveryShard
+    /// Written to since the shard's last flush (touched only on the socket's event loop).
+    var flushPending = false
+
+    init(id: String, socket: ServerWebSocket, shard: DeliveryShard) {
+        self.id = id
+        self.socket = socket
+        self.shard = shard
+    }
+}
