@@ -72,10 +72,25 @@ struct NodeServer: Sendable {
 /// Connection ids: 32 random hex digits, unique across the fleet and over restarts.
 public enum ConnectionID {
     public static func make() -> String {
+        RandomHex.make(words: 2)
+    }
+}
+
+/// Random identifiers in hex, each one string allocation of exactly its size (one per
+/// connection and session: they add up over many idle connections).
+enum RandomHex {
+    /// 16 hex digits per 64-bit word of randomness.
+    static func make(words: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: words * 16) { buffer in
+            for word in 0..<words {
+                let value = generator.next() as UInt64
+                for nibble in 0..<16 {
+                    buffer[word * 16 + nibble] = digits[Int((value >> UInt64(60 - 4 * nibble)) & 0xF)]
+                }
+            }
+            return words * 16
+        }
     }
 }

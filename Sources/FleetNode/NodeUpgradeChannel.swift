@@ -40,6 +40,9 @@ struct NodeUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Before the first read: a channel keeps its last read buffer, and most of them
+            // will be idle WebSockets.
+            try channel.syncOptions?.setOption(.recvAllocator, value: ServerWebSocket.readAllocator)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = WebSocketServerUpgrader<UpgradeResult>(
                 maxFrameSize: options.maxMessageSize,

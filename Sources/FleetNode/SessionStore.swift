@@ -15,11 +15,7 @@ public struct SessionStore: Sendable {
 
     /// 64 random hex digits (256 bits).
     public static func makeToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in
-            let hex = String(generator.next() as UInt64, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
+        RandomHex.make(words: 4)
     }
 
     /// Records a live connection's session.

@@ -49,6 +49,11 @@ public final class ServerWebSocket: ChannelInboundHandler, RemovableChannelHandl
         return self.state.isClosing
     }
 
+    /// Small reads while idle; grows for bursts and shrinks back. A channel keeps its last
+    /// read buffer, so a server should set this on its connections before their first read
+    /// (the upgrade request), not only here.
+    public static let readAllocator = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
+
     // MARK: Lifecycle
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -56,10 +61,7 @@ public final class ServerWebSocket: ChannelInboundHandler, RemovableChannelHandl
         self.context = context
         if let options = context.channel.syncOptions {
             // Small reads while idle; the allocator grows for bursts and shrinks back.
-            try? options.setOption(
-                .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536)
-            )
+            try? options.setOption(.recvAllocator, value: Self.readAllocator)
             try? options.setOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
         }
         if context.channel.isActive {
