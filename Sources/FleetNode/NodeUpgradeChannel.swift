@@ -45,7 +45,6 @@ struct NodeUpgradeChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.syncOptions?.setOption(.recvAllocator, value: ServerWebSocket.readAllocator)
             let upgradeAttempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = WebSocketServerUpgrader<UpgradeResult>(
-                maxFrameSize: options.maxMessageSize,
                 shouldUpgrade: { channel, head in
                     upgradeAttempted.value = true
                     // The guard checked the request already; the decision checks it again, by

@@ -3,7 +3,19 @@ import NIOWebSocket
 
 extension ServerWebSocket {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
+        self.parser.append(Self.unwrapInboundIn(data))
+        do {
+            while let frame = try self.parser.next() {
+                self.received(frame, context: context)
+                // A handler removed or a channel closed by what the frame did reads no more.
+                guard self.context != nil else { return }
+            }
+        } catch {
+            self.frameFailed(error, context: context)
+        }
+    }
+
+    private func received(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
         switch self.state.frameReceived(frame, options: self.options, now: context.eventLoop.now) {
         case .none:
             break
@@ -32,27 +44,25 @@ extension ServerWebSocket {
         }
     }
 
-    /// Decoder errors close the socket (1009 for an oversized frame, 1002 otherwise): the
-    /// close frame, then the end of our output at once (RFC 6455 7.1.7; the decoder cannot
-    /// read the peer's answer), then TCP after the close timeout unless the peer closes first.
-    /// Other errors (I/O) close the channel.
+    /// A frame that cannot be read closes the socket (1009 for an oversized frame): the
+    /// close frame, then the end of our output at once (RFC 6455 7.1.7; nothing after the
+    /// bad frame can be read, so neither can the peer's answer), then TCP after the close
+    /// timeout unless the peer closes first.
+    private func frameFailed(_ error: NIOWebSocketError, context: ChannelHandlerContext) {
+        guard let code = self.state.decoderFailed(error) else { return }
+        let frame = WebSocketFrames.close(code: code, reason: "", allocator: context.channel.allocator)
+        context.writeAndFlush(Self.wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
+            // Half-close: the peer reads our close and the end; what it still sends is read
+            // and dropped, so the kernel has no unread bytes to answer with a reset.
+            let shutdown = context.eventLoop.makePromise(of: Void.self)
+            shutdown.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            context.close(mode: .output, promise: shutdown)
+        }
+        self.arm(in: self.options.closeTimeout)
+    }
+
+    /// Errors of the channel (I/O) close it.
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? NIOWebSocketError {
-            guard let code = self.state.decoderFailed(error) else { return }
-            let frame = WebSocketFrames.close(code: code, reason: "", allocator: context.channel.allocator)
-            context.writeAndFlush(Self.wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in
-                // Half-close: the peer reads our close and the end; what it still sends is
-                // read and dropped, so the kernel has no unread bytes to answer with a reset.
-                let shutdown = context.eventLoop.makePromise(of: Void.self)
-                shutdown.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
-                context.close(mode: .output, promise: shutdown)
-            }
-            self.arm(in: self.options.closeTimeout)
-            return
-        }
-        if case ByteToMessageDecoderError.dataReceivedInErrorState = error {
-            return  // the rest of what the peer sends after a decoder error: already closing
-        }
         self.state.closed()
         context.close(promise: nil)
     }

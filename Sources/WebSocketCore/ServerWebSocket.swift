@@ -1,16 +1,16 @@
 import NIOCore
 import NIOWebSocket
 
-/// One server-side WebSocket: a channel handler after NIO's frame decoder
-/// (`ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize:))`), with no frame encoder
-/// after it: it writes frames already encoded (``WebSocketFrames``), so one broadcast
-/// buffer goes unchanged to many channels.
+/// One server-side WebSocket: a channel handler that reads the connection's bytes itself
+/// (``WebSocketFrameParser``: no decoder handler, context or buffer per idle socket), with
+/// no frame encoder: it writes frames already encoded (``WebSocketFrames``), so one
+/// broadcast buffer goes unchanged to many channels.
 ///
 /// No task, stream or buffer per connection while idle: one scheduled callback (keep-alive
 /// or close timeout) and a few stored properties. Methods documented "on the event loop"
 /// must be called on ``eventLoop``.
 public final class ServerWebSocket: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
-    public typealias InboundIn = WebSocketFrame
+    public typealias InboundIn = ByteBuffer
     public typealias OutboundOut = ByteBuffer
 
     /// The event loop of the socket's channel; readable from any thread.
@@ -19,6 +19,7 @@ public final class ServerWebSocket: ChannelInboundHandler, RemovableChannelHandl
     var delegate: (any WebSocketDelegate)?
     var context: ChannelHandlerContext?
     var state: WebSocketStateMachine
+    var parser: WebSocketFrameParser
     var slowConsumer = SlowConsumerPolicy()
     var timer: NIOScheduledCallback?
     /// Tells a stale timer callback from the current one.
@@ -27,7 +28,7 @@ public final class ServerWebSocket: ChannelInboundHandler, RemovableChannelHandl
 
     /// Creates the handler of one socket.
     /// - Parameters:
-    ///   - options: Limits and timers; `maxMessageSize` should equal the decoder's `maxFrameSize`.
+    ///   - options: Limits and timers (`maxMessageSize` bounds each frame too).
     ///   - delegate: Told of the socket's life; held strongly until ``WebSocketDelegate/webSocketDidClose(_:)``.
     ///   - eventLoop: The event loop of the channel the handler will be added to.
     public init(options: WebSocketOptions, delegate: any WebSocketDelegate, eventLoop: any EventLoop) {
@@ -35,6 +36,7 @@ public final class ServerWebSocket: ChannelInboundHandler, RemovableChannelHandl
         self.delegate = delegate
         self.eventLoop = eventLoop
         self.state = WebSocketStateMachine(options: options)
+        self.parser = WebSocketFrameParser(maxFrameSize: options.maxMessageSize)
     }
 
     /// The peer's address, nil once the channel is gone. On the event loop.

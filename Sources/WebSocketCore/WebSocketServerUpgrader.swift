@@ -15,24 +15,19 @@ public struct WebSocketServerUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServ
     /// None that NIO checks against `Connection`: the key and version are checked here.
     public let requiredUpgradeHeaders: [String] = []
 
-    private let maxFrameSize: Int
     private let shouldUpgrade: @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?>
     private let upgradePipelineHandler: @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
 
     /// Creates the upgrader.
     /// - Parameters:
-    ///   - maxFrameSize: The decoder's largest frame (use ``WebSocketOptions/maxMessageSize``), at most `UInt32.max`.
     ///   - shouldUpgrade: Decides on a valid request: nil refuses it, headers accept it and
     ///     go into the 101 response (besides Upgrade, Connection and Sec-WebSocket-Accept).
-    ///   - upgradePipelineHandler: Called once the 101 is flushed and the decoder added: adds
+    ///   - upgradePipelineHandler: Called once the 101 is flushed: adds
     ///     the ``ServerWebSocket`` and anything else.
     public init(
-        maxFrameSize: Int,
         shouldUpgrade: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<HTTPHeaders?>,
         upgradePipelineHandler: @escaping @Sendable (any Channel, HTTPRequestHead) -> EventLoopFuture<UpgradeResult>
     ) {
-        precondition(maxFrameSize > 0 && maxFrameSize <= UInt32.max, "maxFrameSize must be in 1...UInt32.max")
-        self.maxFrameSize = maxFrameSize
         self.shouldUpgrade = shouldUpgrade
         self.upgradePipelineHandler = upgradePipelineHandler
     }
@@ -58,15 +53,9 @@ public struct WebSocketServerUpgrader<UpgradeResult: Sendable>: NIOTypedHTTPServ
         }
     }
 
-    /// Adds the frame decoder, then calls `upgradePipelineHandler`.
+    /// Calls `upgradePipelineHandler`, which adds the ``ServerWebSocket`` (it reads the
+    /// frames itself: there is no decoder to add).
     public func upgrade(channel: any Channel, upgradeRequest: HTTPRequestHead) -> EventLoopFuture<UpgradeResult> {
-        let maxFrameSize = self.maxFrameSize
-        return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(
-                ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: maxFrameSize))
-            )
-        }.flatMap {
-            self.upgradePipelineHandler(channel, upgradeRequest)
-        }
+        self.upgradePipelineHandler(channel, upgradeRequest)
     }
 }

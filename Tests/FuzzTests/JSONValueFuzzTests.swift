@@ -58,6 +58,8 @@ extension FuzzTests {
         /// are meant: JSONDecoder stops at a NUL byte after a number (`6\0` is 6), the reader
         /// refuses it; and JSONDecoder cuts the fraction off a number beyond 2^53
         /// (`65000000169060706.1` is 65000000169060706), the reader keeps it as a `Double`.
+        /// A third (seed 4257921319535373003): JSONDecoder checks UTF-8 only in the strings it
+        /// keeps, so invalid bytes in the value of a repeated key pass; the reader refuses any.
         @Test("JSONValue(parsing:) agrees with decoding through JSONDecoder", arguments: FuzzSeeds.all)
         func agreesWithJSONDecoder(seed: UInt64) async {
             var random = FuzzRandom(seed: seed)
@@ -67,8 +69,17 @@ extension FuzzTests {
                 let parsed = try? JSONValue(parsing: input)
                 let decoded = try? JSONDecoder().decode(JSONValue.self, from: Data(input))
                 if parsed == nil, decoded != nil, input.contains(0) { continue }
+                if parsed == nil, decoded != nil, String(validating: input, as: UTF8.self) == nil { continue }
                 #expect(JSONValue.agree(parsed, decoded), "seed \(seed): \(show(input)) read as \(parsed?.text ?? "an error"), decoded as \(decoded?.text ?? "an error")")
             }
+        }
+
+        /// Found by the property above (seed 4257921319535373003): invalid UTF-8 is refused
+        /// wherever it is, also in the value of a key that is repeated.
+        @Test("invalid UTF-8 is refused even in a repeated key's value")
+        func invalidUTF8InARepeatedKey() {
+            let input = Array(#"{"a":""#.utf8) + [0xC3, 0x2C] + Array(#"","a":"x"}"#.utf8)
+            #expect(throws: DecodingError.self) { try JSONValue(parsing: input) }
         }
 
         /// Found by the property above (seed 3181403731003599106): JSONDecoder allows one

@@ -14,8 +14,7 @@ struct LoopbackTests {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 let upgrader = WebSocketServerUpgrader<Void>(
-                    maxFrameSize: 1 << 20,
-                    shouldUpgrade: { channel, head in
+                            shouldUpgrade: { channel, head in
                         channel.eventLoop.makeSucceededFuture(head.uri == "/" ? HTTPHeaders() : nil)
                     },
                     upgradePipelineHandler: { channel, _ in
@@ -66,10 +65,11 @@ struct LoopbackTests {
 
     @Test func aDecoderErrorSendsACloseThenEndsTheConnection() async throws {
         try await Self.withEchoServer { port in
-            let oversizedPing = RawWebSocket.ping(Array(repeating: 0, count: 126))
-            let response = try await RawWebSocket.afterOpen(port: port, send: oversizedPing, linger: 3)
+            // A header declaring 2 MiB (the limit is 1 MiB): refused before any payload.
+            let oversized = ClientFrame.header(declaring: 2 << 20)
+            let response = try await RawWebSocket.afterOpen(port: port, send: oversized, linger: 3)
             #expect(response.status == 101)
-            #expect(Out.frames(in: response.after).map(\.closeCode) == [1002])
+            #expect(Out.frames(in: response.after).map(\.closeCode) == [1009])
             #expect(response.closed)
         }
     }

@@ -57,10 +57,21 @@ struct ProtocolErrorTests {
         #expect(harness.delegate.closed == 1)
     }
 
-    @Test func aDecoderErrorEndsOutputAtOnce() throws {
+    /// A fragmented control frame is a protocol error like the others: 1002, then the wait
+    /// for the peer's close.
+    @Test func aFragmentedControlFrameIsAProtocolError() throws {
         let harness = try SocketHarness()
         try harness.receive(ClientFrame.bytes(opcode: 0x9, [1], fin: false))
         #expect(SocketHarness.closeCode(try harness.written()) == 1002)
+        #expect(harness.socket.isClosing)
+    }
+
+    /// A frame that declares more than the limit cannot be read past: 1009 before its
+    /// payload arrives, and our output ends at once.
+    @Test func anOversizedFrameEndsOutputAtOnce() throws {
+        let harness = try SocketHarness(options: WebSocketOptions(maxMessageSize: 1_000, pingInterval: nil))
+        try harness.receive(ClientFrame.header(declaring: 1_001))
+        #expect(SocketHarness.closeCode(try harness.written()) == 1009)
         #expect(!harness.isOpen)
         #expect(harness.delegate.closed == 1)
     }

@@ -19,7 +19,6 @@ struct UpgraderTests {
 
     static func upgrader(accept: Bool = true) -> WebSocketServerUpgrader<Void> {
         WebSocketServerUpgrader(
-            maxFrameSize: 1 << 20,
             shouldUpgrade: { channel, _ in
                 channel.eventLoop.makeSucceededFuture(accept ? HTTPHeaders([("X-Extra", "1")]) : nil)
             },
@@ -67,10 +66,11 @@ struct UpgraderTests {
         #expect(throws: NIOWebSocketUpgradeError.unsupportedWebSocketTarget) { try result.get() }
     }
 
-    @Test func upgradeAddsOnlyTheDecoder() throws {
+    /// The socket reads its frames itself: the upgrade adds no decoder, and no encoder.
+    @Test func upgradeAddsNoCodec() throws {
         let channel = EmbeddedChannel()
         try Self.upgrader().upgrade(channel: channel, upgradeRequest: Self.request()).wait()
-        _ = try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self)
+        #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.handler(type: ByteToMessageHandler<WebSocketFrameDecoder>.self) }
         #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.handler(type: WebSocketFrameEncoder.self) }
     }
 

@@ -34,6 +34,10 @@ enum ClientFrame {
     static func binary(_ payload: [UInt8], fin: Bool = true) -> [UInt8] { bytes(opcode: 0x2, payload, fin: fin) }
     static func continuation(_ payload: [UInt8], fin: Bool = true) -> [UInt8] { bytes(opcode: 0x0, payload, fin: fin) }
     static func ping(_ payload: [UInt8] = []) -> [UInt8] { bytes(opcode: 0x9, payload) }
+    /// Only the header of a binary frame declaring `length` payload bytes (64-bit length).
+    static func header(declaring length: UInt64) -> [UInt8] {
+        [0x82, 0x80 | 127] + (0..<8).map { UInt8(truncatingIfNeeded: length >> (56 - 8 * UInt64($0))) } + [1, 2, 3, 4]
+    }
     static func pong(_ payload: [UInt8] = []) -> [UInt8] { bytes(opcode: 0xA, payload) }
 
     /// A close frame with a code and reason.

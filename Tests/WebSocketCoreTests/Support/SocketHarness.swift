@@ -53,7 +53,7 @@ struct Out: Equatable, CustomStringConvertible {
     var description: String { "Out(0x\(String(self.opcode, radix: 16)), \(self.payload.count) bytes)" }
 }
 
-/// An active EmbeddedChannel with NIO's frame decoder and a ServerWebSocket: raw bytes in,
+/// An active EmbeddedChannel with a ServerWebSocket: raw bytes in,
 /// raw frames out, time advanced by hand.
 struct SocketHarness {
     let channel: EmbeddedChannel
@@ -64,9 +64,6 @@ struct SocketHarness {
         self.channel = EmbeddedChannel()
         self.delegate = RecordingDelegate(echo: echo)
         self.socket = ServerWebSocket(options: options, delegate: self.delegate, eventLoop: self.channel.eventLoop)
-        try self.channel.pipeline.syncOperations.addHandler(
-            ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: options.maxMessageSize))
-        )
         try self.channel.pipeline.syncOperations.addHandler(self.socket)
         try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40_000)).wait()
     }
