@@ -30,7 +30,7 @@
 # Needs python3, node, redis-server, taskset and wrk; the lab's setup.sh (Debian node-ws,
 # node-redis, redis-server; PyPI picows, uvloop) is run when its Python modules are missing,
 # and wrk is installed with apt when missing. bench.py uses the fixed ports 6390, 9001, 9002
-# and 9031-9033 of 127.0.0.1: nothing else may listen there during the run.
+# and 9031-9033 of 127.0.0.1: nothing else may listen there during the run (checked at the start).
 set -euo pipefail
 export LC_ALL=C
 
@@ -90,6 +90,25 @@ load0="$(cut -d' ' -f1-3 /proc/loadavg) at $(date +%H:%M:%S)"
 say "load average $load0 ($(nproc) cores)"
 
 # --------------------------------------------------------------------------- 1, 2: the lab
+
+# bench.py's ports are fixed, and it starts a peer even when its port stays taken: another lab
+# run on this machine would be measured instead, or disturb this one. Refuse to start then.
+busy=$(python3 -c '
+import socket
+busy = []
+for p in (6390, 9001, 9002, 9031, 9032, 9033):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        busy.append(str(p))
+    finally:
+        s.close()
+print(" ".join(busy))')
+if [[ -n "$busy" ]]; then
+    say "port(s) $busy of 127.0.0.1 in use (another lab run?); bench.py needs 6390, 9001, 9002, 9031-9033"
+    exit 2
+fi
 
 # bench.py passes its environment on to the servers: a clean one, so that a REDIS_URL, TOKEN,
 # CLIENT_TOKENS... of the caller's shell cannot change what is measured.
