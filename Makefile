@@ -6,6 +6,7 @@
 #   make conformance  every Autobahn WebSocket case (kosoku) against ECHO_PATH (docs/conformance.md)
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
 #   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
+#   make bench-fanout the fan-out lab (../shared/perf): wscenter next to Node.js ws, then wrk; markdown tables
 #   make soak    10,000 WebSockets for 10 minutes with messages flowing; RSS must stay flat (not in `make test`)
 #   make fleet-smoke  the compose topology as local processes (1 redis, 3 nodes, 2 gateways), curl checks
 #   make deploy-check validate docker/ and k8s/ offline (compose config, strict k8s schemas, consistency)
@@ -32,7 +33,7 @@ SMOKE ?= 1
 DEPLOY_CHECK ?= 1
 ARGS ?=
 
-.PHONY: all deps build test interop conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet soak clean
+.PHONY: all deps build test interop conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet bench-fanout soak clean
 
 all: build
 
@@ -108,6 +109,14 @@ bench-compare: deps
 ## The fleet benchmarks: wrk on the gateway, broadcast to 5,000 connections (release build).
 bench-fleet: deps
 	scripts/with-redis.sh Benchmarks/fleet/run.sh
+
+## The fan-out lab in ../shared/perf (PERF_LAB=dir elsewhere), release build: fan-out and
+## targeted sends of wscenter, its fleet, node-ws and a node-ws fleet at 5,000 clients (pinned,
+## windows 1 and 8), idle memory at 10,000, wrk on a gateway's getConnectionCount; prints markdown
+## tables. CLIENTS=1000 IDLE_CLIENTS=2000 for a shorter run; PEERS, IDLE_PEERS, OUT, WSCENTER_BIN
+## (scripts/bench-fanout.sh lists them).
+bench-fanout: deps
+	SWIFT="$(SWIFT)" scripts/bench-fanout.sh
 
 ## The soak (about 12 minutes; not part of `make test`): a release node and gateway on a
 ## throwaway Redis, 10,000 native WebSockets, 10 minutes of API and client messages, VmRSS
