@@ -42,8 +42,10 @@ let package = Package(
             dependencies: [
                 .product(name: "FleetCore", package: "wscenter"),
                 .product(name: "FleetNode", package: "wscenter"),
+                .product(name: "WebSocketCore", package: "wscenter"),
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             path: "Benchmarks/FleetBenchmarks",
             plugins: [

@@ -3,6 +3,7 @@ import NIOWebSocket
 import Foundation
 import PusherCore
 import Testing
+import WSCTesting
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking

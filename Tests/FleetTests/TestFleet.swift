@@ -125,22 +125,6 @@ final class TestFleet: Sendable {
 
 }
 
-/// Waits until `condition` holds, checking every 20 ms; fails the test after `timeout`.
-func eventually(
-    within timeout: Duration = .seconds(5),
-    _ what: String,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: @Sendable () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    let held = try await condition()
-    #expect(held, "\(what) did not happen within \(timeout)", sourceLocation: sourceLocation)
-}
-
 /// GET and POST on the event API of gateways at 127.0.0.1.
 struct APIClient: Sendable {
     let ports: [Int]

@@ -34,22 +34,6 @@ func waitFor<Element: Sendable>(
     try #require(found != nil, "the awaited event did not come within \(timeout)", sourceLocation: sourceLocation)
 }
 
-/// Polls `condition` until it holds, failing after `timeout`.
-func eventually(
-    within timeout: Duration = .seconds(5),
-    _ what: String,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now.advanced(by: timeout)
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    Issue.record("not within \(timeout): \(what)", sourceLocation: sourceLocation)
-    throw CancellationError()
-}
-
 /// Expects `body` to throw a ``RedisError`` with `code`; returns it.
 @discardableResult
 func expectRedisError(

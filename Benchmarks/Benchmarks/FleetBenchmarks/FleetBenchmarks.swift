@@ -2,62 +2,72 @@ import Benchmark
 import FleetCore
 import FleetNode
 import NIOCore
+import NIOEmbedded
+import WebSocketCore
 
-/// In-process benchmarks of the node's hub: the fan-out of one broadcast to 5,000
-/// connections (the message is encoded once into one buffer that every outbox shares) and
-/// the call the gateway sends most, `getConnectionCount`.
+/// In-process benchmarks of the node's write path: the hub decides the recipients under its
+/// lock, hands one delivery per event loop to the loop's shard (one encoded frame buffer for
+/// every socket), and the loop writes it to each socket's channel and flushes each once.
+/// 5,000 sockets on one event loop (an embedded one, run by hand; the channels' writes end in
+/// a handler that drops them, so the kernel is not measured).
+///
+/// Allocation counts are checked against the thresholds in Thresholds/ by
+/// `make bench` (`swift package benchmark thresholds check`): a delivery that starts
+/// allocating per socket fails it.
 ///
 ///     cd Benchmarks && swift package benchmark --target FleetBenchmarks
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal],
         warmupIterations: 10,
-        maxDuration: .seconds(5)
+        maxDuration: .seconds(5),
+        thresholds: [.mallocCountTotal: .init(relative: [.p90: 10], absolute: [.p90: 4])]
     )
 
     let connections = 5_000
-    let hub = NodeHub(nodeID: "bench")
-    var outboxes: [Outbox] = []
-    for index in 0..<connections {
-        let outbox = Outbox(limit: 16)
-        hub.open("c\(index)", outbox: outbox)
-        outboxes.append(outbox)
-    }
-    let drainers = outboxes.map { outbox in
-        Task { for await message in outbox.messages { blackHole(message) } }
-    }
     let message = String(repeating: "m", count: 64)
 
-    // One iteration: the hub queues the message for all 5,000 connections. (The drain tasks
-    // read the outboxes concurrently, as the connections' writers do.)
-    Benchmark("NodeHub broadcast to 5,000 connections, 64-byte message") { benchmark in
+    let loop = EmbeddedEventLoop()
+    let hub = NodeHub(nodeID: "bench")
+    let sockets = SocketSet(connections: connections, loop: loop) { id, socket in hub.open(id, socket: socket) }
+    loop.run()  // the greetings
+
+    // One iteration: the broadcast is decided, handed to the loop's shard, and written to
+    // all 5,000 sockets, each flushed once.
+    Benchmark("Broadcast to 5,000 sockets on one event loop, 64-byte message, written and flushed") { benchmark in
         for _ in benchmark.scaledIterations {
             let results = hub.execute([.event(.broadcast, EventArguments(message: message))])
-            guard case .int(let reached) = results.first else {
+            loop.run()
+            guard case .int(connections) = results.first else {
                 benchmark.error("broadcast answered \(results)")
                 return
             }
-            blackHole(reached)
         }
     }
 
-    // The same broadcast while 100 sessions are away on this node: each broadcast is also
-    // recorded for each of them (the recording is queued for the mailbox writer; here it is
-    // only counted). Compare with the benchmark above: the cost of replay on the normal path.
-    let awayHub = NodeHub(nodeID: "bench-away", onRecord: { blackHole($0) })
-    var awayOutboxes: [Outbox] = []
-    for index in 0..<(connections + 100) {
-        let outbox = Outbox(limit: 16)
-        awayHub.open("c\(index)", outbox: outbox, sessionToken: index >= connections ? "t\(index)" : nil)
-        awayOutboxes.append(outbox)
+    // The same with 100 sessions away on this node: each broadcast is also recorded for each
+    // of them (the recording is queued for the mailbox writer; here it is only counted).
+    let awayLoop = EmbeddedEventLoop()
+    let awayHub = NodeHub(nodeID: "bench-away", onRecord: { blackHole($0); return true })
+    let awaySockets = SocketSet(connections: connections + 100, loop: awayLoop) { id, socket in
+        awayHub.open(id, socket: socket, sessionToken: "t-\(id)")
     }
-    for index in connections..<(connections + 100) { awayHub.close("c\(index)") }
-    let awayDrainers = awayOutboxes.prefix(connections).map { outbox in
-        Task { for await message in outbox.messages { blackHole(message) } }
-    }
-    Benchmark("NodeHub broadcast to 5,000 connections with 100 sessions away, 64-byte message") { benchmark in
+    for index in connections..<(connections + 100) { awayHub.close(SocketSet.id(index)) }
+    awayLoop.run()
+    Benchmark("Broadcast to 5,000 sockets with 100 sessions away, 64-byte message") { benchmark in
         for _ in benchmark.scaledIterations {
             blackHole(awayHub.execute([.event(.broadcast, EventArguments(message: message))]))
+            awayLoop.run()
+        }
+    }
+
+    // A message to one connection, as sendMessageTo_Id does: the hub, the shard, one write
+    // and one flush.
+    Benchmark("sendMessageTo_Id to one of 5,000 sockets, written and flushed") { benchmark in
+        let target = SocketSet.id(connections / 2)
+        for _ in benchmark.scaledIterations {
+            blackHole(hub.execute([.event(.sendMessageTo_Id, EventArguments(connectionID: target, message: message))]))
+            loop.run()
         }
     }
 
@@ -66,6 +76,40 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(hub.execute([.event(.getConnectionCount, EventArguments())]))
         }
     }
-    _ = drainers
-    _ = awayDrainers
+    _ = sockets
+    _ = awaySockets
+}
+
+/// Sockets on embedded channels of one loop, connected, each write dropped at the head.
+final class SocketSet: @unchecked Sendable {
+    let channels: [EmbeddedChannel]
+
+    static func id(_ index: Int) -> String { "c\(index)" }
+
+    init(connections: Int, loop: EmbeddedEventLoop, open: (String, ServerWebSocket) -> Void) {
+        var channels: [EmbeddedChannel] = []
+        for index in 0..<connections {
+            let socket = ServerWebSocket(options: WebSocketOptions(pingInterval: nil), delegate: Quiet(), eventLoop: loop)
+            let channel = EmbeddedChannel(handlers: [DropWrites(), socket], loop: loop)
+            _ = try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+            open(Self.id(index), socket)
+            channels.append(channel)
+        }
+        self.channels = channels
+    }
+}
+
+/// Ends every write at the head of the pipeline, as a socket that took it.
+final class DropWrites: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        promise?.succeed()
+    }
+    func flush(context: ChannelHandlerContext) {}
+}
+
+final class Quiet: WebSocketDelegate {
+    func webSocketDidOpen(_ socket: ServerWebSocket) {}
+    func webSocket(_ socket: ServerWebSocket, didReceive message: ByteBuffer, isText: Bool) {}
+    func webSocketDidClose(_ socket: ServerWebSocket) {}
 }
