@@ -38,17 +38,3 @@ extension ClientProtocol {
     public func resync(on node: NodeService) {}
     public func forgetNode(_ nodeID: String, on node: NodeService) async throws {}
 }
-
-/// A client protocol written as one task per connection, reading its messages as a stream
-/// (Pusher, for now). It costs a task, a stream and a writer per socket, where a session
-/// driven by the socket's events costs none of them.
-public protocol AsyncClientProtocol: ClientProtocol {
-    /// Serves one accepted WebSocket until it closes.
-    func serve(_ socket: ClientSocket, on node: NodeService) async throws
-}
-
-extension AsyncClientProtocol {
-    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
-        AsyncSocketBridge(serving: self, request: request, node: node)
-    }
-}

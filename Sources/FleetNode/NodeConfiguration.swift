@@ -35,10 +35,15 @@ public struct NodeConfiguration: Sendable {
     public var reconnectionTTL: Duration = .seconds(300)
     /// How long the node waits for the other nodes when a client broadcasts to a room.
     public var callTimeout: Duration = .seconds(2)
-    /// Messages queued for one slow client before it is disconnected.
-    public var outboxLimit: Int = Outbox.defaultLimit
+    /// Messages queued for one slow client before it is disconnected (counted once its
+    /// socket stops being writable).
+    public var outboxLimit: Int = NodeConfiguration.defaultOutboxLimit
     /// Bytes queued for one slow client before it is disconnected (`MAX_QUEUED_BYTES`).
-    public var outboxMaxBytes: Int = Outbox.defaultMaxBytes
+    public var outboxMaxBytes: Int = NodeConfiguration.defaultOutboxMaxBytes
+    /// The default of ``outboxLimit``.
+    public static let defaultOutboxLimit = 4_096
+    /// The default of ``outboxMaxBytes``: 4 MiB.
+    public static let defaultOutboxMaxBytes = 4 << 20
     /// How long a connection has to send each HTTP request (head and body), and may idle
     /// between requests, before it is closed; nil for no limit (`HTTP_READ_TIMEOUT`).
     public var httpReadTimeout: Duration? = .seconds(30)

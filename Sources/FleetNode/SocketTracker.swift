@@ -57,10 +57,3 @@ final class SocketTracker: Sendable {
 
     var isDraining: Bool { state.withLock { $0.draining } }
 }
-
-/// Set once, read by a socket's writer: the socket is being drained.
-final class DrainFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .releasing) }
-    var isSet: Bool { value.load(ordering: .acquiring) }
-}

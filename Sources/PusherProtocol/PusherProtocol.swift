@@ -2,18 +2,18 @@ import BrokerCore
 import FleetCore
 import FleetNode
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOWebSocket
 import PusherCore
 import Synchronization
+import WebSocketCore
 
 /// The Pusher Channels protocol (versions 5 to 7) on `ws://host:PORT/app/{key}`, so that
 /// pusher-js, pysher and the other Pusher clients connect unchanged. Channels, presence
 /// members and signed-in users are shared by the whole fleet through the broker; docs/pusher.md
 /// describes what is supported and every error code.
-public struct PusherProtocol: AsyncClientProtocol {
+public struct PusherProtocol: ClientProtocol {
     public struct Configuration: Sendable {
         public var apps: PusherApps
         /// Seconds of silence after which the server pings a client (sent in
@@ -53,7 +53,7 @@ public struct PusherProtocol: AsyncClientProtocol {
     public var name: String { "pusher" }
 
     /// The node-wide state every connection shares: the registry, and the writer made on
-    /// first use (it needs the node's broker).
+    /// first use (it needs the node's broker) with the deliveries to the node's sockets.
     final class Shared: Sendable {
         let registry = SharedRegistry()
         private let writer = Mutex<PusherWriter?>(nil)
@@ -63,7 +63,8 @@ public struct PusherProtocol: AsyncClientProtocol {
                 if let writer { return writer }
                 let made = PusherWriter(
                     registry: registry, apps: apps, broker: node.broker, keys: PusherKeys(prefix: node.configuration.prefix),
-                    nodeID: node.configuration.nodeID, directory: node.directory, logger: node.logger
+                    nodeID: node.configuration.nodeID, directory: node.directory, logger: node.logger,
+                    deliveries: SocketDeliveries(meter: node.meter(named: "pusher"))
                 )
                 writer = made
                 return made
@@ -93,8 +94,8 @@ public struct PusherProtocol: AsyncClientProtocol {
                 await withTaskCancellationHandler {
                     for await message in control {
                         guard case .terminate(let app, let user)? = PusherControl(decoding: message.payload) else { continue }
-                        let kicks = shared.registry.withLock { $0.kicks(of: UserKey(app: app, user: user)) }
-                        for kick in kicks { kick.fire(.terminated) }
+                        let endpoints = shared.registry.withLock { $0.endpoints(of: UserKey(app: app, user: user)) }
+                        for endpoint in endpoints { endpoint.session.kick(.terminated) }
                     }
                 } onCancel: {
                     control.cancel()
@@ -160,70 +161,8 @@ public struct PusherProtocol: AsyncClientProtocol {
 
     // MARK: Connections
 
-    public func serve(_ socket: ClientSocket, on node: NodeService) async throws {
-        let writer = shared.writer(for: node, apps: configuration.apps)
-        let outbox = Outbox(limit: node.configuration.outboxLimit, maxBytes: node.configuration.outboxMaxBytes) {
-            socket.cut()
-        }
-        let closing = CloseRequest()
-        // On a drain the client is told, as Pusher's servers tell it, to reconnect at once
-        // (4200) before the close (1012).
-        let restart = ByteBuffer(string: PusherFrame.error(4200, "Server is restarting: reconnect"))
-        try await node.runSocket(socket, outbox: outbox, closing: closing, onDrain: { outbox.send(restart) }) {
-            let close = try await connect(socket, outbox: outbox, node: node, writer: writer)
-            if let close {
-                outbox.send(ByteBuffer(string: PusherFrame.error(close.code, close.message)))
-                closing.request(WebSocketErrorCode(codeNumber: close.code), reason: close.message)
-            }
-        }
-    }
-
-    /// Admits the connection, serves it, and forgets it; returns why the server ends it, or
-    /// throws why the WebSocket layer did (see ``PusherSession/run(_:)``).
-    private func connect(_ socket: ClientSocket, outbox: Outbox, node: NodeService, writer: PusherWriter) async throws -> PusherClose? {
-        let key = socket.request.uri.path.split(separator: "/").last.map(String.init) ?? ""
-        guard let app = configuration.apps.app(key: key) else { return .unknownApp(key) }
-        guard app.enabled else { return .appDisabled }
-        let version = socket.request.uri.queryParameters.get("protocol") ?? "7"
-        guard let number = Int(version), (5...7).contains(number) else { return .unsupportedProtocol(version) }
-        if app.maxConnections > 0 {
-            do {
-                guard try await connectionCount(app: app, node: node) < app.maxConnections else { return .overQuota }
-            } catch {
-                return PusherClose(code: 4200, message: "Service unavailable, reconnect later")
-            }
-        }
-        let socketID = Self.makeSocketID()
-        let kick = Kick()
-        guard shared.registry.withLock({ $0.add(socketID: socketID, app: app.id, outbox: outbox, kick: kick) }) else {
-            return PusherClose(code: 4200, message: "Socket id taken, reconnect")
-        }
-        writer.enqueue([.connections(app.id)])
-        outbox.send(ByteBuffer(string: PusherFrame.connectionEstablished(socketID: socketID, activityTimeout: configuration.activityTimeout)))
-        let session = PusherSession(
-            socketID: socketID, app: app, outbox: outbox, kick: kick, node: node, writer: writer, configuration: configuration
-        )
-        let ending: Result<PusherClose?, any Error>
-        do {
-            ending = .success(try await session.run(socket.messages))
-        } catch {
-            ending = .failure(error)
-        }
-        if let removal = shared.registry.withLock({ $0.remove(socketID: socketID) }) {
-            var items: [PusherWriter.Item] = removal.channels.map { .channel($0) } + removal.members.map { .member($0) }
-            if let user = removal.user { items.append(.user(user)) }
-            if !removal.watched.isEmpty { items.append(.userStatus(app.id)) }
-            items.append(.connections(app.id))
-            writer.enqueue(items)
-        }
-        return try ending.get()
-    }
-
-    /// The app's connections across the fleet: this node's from memory, the others' from the broker.
-    private func connectionCount(app: PusherApp, node: NodeService) async throws -> Int {
-        let nodes = try await node.directory.liveNodes().filter { $0 != node.configuration.nodeID }
-        let others = try await shared.writer(for: node, apps: configuration.apps).fleetState.connectionCount(app: app.id, nodes: nodes)
-        return others + shared.registry.withLock { $0.appConnections[app.id] ?? 0 }
+    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+        PusherSocketSession(request: request, node: node, writer: shared.writer(for: node, apps: configuration.apps), configuration: configuration)
     }
 
     /// `digits.digits`, about 80 random bits: unique across the fleet and over restarts.

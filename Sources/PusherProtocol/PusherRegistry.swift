@@ -24,13 +24,15 @@ struct MemberKey: Hashable, Sendable {
 /// One node's Pusher connections, what each is subscribed to and signed in as, and the
 /// indexes that delivery and the broker's copy need. Pure state, no I/O: the protocol keeps
 /// it under a lock and reconciles the broker with it afterwards (``PusherWriter``).
-struct PusherRegistry {
+///
+/// `Endpoint` is how a connection is reached (deliveries, a kick): ``PusherEndpoint`` on a
+/// node, anything in tests.
+struct PusherRegistry<Endpoint> {
     struct Connection {
         let socketID: String
         let app: String
-        let outbox: Outbox
-        /// Ends the connection from outside its session (a terminated user).
-        let kick: Kick
+        /// Where its deliveries go, and who ends it from outside its session.
+        let endpoint: Endpoint
         /// Channels it is subscribed to.
         var channels: Set<String> = []
         /// Presence channels it is a member of → its user id there.
@@ -65,9 +67,9 @@ struct PusherRegistry {
     // MARK: Connections
 
     /// Registers a connection; false if the socket id is taken.
-    mutating func add(socketID: String, app: String, outbox: Outbox, kick: Kick = Kick()) -> Bool {
+    mutating func add(socketID: String, app: String, endpoint: Endpoint) -> Bool {
         guard connections[socketID] == nil else { return false }
-        connections[socketID] = Connection(socketID: socketID, app: app, outbox: outbox, kick: kick)
+        connections[socketID] = Connection(socketID: socketID, app: app, endpoint: endpoint)
         appConnections[app, default: 0] += 1
         return true
     }
@@ -167,10 +169,10 @@ struct PusherRegistry {
     /// How many local connections are subscribed to the channel.
     func subscriberCount(_ key: ChannelKey) -> Int { subscribers[key]?.count ?? 0 }
 
-    /// The outboxes of the channel's local subscribers, except `excluded`.
-    func outboxes(of key: ChannelKey, excluding excluded: String?) -> [Outbox] {
+    /// The endpoints of the channel's local subscribers, except `excluded`.
+    func endpoints(of key: ChannelKey, excluding excluded: String?) -> [Endpoint] {
         guard let sockets = subscribers[key] else { return [] }
-        return sockets.compactMap { $0 == excluded ? nil : connections[$0]?.outbox }
+        return sockets.compactMap { $0 == excluded ? nil : connections[$0]?.endpoint }
     }
 
     /// The user_info of a user that is a local member of the presence channel, if it is one.
@@ -205,12 +207,12 @@ struct PusherRegistry {
     /// The local connections signed in as the user.
     func connections(of key: UserKey) -> [String] { users[key].map { Array($0) } ?? [] }
 
-    /// The kicks of the local connections signed in as the user.
-    func kicks(of key: UserKey) -> [Kick] { (users[key] ?? []).compactMap { connections[$0]?.kick } }
+    /// The endpoints of the local connections signed in as the user.
+    func endpoints(of key: UserKey) -> [Endpoint] { (users[key] ?? []).compactMap { connections[$0]?.endpoint } }
 
-    /// The outboxes of the local connections watching the user.
-    func watcherOutboxes(of key: UserKey) -> [Outbox] {
-        (watchers[key] ?? []).compactMap { connections[$0]?.outbox }
+    /// The endpoints of the local connections watching the user.
+    func watcherEndpoints(of key: UserKey) -> [Endpoint] {
+        (watchers[key] ?? []).compactMap { connections[$0]?.endpoint }
     }
 
     /// Whether some local connection of the app watches anyone.
@@ -226,13 +228,27 @@ struct PusherRegistry {
     var apps: [String] { Array(appConnections.keys) }
 }
 
+extension PusherRegistry: Sendable where Endpoint: Sendable {}
+extension PusherRegistry.Connection: Sendable where Endpoint: Sendable {}
+
+/// How a node reaches one of its Pusher connections.
+struct PusherEndpoint: Sendable {
+    /// Where channel events are written, batched per event loop (``SocketDeliveries``).
+    let target: HubSocket
+    /// The connection's session, for a kick.
+    let session: PusherSocketSession
+}
+
 /// The node's registry, shared by its connections and its writer, behind one lock.
-final class SharedRegistry: Sendable {
-    private let state = Mutex(PusherRegistry())
+typealias SharedRegistry = LockedRegistry<PusherEndpoint>
+
+/// A registry behind one lock.
+final class LockedRegistry<Endpoint: Sendable>: Sendable {
+    private let state = Mutex(PusherRegistry<Endpoint>())
 
     init() {}
 
-    func withLock<T>(_ body: (inout PusherRegistry) throws -> T) rethrows -> T {
+    func withLock<T>(_ body: (inout PusherRegistry<Endpoint>) throws -> T) rethrows -> T {
         try state.withLock { try body(&$0) }
     }
 }

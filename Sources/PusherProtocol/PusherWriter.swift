@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import PusherCore
 import Synchronization
+import WebSocketCore
 
 /// Keeps the broker in step with this node's ``PusherRegistry``, one item at a time, in order:
 /// the channel topics the node listens to, its subscription counts, its presence members and
@@ -70,6 +71,8 @@ final class PusherWriter: Sendable {
     let nodeID: String
     let directory: NodeDirectory
     let logger: Logger
+    /// Writes channel events to the local subscribers, batched per event loop.
+    let deliveries: SocketDeliveries
     /// Who joined a presence channel last, so that its own `member_added` skips it.
     private let joiners = Mutex<[MemberKey: String]>([:])
     private let queue = Mutex(Queue())
@@ -85,7 +88,7 @@ final class PusherWriter: Sendable {
 
     init(
         registry: SharedRegistry, apps: PusherApps, broker: any Broker, keys: PusherKeys, nodeID: String,
-        directory: NodeDirectory, logger: Logger
+        directory: NodeDirectory, logger: Logger, deliveries: SocketDeliveries
     ) {
         self.registry = registry
         self.apps = apps
@@ -94,6 +97,7 @@ final class PusherWriter: Sendable {
         self.nodeID = nodeID
         self.directory = directory
         self.logger = logger
+        self.deliveries = deliveries
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -360,17 +364,21 @@ final class PusherWriter: Sendable {
 
     // MARK: Delivery
 
-    /// Writes every event of a channel's topic to the channel's local subscribers, the frame
-    /// encoded once for all of them.
+    /// Writes every event of a channel's topic to the channel's local subscribers: the frame
+    /// encoded once for all of them, one hop per event loop (``SocketDeliveries``). Queued
+    /// under the registry's lock, so that a connection that leaves afterwards gets nothing
+    /// queued after its leaving.
     private func deliver(_ subscription: BrokerSubscription, to key: ChannelKey) async {
         for await message in subscription {
             guard let bus = PusherBusMessage(decoding: message.payload) else {
                 logger.debug("ignored a malformed channel message", metadata: ["channel": "\(message.channel)"])
                 continue
             }
-            let frame = ByteBuffer(string: bus.frame)
+            let frame = WebSocketFrames.text(bus.frame)
+            let payload = bus.frame.utf8.count
             registry.withLock { registry in
-                for outbox in registry.outboxes(of: key, excluding: bus.excludedSocketID) { outbox.send(frame) }
+                let targets = registry.endpoints(of: key, excluding: bus.excludedSocketID).map(\.target)
+                deliveries.send(frame, payload: payload, to: targets)
             }
         }
     }
@@ -381,9 +389,11 @@ final class PusherWriter: Sendable {
             let parts = message.payload.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, parts[0] == "online" || parts[0] == "offline" else { continue }
             let user = String(parts[1])
-            let frame = ByteBuffer(string: PusherFrame.watchlistEvents([(name: String(parts[0]), userIDs: [user])]))
+            let text = PusherFrame.watchlistEvents([(name: String(parts[0]), userIDs: [user])])
+            let frame = WebSocketFrames.text(text)
             registry.withLock { registry in
-                for outbox in registry.watcherOutboxes(of: UserKey(app: app, user: user)) { outbox.send(frame) }
+                let targets = registry.watcherEndpoints(of: UserKey(app: app, user: user)).map(\.target)
+                deliveries.send(frame, payload: text.utf8.count, to: targets)
             }
         }
     }

@@ -19,7 +19,7 @@ struct SecurityOptions: ParsableArguments {
     var maxConnectionsPerIP: Int = Environment.value("MAX_CONNECTIONS_PER_IP", 0)
 
     @Option(name: .customLong("max-queued-bytes"), help: "Bytes waiting to be written to one client before it is cut off as not reading (beside the 4096-message limit) (env MAX_QUEUED_BYTES).")
-    var maxQueuedBytes: Int = Environment.value("MAX_QUEUED_BYTES", Outbox.defaultMaxBytes)
+    var maxQueuedBytes: Int = Environment.value("MAX_QUEUED_BYTES", NodeConfiguration.defaultOutboxMaxBytes)
 
     @Option(name: .customLong("max-channels-per-connection"), help: "Pusher channels one connection may be subscribed to; 0 = unlimited (env MAX_CHANNELS_PER_CONNECTION).")
     var maxChannelsPerConnection: Int = Environment.value("MAX_CHANNELS_PER_CONNECTION", 100)

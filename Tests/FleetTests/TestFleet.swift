@@ -178,7 +178,7 @@ func withFleet(
     tokens: Set<String> = [],
     callTimeout: Duration = .seconds(2),
     heartbeatTTL: Duration = .seconds(3),
-    outboxLimit: Int = Outbox.defaultLimit,
+    outboxLimit: Int = NodeConfiguration.defaultOutboxLimit,
     native: NativeProtocol.Configuration = .init(),
     pusher: PusherApps? = nil,
     pusherNode: @Sendable (PusherApps) -> PusherProtocol.Configuration = { .init(apps: $0) },

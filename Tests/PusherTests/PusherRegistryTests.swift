@@ -5,32 +5,36 @@ import Testing
 
 @Suite("PusherRegistry")
 struct PusherRegistryTests {
-    /// A registry with the connections given as (socket id, app), each with its own outbox.
-    private func makeRegistry(_ connections: (String, String)...) -> (PusherRegistry, [String: Outbox]) {
-        var registry = PusherRegistry()
-        var outboxes: [String: Outbox] = [:]
+    /// Stands for a connection's endpoint (its socket and session on a node).
+    final class Probe: Sendable {}
+    typealias Registry = PusherRegistry<Probe>
+
+    /// A registry with the connections given as (socket id, app), each with its own endpoint.
+    private func makeRegistry(_ connections: (String, String)...) -> (Registry, [String: Probe]) {
+        var registry = Registry()
+        var endpoints: [String: Probe] = [:]
         for (socket, app) in connections {
-            let outbox = Outbox()
-            let added = registry.add(socketID: socket, app: app, outbox: outbox)
+            let endpoint = Probe()
+            let added = registry.add(socketID: socket, app: app, endpoint: endpoint)
             #expect(added)
-            outboxes[socket] = outbox
+            endpoints[socket] = endpoint
         }
-        return (registry, outboxes)
+        return (registry, endpoints)
     }
 
-    /// Outboxes as identities, to compare sets of them.
-    private func ids(_ outboxes: [Outbox]) -> Set<ObjectIdentifier> { Set(outboxes.map(ObjectIdentifier.init)) }
+    /// Endpoints as identities, to compare sets of them.
+    private func ids(_ endpoints: [Probe]) -> Set<ObjectIdentifier> { Set(endpoints.map(ObjectIdentifier.init)) }
 
     // MARK: Connections
 
     @Test("add registers a socket id once and counts connections per app")
     func add() {
-        var registry = PusherRegistry()
-        let first = Outbox()
-        let added = registry.add(socketID: "1.1", app: "a", outbox: first)
-        let addedAgain = registry.add(socketID: "1.1", app: "b", outbox: Outbox())
-        let addedSecond = registry.add(socketID: "1.2", app: "a", outbox: Outbox())
-        let addedOtherApp = registry.add(socketID: "2.1", app: "b", outbox: Outbox())
+        var registry = Registry()
+        let first = Probe()
+        let added = registry.add(socketID: "1.1", app: "a", endpoint: first)
+        let addedAgain = registry.add(socketID: "1.1", app: "b", endpoint: Probe())
+        let addedSecond = registry.add(socketID: "1.2", app: "a", endpoint: Probe())
+        let addedOtherApp = registry.add(socketID: "2.1", app: "b", endpoint: Probe())
         #expect(added)
         #expect(!addedAgain)
         #expect(addedSecond)
@@ -38,10 +42,10 @@ struct PusherRegistryTests {
         #expect(registry.count == 3)
         #expect(registry.appConnections == ["a": 2, "b": 1])
         #expect(Set(registry.apps) == ["a", "b"])
-        // The refused add changed nothing: 1.1 is still app a's, with its first outbox.
+        // The refused add changed nothing: 1.1 is still app a's, with its first endpoint.
         let connection = registry.connection("1.1")
         #expect(connection?.app == "a")
-        #expect(connection?.outbox === first)
+        #expect(connection?.endpoint === first)
         #expect(connection?.channels.isEmpty == true)
         #expect(connection?.user == nil)
         #expect(registry.connection("9.9") == nil)
@@ -53,7 +57,7 @@ struct PusherRegistryTests {
         let unknown = registry.remove(socketID: "9.9")
         #expect(unknown == nil)
         let bare = registry.remove(socketID: "2.1")
-        #expect(bare == PusherRegistry.Removal())
+        #expect(bare == Registry.Removal())
         #expect(registry.appConnections == ["a": 2])
         #expect(registry.apps == ["a"])
         let removedAgain = registry.remove(socketID: "2.1")
@@ -64,7 +68,7 @@ struct PusherRegistryTests {
         #expect(registry.appConnections.isEmpty)
         #expect(registry.count == 0)
         // The socket id is free again.
-        let added = registry.add(socketID: "1.1", app: "b", outbox: Outbox())
+        let added = registry.add(socketID: "1.1", app: "b", endpoint: Probe())
         #expect(added)
         #expect(registry.connection("1.1")?.app == "b")
     }
@@ -175,25 +179,25 @@ struct PusherRegistryTests {
 
     // MARK: Delivery
 
-    @Test("outboxes(of:excluding:) gives the channel's subscribers of that app, less the excluded socket")
-    func outboxes() {
-        var (registry, outboxes) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"), ("2.1", "b"))
+    @Test("endpoints(of:excluding:) gives the channel's subscribers of that app, less the excluded socket")
+    func endpointsOfChannel() {
+        var (registry, endpoints) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"), ("2.1", "b"))
         for socket in ["1.1", "1.2", "2.1"] { _ = registry.subscribe(socketID: socket, channel: "c") }
         _ = registry.subscribe(socketID: "1.3", channel: "other")
         let key = ChannelKey(app: "a", channel: "c")
-        #expect(ids(registry.outboxes(of: key, excluding: nil)) == ids([outboxes["1.1"]!, outboxes["1.2"]!]))
-        #expect(registry.outboxes(of: key, excluding: nil).count == 2)
-        #expect(ids(registry.outboxes(of: key, excluding: "1.2")) == ids([outboxes["1.1"]!]))
-        #expect(registry.outboxes(of: key, excluding: "1.2").count == 1)
+        #expect(ids(registry.endpoints(of: key, excluding: nil)) == ids([endpoints["1.1"]!, endpoints["1.2"]!]))
+        #expect(registry.endpoints(of: key, excluding: nil).count == 2)
+        #expect(ids(registry.endpoints(of: key, excluding: "1.2")) == ids([endpoints["1.1"]!]))
+        #expect(registry.endpoints(of: key, excluding: "1.2").count == 1)
         // Excluding a socket that is not subscribed, or of another app, excludes nobody.
-        #expect(registry.outboxes(of: key, excluding: "2.1").count == 2)
-        #expect(registry.outboxes(of: key, excluding: "9.9").count == 2)
-        #expect(ids(registry.outboxes(of: ChannelKey(app: "b", channel: "c"), excluding: nil)) == ids([outboxes["2.1"]!]))
-        #expect(registry.outboxes(of: ChannelKey(app: "a", channel: "none"), excluding: nil).isEmpty)
+        #expect(registry.endpoints(of: key, excluding: "2.1").count == 2)
+        #expect(registry.endpoints(of: key, excluding: "9.9").count == 2)
+        #expect(ids(registry.endpoints(of: ChannelKey(app: "b", channel: "c"), excluding: nil)) == ids([endpoints["2.1"]!]))
+        #expect(registry.endpoints(of: ChannelKey(app: "a", channel: "none"), excluding: nil).isEmpty)
         _ = registry.unsubscribe(socketID: "1.1", channel: "c")
-        #expect(ids(registry.outboxes(of: key, excluding: nil)) == ids([outboxes["1.2"]!]))
+        #expect(ids(registry.endpoints(of: key, excluding: nil)) == ids([endpoints["1.2"]!]))
         _ = registry.remove(socketID: "1.2")
-        #expect(registry.outboxes(of: key, excluding: nil).isEmpty)
+        #expect(registry.endpoints(of: key, excluding: nil).isEmpty)
     }
 
     // MARK: Users
@@ -217,7 +221,7 @@ struct PusherRegistryTests {
         #expect(registry.allUsers == [UserKey(app: "a", user: "u")])
     }
 
-    @Test("a user signed in on several connections: connections(of:) and kicks(of:) list them all")
+    @Test("a user signed in on several connections: connections(of:) and endpoints(of:) list them all")
     func userConnections() {
         var (registry, _) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("1.3", "a"), ("2.1", "b"))
         let user = UserKey(app: "a", user: "u")
@@ -226,10 +230,10 @@ struct PusherRegistryTests {
         _ = registry.signIn(socketID: "1.3", user: "other", watchlist: [])
         _ = registry.signIn(socketID: "2.1", user: "u", watchlist: [])
         #expect(Set(registry.connections(of: user)) == ["1.1", "1.2"])
-        #expect(registry.kicks(of: user).count == 2)
+        #expect(registry.endpoints(of: user).count == 2)
         #expect(registry.connections(of: UserKey(app: "b", user: "u")) == ["2.1"])
         #expect(registry.connections(of: UserKey(app: "a", user: "nobody")).isEmpty)
-        #expect(registry.kicks(of: UserKey(app: "a", user: "nobody")).isEmpty)
+        #expect(registry.endpoints(of: UserKey(app: "a", user: "nobody")).isEmpty)
 
         _ = registry.remove(socketID: "1.1")
         #expect(registry.connections(of: user) == ["1.2"])
@@ -239,32 +243,32 @@ struct PusherRegistryTests {
         #expect(registry.users[user] == nil)
     }
 
-    @Test("kicks(of:) are the kicks the connections were added with")
-    func kicksAreTheConnections() {
-        var registry = PusherRegistry()
-        let kick = Kick()
-        _ = registry.add(socketID: "1.1", app: "a", outbox: Outbox(), kick: kick)
+    @Test("endpoints(of: user) are the endpoints the connections were added with")
+    func userEndpointsAreTheConnections() {
+        var registry = Registry()
+        let kick = Probe()
+        _ = registry.add(socketID: "1.1", app: "a", endpoint: kick)
         _ = registry.signIn(socketID: "1.1", user: "u", watchlist: [])
-        #expect(registry.kicks(of: UserKey(app: "a", user: "u")).map(ObjectIdentifier.init) == [ObjectIdentifier(kick)])
+        #expect(registry.endpoints(of: UserKey(app: "a", user: "u")).map(ObjectIdentifier.init) == [ObjectIdentifier(kick)])
     }
 
-    @Test("watchers: the outboxes of the connections watching a user, per app")
+    @Test("watchers: the endpoints of the connections watching a user, per app")
     func watchers() {
-        var (registry, outboxes) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("2.1", "b"))
+        var (registry, endpoints) = makeRegistry(("1.1", "a"), ("1.2", "a"), ("2.1", "b"))
         #expect(!registry.hasWatchers(app: "a"))
         _ = registry.signIn(socketID: "1.1", user: "u1", watchlist: ["w", "x"])
         _ = registry.signIn(socketID: "1.2", user: "u2", watchlist: ["w"])
         _ = registry.signIn(socketID: "2.1", user: "u3", watchlist: [])
         #expect(registry.hasWatchers(app: "a"))
         #expect(!registry.hasWatchers(app: "b"))
-        #expect(ids(registry.watcherOutboxes(of: UserKey(app: "a", user: "w"))) == ids([outboxes["1.1"]!, outboxes["1.2"]!]))
-        #expect(ids(registry.watcherOutboxes(of: UserKey(app: "a", user: "x"))) == ids([outboxes["1.1"]!]))
-        #expect(registry.watcherOutboxes(of: UserKey(app: "b", user: "w")).isEmpty)
-        #expect(registry.watcherOutboxes(of: UserKey(app: "a", user: "u1")).isEmpty)
+        #expect(ids(registry.watcherEndpoints(of: UserKey(app: "a", user: "w"))) == ids([endpoints["1.1"]!, endpoints["1.2"]!]))
+        #expect(ids(registry.watcherEndpoints(of: UserKey(app: "a", user: "x"))) == ids([endpoints["1.1"]!]))
+        #expect(registry.watcherEndpoints(of: UserKey(app: "b", user: "w")).isEmpty)
+        #expect(registry.watcherEndpoints(of: UserKey(app: "a", user: "u1")).isEmpty)
 
         _ = registry.remove(socketID: "1.1")
-        #expect(ids(registry.watcherOutboxes(of: UserKey(app: "a", user: "w"))) == ids([outboxes["1.2"]!]))
-        #expect(registry.watcherOutboxes(of: UserKey(app: "a", user: "x")).isEmpty)
+        #expect(ids(registry.watcherEndpoints(of: UserKey(app: "a", user: "w"))) == ids([endpoints["1.2"]!]))
+        #expect(registry.watcherEndpoints(of: UserKey(app: "a", user: "x")).isEmpty)
         #expect(registry.watchers[UserKey(app: "a", user: "x")] == nil)
         _ = registry.remove(socketID: "1.2")
         #expect(!registry.hasWatchers(app: "a"))
@@ -286,7 +290,7 @@ struct PusherRegistryTests {
         _ = registry.signIn(socketID: "1.2", user: "u", watchlist: ["w1"])
 
         let removal = registry.remove(socketID: "1.1")
-        #expect(removal == PusherRegistry.Removal(
+        #expect(removal == Registry.Removal(
             channels: ["presence-a", "presence-b", "private-c", "zeta"].map { ChannelKey(app: "a", channel: $0) },
             members: [MemberKey(app: "a", channel: "presence-a", user: "u"), MemberKey(app: "a", channel: "presence-b", user: "u")],
             user: UserKey(app: "a", user: "u"),
@@ -317,8 +321,8 @@ struct PusherRegistryTests {
 
     @Test("SharedRegistry hands out one registry under its lock")
     func sharedRegistry() {
-        let shared = SharedRegistry()
-        let added = shared.withLock { $0.add(socketID: "1.1", app: "a", outbox: Outbox()) }
+        let shared = LockedRegistry<Probe>()
+        let added = shared.withLock { $0.add(socketID: "1.1", app: "a", endpoint: Probe()) }
         #expect(added)
         let subscribed = shared.withLock { $0.subscribe(socketID: "1.1", channel: "c") }
         #expect(subscribed == .subscribed(member: nil))

@@ -2,22 +2,12 @@ import BrokerCore
 import FleetCore
 import FleetNode
 import Foundation
-import HummingbirdWebSocket
 import NIOCore
 import PusherCore
-import Synchronization
 
-/// One Pusher connection after `connection_established`: its messages, its timers (activity,
-/// sign-in deadline) and a kick from outside, whichever ends it first.
-struct PusherSession: Sendable {
-    let socketID: String
-    let app: PusherApp
-    let outbox: Outbox
-    let kick: Kick
-    let node: NodeService
-    let writer: PusherWriter
-    let configuration: PusherProtocol.Configuration
-
+/// The messages of one Pusher connection, handled on its event loop in the order they came;
+/// what needs the broker runs in a command's task (``PusherSocketSession/run(_:)``).
+extension PusherSocketSession {
     /// Largest `user_info` of a presence member, in bytes of JSON.
     static let maxUserInfoBytes = 1024
     /// Longest presence user id, in characters.
@@ -25,132 +15,32 @@ struct PusherSession: Sendable {
     /// Most user ids in a sign-in's watchlist.
     static let maxWatchlist = 100
 
-    private var keys: PusherKeys { writer.keys }
-
-    /// How one of the connection's tasks ended.
-    private enum Ending: Sendable {
-        /// The client closed the connection (or it broke).
-        case clientLeft
-        /// The server ends it.
-        case close(PusherClose)
-        /// Nothing to do (a timer that found the client in order, a cancelled wait).
-        case nothing
-        /// The WebSocket layer refused a message: too large, text that is not UTF-8, a broken
-        /// sequence of fragments.
-        case refused(any Error)
-    }
-
-    /// Serves the connection until the client leaves (nil) or the server ends it. Throws the
-    /// WebSocket layer's error when it refuses a message, so that its close code (1009, 1007,
-    /// 1002) is the one that goes out.
-    func run(_ inbound: ClientMessages) async throws -> PusherClose? {
-        let activity = Activity()
-        let ending = await withTaskGroup(of: Ending.self) { group in
-            group.addTask {
-                do {
-                    try await self.receive(inbound, activity: activity)
-                    return .clientLeft
-                } catch let close as PusherClose {
-                    return .close(close)
-                } catch {
-                    return .refused(error)
-                }
-            }
-            group.addTask { await self.kick.wait().map(Ending.close) ?? .nothing }
-            group.addTask { await self.watchActivity(activity).map(Ending.close) ?? .nothing }
-            if app.requireSignin {
-                group.addTask {
-                    try? await Task.sleep(for: .seconds(app.signinTimeout))
-                    if Task.isCancelled { return .nothing }
-                    let signedIn = writer.registry.withLock { $0.connection(socketID)?.user != nil }
-                    return signedIn ? .nothing : .close(.signinTimeout(app.signinTimeout))
-                }
-            }
-            defer { group.cancelAll() }
-            while let ending = await group.next() {
-                if case .nothing = ending { continue }
-                return ending
-            }
-            return Ending.clientLeft
+    /// One message, once no command waits. On the loop.
+    func handle(_ inbound: PusherSessionStateMachine.Inbound) {
+        guard let socket, !socket.isClosing, machine.phase == .open else { return }
+        guard inbound.isText else {
+            return send(PusherFrame.error(4300, "Binary messages are not supported: send JSON text"))
         }
-        switch ending {
-        case .close(let close): return close
-        case .refused(let error): throw error
-        case .clientLeft, .nothing: return nil
+        let text = String(buffer: inbound.message)
+        node.received(text, from: socketID)
+        let now = Self.now()
+        let parsed = Result { () throws(PusherInbound.Malformed) in try PusherInbound(parsing: text) }
+        if case .success(let inbound) = parsed, inbound.event.hasPrefix("client-") {
+            return clientEvent(inbound, now: now)
         }
-    }
-
-    // MARK: Timers
-
-    /// The time of the client's last message.
-    final class Activity: Sendable {
-        private let last = Mutex(ContinuousClock.now)
-        func touch() { last.withLock { $0 = .now } }
-        var lastSeen: ContinuousClock.Instant { last.withLock { $0 } }
-    }
-
-    /// After `activity_timeout` of silence, pings the client; closes it (4201) if it stays
-    /// silent for the pong timeout.
-    private func watchActivity(_ activity: Activity) async -> PusherClose? {
-        let timeout = Duration.seconds(configuration.activityTimeout)
-        while !Task.isCancelled {
-            let idle = ContinuousClock.now - activity.lastSeen
-            if idle < timeout {
-                try? await Task.sleep(for: timeout - idle)
-                continue
+        // Everything else, malformed messages included, counts against one limit.
+        switch commands.admit(at: now) {
+        case .allowed:
+            switch parsed {
+            case .success(let inbound): command(inbound)
+            case .failure(let error): send(PusherFrame.error(4300, error.description))
             }
-            let pingedAt = ContinuousClock.now
-            outbox.send(ByteBuffer(string: PusherFrame.ping))
-            try? await Task.sleep(for: configuration.pongTimeout)
-            if Task.isCancelled { return nil }
-            if activity.lastSeen < pingedAt { return .pongTimeout }
+        case .limited:
+            send(PusherFrame.error(4301, "Too many messages: at most \(configuration.commandRate.formatted()) per second besides client events"))
+        case .abusive:
+            node.logger.notice("closing a Pusher connection that ignores the message rate limit", metadata: ["socket_id": "\(socketID)"])
+            perform(machine.serverCloses(.rateLimited))
         }
-        return nil
-    }
-
-    // MARK: Messages
-
-    private func receive(_ inbound: ClientMessages, activity: Activity) async throws {
-        var limiter = RateLimiter(rate: app.clientEventRate, now: 0)
-        var commands = RateLimiter(rate: configuration.commandRate, now: 0)
-        let start = ContinuousClock.now
-        do {
-            for try await message in inbound {
-                activity.touch()
-                guard case .text(let text) = message else {
-                    send(PusherFrame.error(4300, "Binary messages are not supported: send JSON text"))
-                    continue
-                }
-                node.received(text, from: socketID)
-                let elapsed = ContinuousClock.now - start
-                let now = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-                let parsed = Result { () throws(PusherInbound.Malformed) in try PusherInbound(parsing: text) }
-                if case .success(let inbound) = parsed, inbound.event.hasPrefix("client-") {
-                    await clientEvent(inbound, limiter: &limiter, now: now)
-                    continue
-                }
-                // Everything else, malformed messages included, counts against one limit.
-                switch commands.admit(at: now) {
-                case .allowed:
-                    switch parsed {
-                    case .success(let inbound): await command(inbound)
-                    case .failure(let error): send(PusherFrame.error(4300, error.description))
-                    }
-                case .limited:
-                    send(PusherFrame.error(4301, "Too many messages: at most \(configuration.commandRate.formatted()) per second besides client events"))
-                case .abusive:
-                    node.logger.notice("closing a Pusher connection that ignores the message rate limit", metadata: ["socket_id": "\(socketID)"])
-                    throw PusherClose.rateLimited
-                }
-            }
-        } catch {
-            node.logger.debug("pusher connection ended", metadata: ["socket_id": "\(socketID)", "error": "\(error)"])
-            throw error
-        }
-    }
-
-    private func send(_ frame: String) {
-        outbox.send(ByteBuffer(string: frame))
     }
 
     /// The live nodes, this one included even before its first heartbeat is read back.
@@ -163,18 +53,18 @@ struct PusherSession: Sendable {
         text.count > 64 ? String(text.prefix(64)) + "…" : text
     }
 
-    private func command(_ message: PusherInbound) async {
+    private func command(_ message: PusherInbound) {
         switch message.event {
         case "pusher:ping":
             send(PusherFrame.pong)
         case "pusher:pong":
             break
         case "pusher:subscribe":
-            await subscribe(message)
+            subscribe(message)
         case "pusher:unsubscribe":
             unsubscribe(message)
         case "pusher:signin":
-            await signIn(message)
+            signIn(message)
         default:
             send(PusherFrame.error(4300, "Unknown event \(Self.shortened(message.event)): client events start with client-"))
         }
@@ -182,7 +72,10 @@ struct PusherSession: Sendable {
 
     // MARK: Subscriptions
 
-    private func subscribe(_ message: PusherInbound) async {
+    /// Checks the subscription and records it on the loop; then, in a command's task, waits
+    /// until the broker has it (the channel's topic, the presence member) to answer.
+    private func subscribe(_ message: PusherInbound) {
+        guard let app else { return }
         guard let data = message.dataObject() else {
             return send(PusherFrame.error(4300, "pusher:subscribe needs a data object with a channel"))
         }
@@ -210,7 +103,7 @@ struct PusherSession: Sendable {
         case .public, .private, .privateEncrypted:
             break
         case .serverToUser(let user):
-            let signedIn = writer.registry.withLock { $0.connection(socketID)?.user }
+            let signedIn = registry.withLock { $0.connection(socketID)?.user }
             guard signedIn == user else {
                 return refuse("AuthError", "Only a connection signed in as user \(user) may subscribe to \(name)", 403)
             }
@@ -230,9 +123,8 @@ struct PusherSession: Sendable {
                 return refuse("AuthError", "Invalid signature: expected HMAC-SHA256 of \"\(text)\" with the app's secret", 401)
             }
         }
-        let key = ChannelKey(app: app.id, channel: name)
         let limit = configuration.maxChannelsPerConnection
-        let result = writer.registry.withLock { registry -> PusherRegistry.Subscription? in
+        let result = registry.withLock { registry -> PusherRegistry<PusherEndpoint>.Subscription? in
             if limit > 0, let channels = registry.connection(socketID)?.channels, channels.count >= limit, !channels.contains(name) { return nil }
             return registry.subscribe(socketID: socketID, channel: name, member: member)
         }
@@ -249,6 +141,19 @@ struct PusherSession: Sendable {
         case .subscribed(let joined):
             memberKey = joined
             if let joined { writer.noteJoiner(socketID, of: joined) }
+        }
+        run { [memberKey] session in
+            await session.confirmSubscription(channel, name: name, member: memberKey)
+        }
+    }
+
+    /// Waits until the broker has the subscription, then answers it (and a cache channel's
+    /// last event). In a command's task.
+    private func confirmSubscription(_ channel: PusherChannel, name: String, member memberKey: MemberKey?) async {
+        guard let app else { return }
+        let key = ChannelKey(app: app.id, channel: name)
+        func refuse(_ type: String, _ error: String, _ status: Int) {
+            send(PusherFrame.subscriptionError(channel: name, type: type, error: error, status: status))
         }
         var outcome = await writer.sync(.channel(key))
         if outcome == .done, let memberKey { outcome = await writer.sync(.member(memberKey)) }
@@ -286,7 +191,7 @@ struct PusherSession: Sendable {
     /// The member a presence subscription adds: from `channel_data`, or the signed-in user.
     private func presenceMember(channelData: String?) throws -> (user: String, info: String) {
         guard let channelData else {
-            let user = writer.registry.withLock { $0.connection(socketID)?.user }
+            let user = registry.withLock { $0.connection(socketID)?.user }
             guard let user else {
                 throw SubscriptionRefusal(type: "InvalidData", error: "Presence channels need channel_data with a user_id, or a signed-in user", status: 400)
             }
@@ -320,14 +225,18 @@ struct PusherSession: Sendable {
 
     /// Unsubscribes from `name`, and has the writer bring the broker in step.
     private func leave(_ name: String) {
-        let removed = writer.registry.withLock { $0.unsubscribe(socketID: socketID, channel: name) }
+        guard let app else { return }
+        let removed = registry.withLock { $0.unsubscribe(socketID: socketID, channel: name) }
         guard removed.wasSubscribed else { return }
         writer.enqueue([.channel(ChannelKey(app: app.id, channel: name))] + (removed.member.map { [PusherWriter.Item.member($0)] } ?? []))
     }
 
     // MARK: Sign-in
 
-    private func signIn(_ message: PusherInbound) async {
+    /// Checks the sign-in and records it on the loop; then, in a command's task, waits until
+    /// the broker has the user (and the watchlist's topic) to answer.
+    private func signIn(_ message: PusherInbound) {
+        guard let app else { return }
         guard let data = message.dataObject(), case .string(let auth)? = data["auth"], case .string(let userData)? = data["user_data"] else {
             return send(PusherFrame.error(4300, "pusher:signin needs data.auth and data.user_data strings"))
         }
@@ -344,10 +253,18 @@ struct PusherSession: Sendable {
                 return send(PusherFrame.error(4009, "watchlist must be at most \(Self.maxWatchlist) user id strings"))
             }
         }
-        let result = writer.registry.withLock { $0.signIn(socketID: socketID, user: user, watchlist: watchlist) }
+        let result = registry.withLock { $0.signIn(socketID: socketID, user: user, watchlist: watchlist) }
         guard case .signedIn(let key) = result else {
             return send(PusherFrame.error(4009, "This connection is already signed in"))
         }
+        machine.signedIn()
+        run { [watchlist] session in await session.confirmSignIn(key, userData: userData, watchlist: watchlist) }
+    }
+
+    /// Waits until the broker has the signed-in user, answers, then tells the watchlist's
+    /// statuses. In a command's task.
+    private func confirmSignIn(_ key: UserKey, userData: String, watchlist: [String]) async {
+        guard let app else { return }
         _ = await writer.sync(.user(key))
         if !watchlist.isEmpty { _ = await writer.sync(.userStatus(app.id)) }
         send(PusherFrame.signinSuccess(userData: userData))
@@ -366,7 +283,9 @@ struct PusherSession: Sendable {
 
     // MARK: Client events
 
-    private func clientEvent(_ message: PusherInbound, limiter: inout RateLimiter, now: Double) async {
+    /// Checks a client event on the loop, then publishes it in a command's task.
+    private func clientEvent(_ message: PusherInbound, now: Double) {
+        guard let app else { return }
         guard app.enableClientMessages else {
             return send(PusherFrame.error(4009, "Client events are disabled for this app"))
         }
@@ -376,14 +295,14 @@ struct PusherSession: Sendable {
         guard channel.allowsClientEvents else {
             return send(PusherFrame.error(4009, "Client events are only allowed on private and presence channels, not on \(name)"))
         }
-        let user: String?? = writer.registry.withLock { registry in
+        let user: String?? = registry.withLock { registry in
             guard let connection = registry.connection(socketID), connection.channels.contains(name) else { return .none }
             return .some(connection.presence[name])
         }
         guard let user else {
             return send(PusherFrame.error(4009, "Subscribe to \(name) before sending client events on it"))
         }
-        switch limiter.admit(at: now) {
+        switch clientEvents.admit(at: now) {
         case .allowed: break
         case .limited, .abusive:
             return send(PusherFrame.error(4301, "Client event rejected: more than \(app.clientEventRate.formatted()) per second"))
@@ -402,15 +321,19 @@ struct PusherSession: Sendable {
             return send(PusherFrame.error(4302, "Client event data is \(size) bytes: at most \(app.maxEventPayloadKB) KB"))
         }
         let frame = PusherFrame.event(message.event, channel: name, data: data, userID: user)
-        do {
-            if channel.isCache {
-                _ = try await node.broker.execute(.set(key: keys.cache(app: app.id, channel: name), value: frame, ttl: PusherWriter.cacheTTL))
+        let cache = channel.isCache ? keys.cache(app: app.id, channel: name) : nil
+        let topic = keys.channelTopic(app: app.id, channel: name)
+        let bus = PusherBusMessage(frame: frame, excluding: socketID).encoded
+        run { session in
+            let broker = session.node.broker
+            do {
+                if let cache {
+                    _ = try await broker.execute(.set(key: cache, value: frame, ttl: PusherWriter.cacheTTL))
+                }
+                try await broker.publish(bus, to: topic)
+            } catch {
+                session.send(PusherFrame.error(4200, "Client event not delivered: the broker is unavailable"))
             }
-            try await node.broker.publish(
-                PusherBusMessage(frame: frame, excluding: socketID).encoded, to: keys.channelTopic(app: app.id, channel: name)
-            )
-        } catch {
-            send(PusherFrame.error(4200, "Client event not delivered: the broker is unavailable"))
         }
     }
 }
