@@ -191,15 +191,17 @@ struct NativeProtocolTests {
     @Test("heartbeat: a client that answers no pings is closed after the timeout and its bindings go")
     func heartbeatTimeout() async throws {
         try await withFleet(.redis, nodes: 1, gateways: 1, configure: {
-            $0.webSocketPingInterval = .milliseconds(200)
-            $0.webSocketTimeout = .milliseconds(400)
+            // A ping every second: the client that answers must do so within a second, which
+            // a loaded test machine allows (at 200 ms a stalled test process missed it).
+            $0.webSocketPingInterval = .seconds(1)
+            $0.webSocketTimeout = .seconds(2)
         }) { fleet in
             let keys = FleetKeys(prefix: fleet.prefix)
             let (live, _) = try await fleet.connect(node: 0)
             let silent = try await IdleWebSocket.open(port: fleet.nodePorts[0])
             let ids = try await fleet.get("event=get_Ids").union("get_Ids")
             #expect(ids.count == 2)
-            try await eventually(within: .seconds(3), "the silent client is closed and forgotten") {
+            try await eventually(within: .seconds(6), "the silent client is closed and forgotten") {
                 try await fleet.get("event=getConnectionCount").total("getConnectionCount") == 1
             }
             #expect(await silent.waitUntilClosed(seconds: 2))
