@@ -97,10 +97,14 @@ run:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
 	"$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" serve $(ARGS)
 
-## Run the package-benchmark suite in Benchmarks/ with REDIS_URL set.
+## Run the package-benchmark suite in Benchmarks/ with REDIS_URL set, then check the node's
+## write path against its allocation thresholds (Benchmarks/Thresholds): a regression fails.
+## After a deliberate change: cd Benchmarks && swift package --allow-writing-to-package-directory
+##   benchmark thresholds update --target FleetBenchmarks --metric mallocCountTotal
 bench: deps
 	@test -f Benchmarks/Package.swift || { echo "bench: no Benchmarks/Package.swift yet" >&2; exit 1; }
 	cd Benchmarks && ../scripts/with-redis.sh $(SWIFT) package benchmark $(BENCH_ARGS)
+	cd Benchmarks && $(SWIFT) package benchmark thresholds check --target FleetBenchmarks --metric mallocCountTotal
 
 ## The benchmarks, then redis-benchmark's PUBLISH runs against the same Redis.
 bench-compare: deps
