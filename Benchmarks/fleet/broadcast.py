@@ -8,6 +8,7 @@ Prints one line per round: time from sending the API request until the last conn
 received the message, and the API's reported count. Needs PyPI `websockets`.
 """
 import argparse
+import os
 import asyncio
 import json
 import time
@@ -34,12 +35,24 @@ def api(gateway, query):
         return json.loads(response.read())
 
 
+def server_cpu_seconds(pids):
+    """utime + stime of the server processes, in seconds (from /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("gateway")
     parser.add_argument("nodes", nargs="+")
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--events", type=int, default=50, help="broadcasts sent back to back for the CPU figure")
+    parser.add_argument("--pids", type=int, nargs="*", default=[], help="server PIDs whose CPU is counted")
     args = parser.parse_args()
 
     sockets = await open_all(args.nodes, args.connections)
@@ -55,7 +68,24 @@ async def main():
         reached = sum((await answer)["data"]["broadcast"].values())
         assert all(text == message for text in received), "a connection got something else"
         print(f"round {round_}: {len(received)} received in {elapsed * 1000:.1f} ms (API reported {reached})")
+    # Throughput and the servers' CPU per delivery: --events broadcasts back to back.
+    cpu0 = server_cpu_seconds(args.pids)
+    start = time.perf_counter()
+    sends = [loop.run_in_executor(None, api, args.gateway, f"event=broadcast&broadcast%5Bmsg%5D=burst-{i}") for i in range(args.events)]
+    await asyncio.gather(*(receive_count(ws, args.events) for ws in sockets))
+    elapsed = time.perf_counter() - start
+    await asyncio.gather(*sends)
+    deliveries = args.events * len(sockets)
+    line = f"throughput: {args.events} broadcasts to {len(sockets)} connections in {elapsed * 1000:.0f} ms: {deliveries / elapsed:.0f} deliveries/s"
+    if args.pids:
+        line += f"; server CPU {(server_cpu_seconds(args.pids) - cpu0) * 1e6 / deliveries:.1f} µs per delivery (nodes and gateway)"
+    print(line)
     await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+async def receive_count(ws, count):
+    for _ in range(count):
+        await ws.recv()
 
 
 asyncio.run(main())

@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -64,6 +65,16 @@ async def receive(ws, count):
         await ws.recv()
 
 
+def server_cpu_seconds(pids):
+    """utime + stime of the server processes, in seconds (from /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("gateway")
@@ -71,6 +82,7 @@ async def main():
     parser.add_argument("--connections", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--events", type=int, default=50)
+    parser.add_argument("--pids", type=int, nargs="*", default=[], help="server PIDs whose CPU is counted")
     args = parser.parse_args()
 
     sockets = await open_all(args.nodes, args.connections)
@@ -84,14 +96,18 @@ async def main():
         elapsed = time.perf_counter() - start
         await sent
         print(f"latency round {round_}: all {len(sockets)} received one event after {elapsed * 1000:.1f} ms")
+    cpu0 = server_cpu_seconds(args.pids)
     start = time.perf_counter()
     sends = [loop.run_in_executor(pool, trigger, args.gateway, "burst", str(i)) for i in range(args.events)]
     await asyncio.gather(*(receive(ws, args.events) for ws in sockets))
     elapsed = time.perf_counter() - start
     await asyncio.gather(*sends)
     deliveries = args.events * len(sockets)
-    print(f"throughput: {args.events} events to {len(sockets)} subscribers in {elapsed * 1000:.0f} ms: "
-          f"{args.events / elapsed:.0f} events/s, {deliveries / elapsed:.0f} deliveries/s")
+    line = (f"throughput: {args.events} events to {len(sockets)} subscribers in {elapsed * 1000:.0f} ms: "
+            f"{args.events / elapsed:.0f} events/s, {deliveries / elapsed:.0f} deliveries/s")
+    if args.pids:
+        line += f"; server CPU {(server_cpu_seconds(args.pids) - cpu0) * 1e6 / deliveries:.1f} µs per delivery (nodes and gateway)"
+    print(line)
     await asyncio.gather(*(ws.close() for ws in sockets))
 
 

@@ -4,6 +4,8 @@
 #   1. wrk on ?event=getConnectionCount (requests/s and latency percentiles);
 #   2. broadcast to 5,000 idle WebSocket connections (time until all received);
 #   3. Pusher: REST events to 5,000 subscribers of one channel (latency and events/s).
+# Steps 2 and 3 end with the same throughput run (50 messages back to back, the same Python
+# client) and the servers' CPU per delivery, so that Pusher compares with the native broadcast.
 #
 #   scripts/with-redis.sh Benchmarks/fleet/run.sh      (or: make bench-fleet)
 #
@@ -44,6 +46,6 @@ curl -s "http://127.0.0.1:$g/?event=getConnectionCount"; echo
 echo "--- wrk -t2 -c50 -d$DURATION --latency ?event=getConnectionCount"
 wrk -t2 -c50 -d"$DURATION" --latency "http://127.0.0.1:$g/?event=getConnectionCount"
 echo "--- broadcast to $CONNECTIONS idle connections"
-python3 Benchmarks/fleet/broadcast.py "http://127.0.0.1:$g" "ws://127.0.0.1:$n1/" "ws://127.0.0.1:$n2/" --connections "$CONNECTIONS"
+python3 Benchmarks/fleet/broadcast.py "http://127.0.0.1:$g" "ws://127.0.0.1:$n1/" "ws://127.0.0.1:$n2/" --connections "$CONNECTIONS" --pids "${pids[@]}"
 echo "--- Pusher: REST events to $CONNECTIONS subscribers of one channel"
-python3 Benchmarks/fleet/pusher.py "http://127.0.0.1:$g" "ws://127.0.0.1:$n1" "ws://127.0.0.1:$n2" --connections "$CONNECTIONS"
+python3 Benchmarks/fleet/pusher.py "http://127.0.0.1:$g" "ws://127.0.0.1:$n1" "ws://127.0.0.1:$n2" --connections "$CONNECTIONS" --pids "${pids[@]}"
