@@ -1,9 +1,10 @@
 import NIOCore
 import WebSocketCore
 
-/// A connection as the hub holds it: its `_id`, its WebSocket and the delivery shard of the
-/// socket's event loop. Everything written to it goes through that shard, so that the
-/// messages of every sender reach it in the hub's order.
+/// A socket as a delivery target (of the hub, or of a protocol's ``SocketDeliveries``): its
+/// connection's id, its WebSocket and the delivery shard of the socket's event loop.
+/// Everything written to it goes through that shard, so that the messages of every sender
+/// reach it in the order they were queued.
 public final class HubSocket: @unchecked Sendable {
     public let id: String
     let socket: ServerWebSocket

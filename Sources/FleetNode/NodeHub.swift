@@ -31,8 +31,6 @@ public final class NodeHub: Sendable {
     private struct State {
         var registry = ConnectionRegistry()
         var sockets: [String: HubSocket] = [:]
-        /// One delivery shard per event loop that holds sockets.
-        var shards: [ObjectIdentifier: DeliveryShard] = [:]
         /// Session token of each live connection that has one, and the other way round.
         var tokens: [String: String] = [:]
         var liveByToken: [String: String] = [:]
@@ -66,7 +64,8 @@ public final class NodeHub: Sendable {
     private let onRecord: @Sendable (Recording) -> Bool
     private let onDiscard: @Sendable (String) -> Void
     private let awayTTL: Duration
-    private let meter: SocketMeter?
+    /// The delivery shard of each event loop that holds sockets.
+    private let deliveries: SocketDeliveries
     /// Milliseconds since 1970 when the hub started.
     public let startedAt = epochMilliseconds()
     private let messagesSent = Atomic<Int>(0)
@@ -93,7 +92,7 @@ public final class NodeHub: Sendable {
         meter: SocketMeter? = nil
     ) {
         self.nodeID = nodeID
-        self.meter = meter
+        self.deliveries = SocketDeliveries(meter: meter)
         self.awayTTL = awayTTL
         self.onChange = onChange
         self.onRecord = onRecord
@@ -114,13 +113,7 @@ public final class NodeHub: Sendable {
     ) -> HubSocket? {
         state.withLock { state -> HubSocket? in
             guard state.registry.add(connectionID) else { return nil }
-            let loop = socket.eventLoop
-            let shard = state.shards[ObjectIdentifier(loop)] ?? {
-                let shard = DeliveryShard(eventLoop: loop, meter: meter)
-                state.shards[ObjectIdentifier(loop)] = shard
-                return shard
-            }()
-            let hubSocket = HubSocket(id: connectionID, socket: socket, shard: shard)
+            let hubSocket = deliveries.target(id: connectionID, socket: socket)
             if let sessionToken {
                 state.tokens[connectionID] = sessionToken
                 state.liveByToken[sessionToken] = connectionID
@@ -441,8 +434,8 @@ public final class NodeHub: Sendable {
         var delivered = 0
         if !connections.isEmpty {
             let frame = WebSocketFrames.text(message)
-            // Sockets by shard: a node has a handful of event loops, so a short list.
-            var batches: [(shard: DeliveryShard, sockets: [HubSocket])] = []
+            var targets: [HubSocket] = []
+            targets.reserveCapacity(connections.count)
             for connectionID in connections {
                 guard let socket = state.sockets[connectionID] else { continue }
                 delivered += 1
@@ -453,13 +446,9 @@ public final class NodeHub: Sendable {
                     state.holding[connectionID]!.append((frame, payload))
                     continue
                 }
-                if let index = batches.firstIndex(where: { $0.shard === socket.shard }) {
-                    batches[index].sockets.append(socket)
-                } else {
-                    batches.append((socket.shard, [socket]))
-                }
+                targets.append(socket)
             }
-            for batch in batches { batch.shard.enqueue(.frame(frame, payload: payload, batch.sockets)) }
+            deliveries.send(frame, payload: payload, to: targets)
         }
         if !recipients.isEmpty {
             let buffer = ByteBuffer(string: message)
