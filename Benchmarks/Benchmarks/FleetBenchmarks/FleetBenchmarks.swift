@@ -68,4 +68,6 @@ let benchmarks: @Sendable () -> Void = {
     }
     _ = drainers
     _ = awayDrainers
+
+    busCodecBenchmarks()
 }
