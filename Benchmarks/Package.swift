@@ -40,6 +40,7 @@ let package = Package(
         .executableTarget(
             name: "FleetBenchmarks",
             dependencies: [
+                .product(name: "BrokerCore", package: "wscenter"),
                 .product(name: "FleetCore", package: "wscenter"),
                 .product(name: "FleetNode", package: "wscenter"),
                 .product(name: "WebSocketCore", package: "wscenter"),

@@ -43,6 +43,15 @@ public protocol Broker: Sendable {
     /// subscription is active again, but state written while disconnected may be lost:
     /// owners re-publish what they own.
     func events() -> AsyncStream<BrokerEvent>
+
+    /// Where this broker's own I/O runs, when that is one thread: a task that prefers it
+    /// (`withTaskExecutorPreference`) publishes, receives its subscriptions' messages and
+    /// resumes without changing threads. Nil when there is no such place (the default).
+    var preferredTaskExecutor: (any TaskExecutor)? { get }
+}
+
+extension Broker {
+    public var preferredTaskExecutor: (any TaskExecutor)? { nil }
 }
 
 /// What happens to the broker's link to its backing store.

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// A call sent over the broker: whoever handles it answers on `replyTo` with the same `id`.
@@ -60,19 +59,39 @@ public struct BrokerReply: Sendable, Hashable {
 /// The framing of requests and replies: a tag line, two header lines, the body.
 enum Envelope {
     static func encode(_ tag: String, _ first: String, _ second: String, _ body: String) throws -> String {
-        guard !first.contains("\n"), !second.contains("\n") else {
+        guard !first.utf8.contains(newline), !second.utf8.contains(newline) else {
             throw BrokerError(.invalidArgument, "a request id, reply channel or responder may not contain a line break")
         }
-        return tag + "\n" + first + "\n" + second + "\n" + body
+        var text = ""
+        text.reserveCapacity(tag.utf8.count + first.utf8.count + second.utf8.count + body.utf8.count + 3)
+        text += tag
+        text += "\n"
+        text += first
+        text += "\n"
+        text += second
+        text += "\n"
+        text += body
+        return text
     }
 
+    /// Splits at the first three line feeds (bytes: a body may hold any text).
     static func decode(_ tag: String, _ payload: String) throws -> (String, String, String) {
-        let parts = payload.split(separator: "\n", maxSplits: 3, omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == tag else {
+        let utf8 = payload.utf8
+        guard let afterTag = utf8.firstIndex(of: newline),
+            utf8[..<afterTag].elementsEqual(tag.utf8),
+            let afterFirst = utf8[utf8.index(after: afterTag)...].firstIndex(of: newline),
+            let afterSecond = utf8[utf8.index(after: afterFirst)...].firstIndex(of: newline)
+        else {
             throw BrokerError(.invalidArgument, "not a \(tag) message: \(payload.prefix(40))")
         }
-        return (String(parts[1]), String(parts[2]), String(parts[3]))
+        return (
+            String(payload[utf8.index(after: afterTag)..<afterFirst]),
+            String(payload[utf8.index(after: afterFirst)..<afterSecond]),
+            String(payload[utf8.index(after: afterSecond)...])
+        )
     }
+
+    private static let newline = UInt8(ascii: "\n")
 }
 
 /// What came back for one request before its deadline.
@@ -86,6 +105,10 @@ public struct BrokerResponses: Sendable {
 /// Publishes requests and gathers their replies: one reply channel per requester,
 /// replies matched by correlation id, collection bounded by a deadline.
 ///
+/// A request costs one entry in a table and one continuation: replies are matched to it
+/// where they arrive, and the deadlines of all requests are kept by one sweeper in
+/// ``run()`` (no task, stream or timer per request).
+///
 /// ```swift
 /// let requester = try await BrokerRequester.start(broker: broker, replyChannel: "wsc:reply:gw1")
 /// group.addTask { await requester.run() }
@@ -95,7 +118,7 @@ public final class BrokerRequester: Sendable {
     private let broker: any Broker
     private let replyChannel: String
     private let subscription: BrokerSubscription
-    private let waiting = Mutex<[String: AsyncStream<BrokerReply>.Continuation]>([:])
+    private let table = Mutex(PendingTable())
 
     private init(broker: any Broker, replyChannel: String, subscription: BrokerSubscription) {
         self.broker = broker
@@ -103,22 +126,27 @@ public final class BrokerRequester: Sendable {
         self.subscription = subscription
     }
 
-    /// Subscribes to `replyChannel`; replies are received once ``run()`` is running.
+    /// Subscribes to `replyChannel`; replies are received, and deadlines kept, once ``run()``
+    /// is running.
     public static func start(broker: any Broker, replyChannel: String) async throws -> BrokerRequester {
         let subscription = try await broker.subscribe(to: [replyChannel])
         return BrokerRequester(broker: broker, replyChannel: replyChannel, subscription: subscription)
     }
 
-    /// Routes replies to their requests until the calling task is cancelled.
+    /// Routes replies to their requests and ends the requests whose deadline passed, until
+    /// the calling task is cancelled.
     public func run() async {
-        await withTaskCancellationHandler {
-            for await message in subscription {
-                guard let reply = try? BrokerReply(decoding: message.payload) else { continue }
-                let continuation = waiting.withLock { $0[reply.id] }
-                continuation?.yield(reply)
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.sweep() }
+            await withTaskCancellationHandler {
+                for await message in subscription {
+                    guard let reply = try? BrokerReply(decoding: message.payload) else { continue }
+                    table.withLock { $0.deliver(reply) }?.resume()
+                }
+            } onCancel: {
+                subscription.cancel()
             }
-        } onCancel: {
-            subscription.cancel()
+            group.cancelAll()
         }
     }
 
@@ -131,7 +159,7 @@ public final class BrokerRequester: Sendable {
         expecting count: Int,
         timeout: Duration
     ) async throws -> BrokerResponses {
-        try await request(body, on: channel, timeout: timeout) { replies, _ in replies.count >= count }
+        try await request(body, on: channel, timeout: timeout, expecting: .count(count))
     }
 
     /// Publishes `body` on `channel` and collects one reply from each of `responders` (others
@@ -142,47 +170,234 @@ public final class BrokerRequester: Sendable {
         awaiting responders: Set<String>,
         timeout: Duration
     ) async throws -> BrokerResponses {
-        try await request(body, on: channel, timeout: timeout, accepting: { responders.contains($0) }) { _, heard in
-            heard.isSuperset(of: responders)
-        }
+        try await request(body, on: channel, timeout: timeout, expecting: .responders(responders))
     }
 
     private func request(
         _ body: String,
         on channel: String,
         timeout: Duration,
-        accepting accept: @escaping (String) -> Bool = { _ in true },
-        isComplete: @escaping ([BrokerReply], Set<String>) -> Bool
+        expecting expected: PendingTable.Expected
     ) async throws -> BrokerResponses {
-        let id = UUID().uuidString
-        let (stream, continuation) = AsyncStream.makeStream(of: BrokerReply.self)
-        waiting.withLock { $0[id] = continuation }
-        defer {
-            waiting.withLock { _ = $0.removeValue(forKey: id) }
-            continuation.finish()
+        if expected.isSatisfied(by: []) {
+            try await broker.publish(try BrokerRequest(id: Self.makeID(), replyTo: replyChannel, body: body).encoded(), to: channel)
+            return BrokerResponses(replies: [], isComplete: true)
         }
-        let request = BrokerRequest(id: id, replyTo: replyChannel, body: body)
-        try await broker.publish(try request.encoded(), to: channel)
-        guard !isComplete([], []) else { return BrokerResponses(replies: [], isComplete: true) }
-
-        return await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                continuation.finish()
+        let id = Self.makeID()
+        let encoded = try BrokerRequest(id: id, replyTo: replyChannel, body: body).encoded()
+        // Registered before it is published: a reply may come back before `publish` returns.
+        let sweeperToWake = table.withLock { $0.add(id, expected, deadline: .now + timeout) }
+        sweeperToWake?.resume()
+        do {
+            try await broker.publish(encoded, to: channel)
+        } catch {
+            table.withLock { $0.remove(id) }
+            throw error
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let over = table.withLock { $0.wait(id, continuation) }
+                if over { continuation.resume() }
             }
-            var replies: [BrokerReply] = []
-            var responders = Set<String>()
-            var complete = false
-            for await reply in stream where accept(reply.from) && responders.insert(reply.from).inserted {
-                replies.append(reply)
-                if isComplete(replies, responders) {
-                    complete = true
-                    break
+        } onCancel: {
+            table.withLock { $0.end(id) }?.resume()
+        }
+        // What came until now: replies routed before this task runs again count, as they
+        // would had it been waiting for them.
+        return table.withLock { $0.take(id) }
+    }
+
+    /// Ends the requests whose deadline has passed, with what they have; sleeps until the
+    /// next deadline (at most `tick` at a time, so that a shorter one added meanwhile is late
+    /// by less than that), or until a request is added when none is pending.
+    private func sweep() async {
+        let tick = Duration.milliseconds(5)
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let (expired, next) = table.withLock { $0.expire(at: now) }
+            for request in expired { request.resume() }
+            if let next {
+                try? await Task.sleep(until: min(next, now + tick), clock: .continuous)
+            } else {
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                        if !table.withLock({ $0.park(continuation) }) { continuation.resume() }
+                    }
+                } onCancel: {
+                    table.withLock { $0.unpark() }?.resume()
                 }
             }
-            group.cancelAll()
-            return BrokerResponses(replies: replies, isComplete: complete)
         }
+        let remaining = table.withLock { $0.endAll() }
+        for request in remaining { request.resume() }
+    }
+
+    /// A correlation id in the shape of a UUID (random, 122 bits), made without Foundation.
+    static func makeID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        let digits: [UInt8] = Array("0123456789ABCDEF".utf8)
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            var position = 0
+            func put(_ value: UInt64, from shift: Int, count: Int) {
+                for index in 0..<count {
+                    buffer[position] = digits[Int((value >> UInt64(shift - 4 * index)) & 0xF)]
+                    position += 1
+                }
+            }
+            func dash() {
+                buffer[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            // xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx (version 4, variant 10)
+            let versioned = (high & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
+            let variant = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+            put(versioned, from: 60, count: 8)
+            dash()
+            put(versioned, from: 28, count: 4)
+            dash()
+            put(versioned, from: 12, count: 4)
+            dash()
+            put(variant, from: 60, count: 4)
+            dash()
+            put(variant, from: 44, count: 12)
+            return position
+        }
+    }
+}
+
+/// The requests waiting for replies, under the requester's lock. Methods return the
+/// continuations to resume; the caller resumes them after the lock is released.
+struct PendingTable: ~Copyable {
+    enum Expected: Sendable {
+        case count(Int)
+        case responders(Set<String>)
+
+        func accepts(_ responder: String) -> Bool {
+            if case .responders(let responders) = self { return responders.contains(responder) }
+            return true
+        }
+
+        func isSatisfied(by heard: Set<String>) -> Bool {
+            switch self {
+            case .count(let count): heard.count >= count
+            case .responders(let responders): heard.isSuperset(of: responders)
+            }
+        }
+    }
+
+    private enum Phase {
+        /// Collecting, its caller waiting (or about to).
+        case open
+        /// Every expected responder answered: later replies are ignored.
+        case complete
+        /// Its deadline passed or its caller was cancelled: its caller is resumed, and replies
+        /// that arrive before the caller takes them still count.
+        case ended
+    }
+
+    private struct Entry {
+        var expected: Expected
+        var deadline: ContinuousClock.Instant
+        var phase = Phase.open
+        var replies: [BrokerReply] = []
+        var heard: Set<String> = []
+        var caller: CheckedContinuation<Void, Never>?
+    }
+
+    private var entries: [String: Entry] = [:]
+    private var sweeper: CheckedContinuation<Void, Never>?
+    private var sweeperStopped = false
+
+    /// Adds a request. - Returns: the parked sweeper, to wake.
+    mutating func add(_ id: String, _ expected: Expected, deadline: ContinuousClock.Instant) -> CheckedContinuation<Void, Never>? {
+        entries[id] = Entry(expected: expected, deadline: deadline)
+        defer { sweeper = nil }
+        return sweeper
+    }
+
+    mutating func remove(_ id: String) {
+        entries[id] = nil
+    }
+
+    /// The caller of `id` waits. - Returns: true when it must not (the request is over).
+    mutating func wait(_ id: String, _ caller: CheckedContinuation<Void, Never>) -> Bool {
+        guard let entry = entries[id], entry.phase == .open else { return true }
+        if sweeperStopped {
+            // Nobody keeps its deadline (nor receives its replies) any more.
+            entries[id]?.phase = .ended
+            return true
+        }
+        entries[id]?.caller = caller
+        return false
+    }
+
+    /// Removes request `id`. - Returns: its replies.
+    mutating func take(_ id: String) -> BrokerResponses {
+        let entry = entries.removeValue(forKey: id)
+        return BrokerResponses(replies: entry?.replies ?? [], isComplete: entry?.phase == .complete)
+    }
+
+    /// Records a reply. - Returns: the caller to resume when it completed the request.
+    mutating func deliver(_ reply: BrokerReply) -> CheckedContinuation<Void, Never>? {
+        guard var entry = entries[reply.id], entry.phase != .complete, entry.expected.accepts(reply.from) else { return nil }
+        guard entry.heard.insert(reply.from).inserted else { return nil }
+        entries[reply.id] = nil  // unique storage: the append does not copy
+        entry.replies.append(reply)
+        var caller: CheckedContinuation<Void, Never>?
+        if entry.expected.isSatisfied(by: entry.heard) {
+            if entry.phase == .open { caller = entry.caller }
+            entry.phase = .complete
+            entry.caller = nil
+        }
+        entries[reply.id] = entry
+        return caller
+    }
+
+    /// Ends request `id` with what it has (its deadline passed, or its caller was cancelled).
+    /// - Returns: the caller to resume.
+    mutating func end(_ id: String) -> CheckedContinuation<Void, Never>? {
+        guard var entry = entries[id], entry.phase == .open else { return nil }
+        let caller = entry.caller
+        entry.phase = .ended
+        entry.caller = nil
+        entries[id] = entry
+        return caller
+    }
+
+    /// Ends the requests due by `now`. - Returns: their callers, and the earliest deadline left.
+    mutating func expire(at now: ContinuousClock.Instant) -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) {
+        var due: [String] = []
+        var next: ContinuousClock.Instant?
+        for (id, entry) in entries where entry.phase == .open {
+            if entry.deadline <= now {
+                due.append(id)
+            } else if next.map({ entry.deadline < $0 }) ?? true {
+                next = entry.deadline
+            }
+        }
+        return (due.compactMap { end($0) }, next)
+    }
+
+    /// Parks the sweeper until a request is added. - Returns: false when it must not park
+    /// (a request is open, or the sweeper was stopped).
+    mutating func park(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
+        guard !sweeperStopped, !entries.values.contains(where: { $0.phase == .open }) else { return false }
+        sweeper = continuation
+        return true
+    }
+
+    /// Stops the sweeper. - Returns: its continuation, if parked.
+    mutating func unpark() -> CheckedContinuation<Void, Never>? {
+        sweeperStopped = true
+        defer { sweeper = nil }
+        return sweeper
+    }
+
+    /// Ends every request (the requester stops). - Returns: their callers.
+    mutating func endAll() -> [CheckedContinuation<Void, Never>] {
+        Array(entries.keys).compactMap { end($0) }
     }
 }
 

@@ -43,8 +43,11 @@ public final class RedisBroker: Broker {
         }
         var pubsubConfiguration = configuration
         pubsubConfiguration.clientName = (configuration.clientName ?? "wscenter") + "-pubsub"
-        self.client = RedisClient(configuration: commandConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
-        self.subscriber = RedisSubscriber(configuration: pubsubConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
+        let client = RedisClient(configuration: commandConfiguration, eventLoopGroup: eventLoopGroup, logger: logger)
+        self.client = client
+        // Both connections on one event loop: a message received, the work it causes and the
+        // commands that work sends stay on one thread for a task that prefers it.
+        self.subscriber = RedisSubscriber(configuration: pubsubConfiguration, eventLoopGroup: client.eventLoop, logger: logger)
         self.bufferLimit = bufferLimit
         self.logger = logger
     }
@@ -76,6 +79,11 @@ public final class RedisBroker: Broker {
             let current = listeners.withLock { Array($0.values) }
             for listener in current { listener.yield(brokerEvent) }
         }
+    }
+
+    /// The event loop of both connections.
+    public var preferredTaskExecutor: (any TaskExecutor)? {
+        client.taskExecutor
     }
 
     public func events() -> AsyncStream<BrokerEvent> {

@@ -138,7 +138,7 @@ struct JSONReader {
 
     private let bytes: [UInt8]
     private var index = 0
-    private var depth = 0
+    var depth = 0
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -154,7 +154,7 @@ struct JSONReader {
         return result
     }
 
-    private mutating func value() throws -> JSONValue {
+    mutating func value() throws -> JSONValue {
         skipWhitespace()
         guard index < bytes.count else { throw failure("unexpected end of the text") }
         switch bytes[index] {
@@ -197,7 +197,7 @@ struct JSONReader {
     }
 
     /// Steps over the opening bracket, one level deeper.
-    private mutating func enterContainer() throws {
+    mutating func enterContainer() throws {
         depth += 1
         guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth) levels") }
         index += 1
@@ -205,22 +205,29 @@ struct JSONReader {
 
     /// After an element: true for a comma, false for the closing bracket (after one trailing
     /// comma too, as JSONDecoder allowed).
-    private mutating func separator(closing: UInt8) throws -> Bool {
+    mutating func separator(closing: UInt8) throws -> Bool {
         if consume(UInt8(ascii: ",")) { return !consume(closing) }
         if consume(closing) { return false }
         throw failure("expected ',' or '\(Character(Unicode.Scalar(closing)))'")
     }
 
-    private mutating func string() throws -> String {
+    mutating func string() throws -> String {
         index += 1
         var utf8: [UInt8] = []
         var start = index
         while index < bytes.count {
             switch bytes[index] {
             case UInt8(ascii: "\""):
-                utf8 += bytes[start..<index]
+                let text: String?
+                if utf8.isEmpty {
+                    // No escape: straight from the text, without a copy in between.
+                    text = String(validating: bytes[start..<index], as: UTF8.self)
+                } else {
+                    utf8 += bytes[start..<index]
+                    text = String(validating: utf8, as: UTF8.self)
+                }
                 index += 1
-                guard let text = String(validating: utf8, as: UTF8.self) else { throw failure("invalid UTF-8 in a string") }
+                guard let text else { throw failure("invalid UTF-8 in a string") }
                 return text
             case UInt8(ascii: "\\"):
                 utf8 += bytes[start..<index]
@@ -312,14 +319,25 @@ struct JSONReader {
     }
 
     /// Steps over `byte` (after whitespace, unless told not to) if it comes next.
-    private mutating func consume(_ byte: UInt8, skippingWhitespace: Bool = true) -> Bool {
+    mutating func consume(_ byte: UInt8, skippingWhitespace: Bool = true) -> Bool {
         if skippingWhitespace { skipWhitespace() }
         guard index < bytes.count, bytes[index] == byte else { return false }
         index += 1
         return true
     }
 
-    private mutating func skipWhitespace() {
+    /// The next byte after whitespace, not consumed; nil at the end of the text.
+    mutating func peek() -> UInt8? {
+        skipWhitespace()
+        return index < bytes.count ? bytes[index] : nil
+    }
+
+    /// Whether only whitespace is left.
+    mutating func isAtEnd() -> Bool {
+        peek() == nil
+    }
+
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x0A, 0x0D, 0x09: index += 1
@@ -328,7 +346,7 @@ struct JSONReader {
         }
     }
 
-    private func failure(_ problem: String, at offset: Int? = nil) -> DecodingError {
+    func failure(_ problem: String, at offset: Int? = nil) -> DecodingError {
         let offset = offset ?? index
         let found = offset < bytes.count ? " (found byte 0x\(String(bytes[offset], radix: 16)))" : ""
         return DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "\(problem) at offset \(offset)\(found)"))

@@ -12,12 +12,11 @@ extension BrokerRequester {
         timeout: Duration
     ) async throws -> [String: [OperationResult]] {
         guard !nodes.isEmpty else { return [:] }
-        let body = String(decoding: try JSONEncoder().encode(NodeCall(operations: operations)), as: UTF8.self)
+        let body = NodeCall(operations: operations).wireText()
         let responses = try await request(body, on: channel, awaiting: nodes, timeout: timeout)
-        let decoder = JSONDecoder()
         var answers: [String: [OperationResult]] = [:]
         for reply in responses.replies {
-            if let decoded = try? decoder.decode(NodeCallReply.self, from: Data(reply.body.utf8)),
+            if let decoded = try? NodeCallReply(wireText: reply.body.utf8),
                 decoded.results.count == operations.count
             {
                 answers[reply.from] = decoded.results

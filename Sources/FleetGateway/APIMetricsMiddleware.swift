@@ -42,7 +42,7 @@ struct APIMetricsMiddleware: RouterMiddleware {
     static func eventLabels(_ parameter: String?) -> [String] {
         guard let parameter, !parameter.isEmpty else { return ["none"] }
         return parameter.split(separator: ",", omittingEmptySubsequences: false).map { name in
-            FleetEvent(rawValue: name.trimmingCharacters(in: .whitespaces)).map(\.rawValue) ?? "unknown"
+            FleetEvent(rawValue: name.trimmingBlanks()).map(\.rawValue) ?? "unknown"
         }
     }
 }

@@ -59,13 +59,13 @@ public struct EventRequest: Sendable, Hashable {
             }
         }
 
-        guard let eventList, !eventList.trimmingCharacters(in: .whitespaces).isEmpty else {
+        guard let eventList, !eventList.trimmingBlanks().isEmpty else {
             throw .badRequest("missing event: give ?event=NAME[,NAME...]")
         }
         var calls: [EventCall] = []
         var seen = Set<FleetEvent>()
         for rawName in eventList.split(separator: ",", omittingEmptySubsequences: false) {
-            let name = rawName.trimmingCharacters(in: .whitespaces)
+            let name = rawName.trimmingBlanks()
             guard let event = FleetEvent(rawValue: name) else {
                 throw .badRequest(name.isEmpty ? "empty event name in \"\(eventList)\"" : "unknown event \"\(name)\"")
             }
@@ -115,7 +115,7 @@ public struct EventRequest: Sendable, Hashable {
             case .message: arguments.message = text
             case .groupID:
                 if event.acceptsGroupList {
-                    let groups = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                    let groups = text.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
                     guard !groups.isEmpty else { throw .badRequest("\(event.rawValue): parameter groupId names no group") }
                     // In the order given, each once: a set of those seen keeps this linear.
                     var seen = Set<String>(minimumCapacity: groups.count)

@@ -92,7 +92,7 @@ public final class GatewayService: Sendable {
         // stops are finished, with their nodes' answers, before it exits.
         let background = Task {
             await withDiscardingTaskGroup { group in
-                group.addTask { await requester.run() }
+                group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }
                 group.addTask { await self.directory.run() }
                 group.addTask { await self.brokerLink.follow(linkEvents) }
             }
@@ -191,9 +191,11 @@ public final class GatewayService: Sendable {
                     return Self.response(failure.status, ResponseJSON.failure(failure))
                 }
             }
-            let (status, json) = await self.handle(
-                query: query, body: body, contentType: request.headers[.contentType], runner: runner
-            )
+            let contentType = request.headers[.contentType]
+            // On the broker's thread: the call is published and its replies come back there.
+            let (status, json) = await withTaskExecutorPreference(self.broker.preferredTaskExecutor) {
+                await self.handle(query: query, body: body, contentType: contentType, runner: runner)
+            }
             return Self.response(status, json)
         }
         router.get("/", use: api)

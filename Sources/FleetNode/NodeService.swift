@@ -98,8 +98,9 @@ public final class NodeService: Sendable {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
                 group.addTask { await self.mailboxes.run() }
-                group.addTask { await self.serveCalls(bus) }
-                group.addTask { await requester.run() }
+                // On the broker's thread: calls arrive, run and are answered there.
+                group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await self.serveCalls(bus) }
+                group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }
                 group.addTask { await self.directory.run() }
                 group.addTask { await self.heartbeatLoop() }
                 group.addTask { await self.janitorLoop() }
@@ -460,22 +461,20 @@ public final class NodeService: Sendable {
     // MARK: Calls
 
     private func serveCalls(_ bus: BrokerSubscription) async {
-        let decoder = JSONDecoder()
-        let encoder = JSONEncoder()
         await withDiscardingTaskGroup { group in
             for await message in bus {
                 let request: BrokerRequest
                 let call: NodeCall
                 do {
                     request = try BrokerRequest(decoding: message.payload)
-                    call = try decoder.decode(NodeCall.self, from: Data(request.body.utf8))
+                    call = try NodeCall(wireText: request.body.utf8)
                 } catch {
                     logger.warning("ignored a malformed call", metadata: ["channel": "\(message.channel)", "error": "\(error)"])
                     continue
                 }
                 // Operations run here, in arrival order; only the reply is sent concurrently.
                 let results = hub.execute(call.operations)
-                let body = String(decoding: (try? encoder.encode(NodeCallReply(results: results))) ?? Data(), as: UTF8.self)
+                let body = NodeCallReply(results: results).wireText()
                 let claims = call.operations.contains { if case .claimSession = $0 { true } else { false } }
                 group.addTask {
                     // A claimed session's mailbox must be complete before the claimant reads it.

@@ -75,4 +75,8 @@ public final class MeteredBroker: Broker {
     public func events() -> AsyncStream<BrokerEvent> {
         base.events()
     }
+
+    public var preferredTaskExecutor: (any TaskExecutor)? {
+        base.preferredTaskExecutor
+    }
 }

@@ -79,6 +79,8 @@ let benchmarks: @Sendable () -> Void = {
     }
     _ = sockets
     _ = awaySockets
+
+    busCodecBenchmarks()
 }
 
 /// Sockets on embedded channels of one loop, connected, each write dropped at the head.
