@@ -14,7 +14,7 @@ func busCodecBenchmarks() {
     let reply = NodeCallReply(results: [.int(2_500)])
     let id = "CFC3B741-AD5C-41BE-A0A7-5A0B1ED98254"
 
-    Benchmark("Bus getConnectionCount round trip, hand-written codec") { benchmark in
+    Benchmark("bus-getConnectionCount-round-trip-hand-written-codec") { benchmark in
         for _ in benchmark.scaledIterations {
             let request = try BrokerRequest(id: id, replyTo: "wsc:reply:gw", body: call.wireText()).encoded()
             let received = try BrokerRequest(decoding: request)
@@ -26,7 +26,7 @@ func busCodecBenchmarks() {
         }
     }
 
-    Benchmark("Bus getConnectionCount round trip, Foundation JSON") { benchmark in
+    Benchmark("bus-getConnectionCount-round-trip-foundation-json") { benchmark in
         let encoder = JSONEncoder()
         let decoder = JSONDecoder()
         for _ in benchmark.scaledIterations {
