@@ -11,6 +11,12 @@ public final class HubSocket: @unchecked Sendable {
     let shard: DeliveryShard
     /// Written to since the shard's last flush (touched only on the socket's event loop).
     var flushPending = false
+    /// The hub's, under its lock: the message ids delivered while the connection may still
+    /// resume a session (nil once it claims one or settles), so that the replay skips what it
+    /// already got; and, while it resumes one, its live messages held until the replay.
+    /// Fields of the socket rather than maps by id: a delivery looks up nothing more.
+    var fresh: [String]? = []
+    var holding: [(frame: ByteBuffer, payload: Int)]?
 
     init(id: String, socket: ServerWebSocket, shard: DeliveryShard) {
         self.id = id

@@ -38,12 +38,6 @@ public final class NodeHub: Sendable {
         var addresses: [String: String] = [:]
         /// Sessions whose connection ended here: messages for them are recorded.
         var away: AwaySessions
-        /// Connections resuming a session: their live messages (encoded frames, with their
-        /// payload sizes) wait here until the replay.
-        var holding: [String: [(frame: ByteBuffer, payload: Int)]] = [:]
-        /// Message ids delivered to new connections that may still resume a session (until
-        /// they claim one or ``settle(_:)``), so that the replay skips what they already got.
-        var fresh: [String: [String]] = [:]
     }
 
     /// Message ids kept per fresh connection.
@@ -119,7 +113,6 @@ public final class NodeHub: Sendable {
                 state.liveByToken[sessionToken] = connectionID
             }
             if !address.isEmpty { state.addresses[connectionID] = address }
-            state.fresh[connectionID] = []
             state.sockets[connectionID] = hubSocket
             for message in greeting { queue(text: message, to: hubSocket) }
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
@@ -140,8 +133,6 @@ public final class NodeHub: Sendable {
             guard let before = snapshot(connectionID, in: state.registry) else { return }
             state.registry.remove(connectionID)
             state.sockets.removeValue(forKey: connectionID)
-            state.holding.removeValue(forKey: connectionID)
-            state.fresh.removeValue(forKey: connectionID)
             let address = state.addresses.removeValue(forKey: connectionID) ?? ""
             let token = state.tokens.removeValue(forKey: connectionID)
             if let token {
@@ -158,8 +149,9 @@ public final class NodeHub: Sendable {
     /// ends the hold.
     public func releaseHold(_ connectionID: String, prefix: [String]) {
         state.withLock { state in
-            let held = state.holding.removeValue(forKey: connectionID) ?? []
             guard let socket = state.sockets[connectionID] else { return }
+            let held = socket.holding ?? []
+            socket.holding = nil
             for message in prefix { queue(text: message, to: socket) }
             // Held messages were counted as sent when they were delivered into the hold.
             for message in held { socket.shard.enqueue(.frame(message.frame, payload: message.payload, [socket])) }
@@ -169,7 +161,7 @@ public final class NodeHub: Sendable {
     /// The connection will not resume a session (it did something else first): stop noting
     /// the message ids it receives.
     public func settle(_ connectionID: String) {
-        state.withLock { _ = $0.fresh.removeValue(forKey: connectionID) }
+        state.withLock { $0.sockets[connectionID]?.fresh = nil }
     }
 
     /// The sessions away on this node, to hand over when it stops.
@@ -439,11 +431,11 @@ public final class NodeHub: Sendable {
             for connectionID in connections {
                 guard let socket = state.sockets[connectionID] else { continue }
                 delivered += 1
-                if let messageID, state.fresh[connectionID] != nil, state.fresh[connectionID]!.count < Self.freshLimit {
-                    state.fresh[connectionID]!.append(messageID)
+                if let messageID, let count = socket.fresh?.count, count < Self.freshLimit {
+                    socket.fresh!.append(messageID)
                 }
-                if state.holding[connectionID] != nil {
-                    state.holding[connectionID]!.append((frame, payload))
+                if socket.holding != nil {
+                    socket.holding!.append((frame, payload))
                     continue
                 }
                 targets.append(socket)
@@ -478,7 +470,6 @@ public final class NodeHub: Sendable {
             state.tokens.removeValue(forKey: live)
             state.liveByToken.removeValue(forKey: token)
             state.addresses.removeValue(forKey: live)
-            state.holding.removeValue(forKey: live)
             if let socket = state.sockets.removeValue(forKey: live) {
                 // Cut off, not closed: it must not take messages meant for the session now.
                 let webSocket = socket.socket
@@ -496,9 +487,11 @@ public final class NodeHub: Sendable {
                 if !groups.isEmpty { changed = registry.join(groups, connectionID: connectionID) || changed }
                 return changed
             }
-            state.holding[connectionID] = state.holding[connectionID] ?? []
+            let socket = state.sockets[connectionID]
+            socket?.holding = socket?.holding ?? []
             fields["claimant"] = .bool(true)
-            fields["seen"] = .array((state.fresh.removeValue(forKey: connectionID) ?? []).map { .string($0) })
+            fields["seen"] = .array((socket?.fresh ?? []).map { .string($0) })
+            socket?.fresh = nil
         }
         return .object(.object(fields))
     }
