@@ -1,0 +1,108 @@
+import BrokerCore
+import FleetCore
+import Foundation
+import Logging
+import NIOCore
+import Observability
+import Synchronization
+
+// The resumable sessions of the node's clients: claims across the fleet and the replay.
+extension NodeService {
+    // MARK: Sessions, for client protocols
+
+    /// The resumable sessions of this node's clients.
+    public var sessions: SessionStore {
+        SessionStore(broker: broker, keys: keys, nodeID: configuration.nodeID, ttl: configuration.reconnectionTTL)
+    }
+
+    /// What a claim found: whether a node still held the session (away: with how many messages
+    /// it recorded; live: its connection was still open), and the messages to replay.
+    public struct Claim: Sendable {
+        public enum Found: Sendable, Hashable {
+            /// A node had recorded `recorded` messages for it since its connection ended;
+            /// `complete` is false when it missed some it should have recorded (a cap of
+            /// ``AwaySessionLimits``, or the broker falling behind).
+            case away(recorded: Int, complete: Bool)
+            /// Its connection was still open, and has been closed: nothing was missed.
+            case live
+            /// No node answered for it: its node died (or the session expired there).
+            case lost
+        }
+        public var found: Found
+        /// The recorded messages still kept (at most `REPLAY_MAX`), before skipping the ones
+        /// the new connection already got.
+        public var stored: Int
+        /// The messages to replay, oldest first.
+        public var messages: [String]
+    }
+
+    /// Resumes the session `token` on `connectionID` (a connection of this node), with the
+    /// user `id` and `groups`: every node runs the claim at the same point of the calls'
+    /// order, so each message is either recorded for the session or delivered to the new
+    /// connection, never both and never neither. The new connection's live messages are held
+    /// until ``finishResume(_:prefix:)``.
+    public func claimSession(_ token: String, for connectionID: String, id: String?, groups: [String]) async throws -> Claim {
+        guard let requester = self.requester else { throw BrokerError(.unavailable, "the node is not running") }
+        var nodes = Set(try await directory.liveNodes())
+        nodes.insert(configuration.nodeID)
+        let answers = try await requester.call(
+            [.claimSession(token: token, connectionID: connectionID, id: id, groups: groups)],
+            on: keys.broadcastChannel, awaiting: nodes, timeout: configuration.callTimeout
+        )
+        var found = Claim.Found.lost
+        var held: (id: String?, groups: [String])?
+        var seen = Set<String>()
+        if case .object(.object(let fields))? = answers[configuration.nodeID]?.first, case .array(let ids)? = fields["seen"] {
+            seen = Set(ids.compactMap { if case .string(let id) = $0 { id } else { nil } })
+        }
+        for results in answers.values {
+            guard case .object(.object(let fields))? = results.first else { continue }
+            if fields["session"] == .string("away"), case .number(let text)? = fields["recorded"] {
+                found = .away(recorded: Int(text) ?? 0, complete: fields["complete"] != .bool(false))
+                var heldID: String?
+                if case .string(let value)? = fields["id"] { heldID = value }
+                var heldGroups: [String] = []
+                if case .array(let items)? = fields["groups"] {
+                    heldGroups = items.compactMap { if case .string(let name) = $0 { name } else { nil } }
+                }
+                held = (heldID, heldGroups)
+            } else if fields["session"] == .string("live") {
+                found = .live
+            }
+        }
+        // The claim carried what the broker said of the session; the node that held it knows
+        // best (the broker may not have caught up with a connection that ended a moment ago).
+        var operations: [NodeOperation] = []
+        let bindID = answers[configuration.nodeID] == nil ? id : (id == nil ? held?.id : nil)
+        let missingGroups = answers[configuration.nodeID] == nil ? groups : (held?.groups ?? []).filter { !groups.contains($0) }
+        if let bindID { operations.append(.event(.bindId, EventArguments(id: bindID, connectionID: connectionID))) }
+        if !missingGroups.isEmpty {
+            operations.append(.event(.joinGroupBy_Id, EventArguments(connectionID: connectionID, groups: missingGroups)))
+        }
+        if !operations.isEmpty { _ = hub.execute(operations) }
+        let values = try await broker.execute([.hashGetAll(key: keys.mailbox(token)), .delete(keys: [keys.mailbox(token)])], atomically: true)
+        var messages: [String] = []
+        var stored = 0
+        if case .hash(let mailbox)? = values.first {
+            if mailbox[MailboxWriter.droppedField] != nil, found == .lost {
+                // Dropped early by its node (a cap): not lost with a node, and nothing kept.
+                found = .away(recorded: 0, complete: false)
+            }
+            stored = mailbox.keys.filter { $0 != "n" && $0 != MailboxWriter.droppedField }.count
+            // Entries are "<message id>\n<message>"; what this connection got live is skipped.
+            messages = mailbox.filter { $0.key != "n" && $0.key != MailboxWriter.droppedField }.sorted { $0.key < $1.key }.compactMap { entry in
+                let parts = entry.value.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2 else { return entry.value }
+                return !parts[0].isEmpty && seen.contains(String(parts[0])) ? nil : String(parts[1])
+            }
+        }
+        return Claim(found: found, stored: stored, messages: messages)
+    }
+
+    /// Queues `prefix` (the reply and the replay) on a resumed connection, then the live
+    /// messages held since its claim, and tells ``events()`` readers.
+    public func finishResume(_ connectionID: String, previousID: String, missed: Int, prefix: [String]) {
+        hub.releaseHold(connectionID, prefix: prefix)
+        eventHub.publish(.reconnected(connectionID: connectionID, previousID: previousID, missed: missed))
+    }
+}
