@@ -8,13 +8,14 @@ Prints one line per round: time from sending the API request until the last conn
 received the message, and the API's reported count. Needs PyPI `websockets`.
 """
 import argparse
-import os
 import asyncio
 import json
 import time
 import urllib.request
 
 import websockets
+
+from servercpu import server_cpu_seconds
 
 
 async def open_all(urls, count):
@@ -34,15 +35,6 @@ def api(gateway, query):
     with urllib.request.urlopen(f"{gateway}/?{query}", timeout=30) as response:
         return json.loads(response.read())
 
-
-def server_cpu_seconds(pids):
-    """utime + stime of the server processes, in seconds (from /proc/PID/stat)."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def main():

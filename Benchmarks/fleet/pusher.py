@@ -15,12 +15,13 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import websockets
+
+from servercpu import server_cpu_seconds
 
 APP_ID, KEY, SECRET = "1", "app-key", "bench-secret-7d3a9c1e5b"  # as Benchmarks/fleet/run.sh sets it
 CHANNEL = "bench"
@@ -64,15 +65,6 @@ async def receive(ws, count):
     for _ in range(count):
         await ws.recv()
 
-
-def server_cpu_seconds(pids):
-    """utime + stime of the server processes, in seconds (from /proc/PID/stat)."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def main():
