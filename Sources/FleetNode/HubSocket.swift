@@ -17,6 +17,10 @@ public final class HubSocket: @unchecked Sendable {
     /// Fields of the socket rather than maps by id: a delivery looks up nothing more.
     var fresh: [String]? = []
     var holding: [(frame: ByteBuffer, payload: Int)]?
+    /// The hub's, under its lock: the connection's resumable session, if it has one, and its
+    /// client's address (for the away sessions' per-address cap).
+    var sessionToken: String?
+    var address = ""
 
     init(id: String, socket: ServerWebSocket, shard: DeliveryShard) {
         self.id = id

@@ -31,11 +31,9 @@ public final class NodeHub: Sendable {
     private struct State {
         var registry = ConnectionRegistry()
         var sockets: [String: HubSocket] = [:]
-        /// Session token of each live connection that has one, and the other way round.
-        var tokens: [String: String] = [:]
+        /// The live connection of each session token (the token and the address of a
+        /// connection are fields of its ``HubSocket``).
         var liveByToken: [String: String] = [:]
-        /// The client address of each live connection (for the away sessions' per-address cap).
-        var addresses: [String: String] = [:]
         /// Sessions whose connection ended here: messages for them are recorded.
         var away: AwaySessions
     }
@@ -108,11 +106,9 @@ public final class NodeHub: Sendable {
         state.withLock { state -> HubSocket? in
             guard state.registry.add(connectionID) else { return nil }
             let hubSocket = deliveries.target(id: connectionID, socket: socket)
-            if let sessionToken {
-                state.tokens[connectionID] = sessionToken
-                state.liveByToken[sessionToken] = connectionID
-            }
-            if !address.isEmpty { state.addresses[connectionID] = address }
+            hubSocket.sessionToken = sessionToken
+            hubSocket.address = address
+            if let sessionToken { state.liveByToken[sessionToken] = connectionID }
             state.sockets[connectionID] = hubSocket
             for message in greeting { queue(text: message, to: hubSocket) }
             onChange(BindingChange(before: nil, after: snapshot(connectionID, in: state.registry)))
@@ -132,9 +128,9 @@ public final class NodeHub: Sendable {
         state.withLock { state in
             guard let before = snapshot(connectionID, in: state.registry) else { return }
             state.registry.remove(connectionID)
-            state.sockets.removeValue(forKey: connectionID)
-            let address = state.addresses.removeValue(forKey: connectionID) ?? ""
-            let token = state.tokens.removeValue(forKey: connectionID)
+            let socket = state.sockets.removeValue(forKey: connectionID)
+            let address = socket?.address ?? ""
+            let token = socket?.sessionToken
             if let token {
                 state.liveByToken.removeValue(forKey: token)
                 let now = ContinuousClock.now
@@ -467,9 +463,7 @@ public final class NodeHub: Sendable {
             // Its connection is still open here: close it; it must not turn away.
             let before = snapshot(live, in: state.registry)
             state.registry.remove(live)
-            state.tokens.removeValue(forKey: live)
             state.liveByToken.removeValue(forKey: token)
-            state.addresses.removeValue(forKey: live)
             if let socket = state.sockets.removeValue(forKey: live) {
                 // Cut off, not closed: it must not take messages meant for the session now.
                 let webSocket = socket.socket
