@@ -192,6 +192,21 @@ struct HostileWebSocketTests {
         }
     }
 
+    /// Replies keep the order of commands: while a command waits for the broker, the next
+    /// messages wait too, at most 64. Sent in one write, the reconnect (which waits for the
+    /// broker) and 70 more messages are read before the reconnect can be answered.
+    @Test("more than 64 messages while a command waits for the broker: close 1008")
+    func floodWhileACommandWaits() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let flood = RawWebSocket.text(#"{"type":"reconnect","token":"no-such-token"}"#) + (0..<70).flatMap { _ in RawWebSocket.text("ping") }
+            let response = try await RawWebSocket.afterOpen(port: fleet.nodePorts[0], send: flood) { $0.contains { $0.opcode == 0x8 } }
+            #expect(response.status == 101)
+            let close = RawWebSocket.frames(in: response.after).last
+            #expect(close?.closeCode == 1008, "\(RawWebSocket.frames(in: response.after).map(\.opcode))")
+            #expect(close?.text.contains("too many messages while a command is in progress") == true, "\(close?.text ?? "")")
+        }
+    }
+
     @Test("frames sent with the handshake, before the upgrade completes, crash nothing", arguments: [0, 1])
     func framesWithTheHandshake(node: Int) async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
