@@ -9,60 +9,56 @@ import Foundation
 extension NodeCall {
     /// The call's JSON body: `{"ops":[{"op":NAME,"args":{...}},...]}`.
     public func wireText() -> String {
-        var out = #"{"ops":["#
-        for (index, operation) in operations.enumerated() {
-            if index > 0 { out += "," }
-            operation.write(to: &out)
-        }
-        out += "]}"
-        return out
+        WireEnvelope.write("ops", operations) { $0.write(to: &$1) }
     }
 
     /// Reads a call's JSON body.
     /// - Throws: `DecodingError` when it is not JSON or not a call (an unknown operation, a
     ///   parameter of the wrong type, `ops` or an operation's `op`/`args` missing).
     public init(wireText text: some Sequence<UInt8>) throws {
-        var reader = JSONReader(bytes: Array(text))
-        var operations: [NodeOperation]?
-        try reader.object { reader, key in
-            if key == "ops" {
-                operations = try reader.array { reader in try NodeOperation(reading: &reader) }
-            } else {
-                _ = try reader.value()
-            }
-        }
-        guard reader.isAtEnd() else { throw reader.failure("unexpected text after the call") }
-        guard let operations else { throw reader.failure("a call without ops") }
-        self.init(operations: operations)
+        self.init(operations: try WireEnvelope.read(text, "ops", what: "call") { try NodeOperation(reading: &$0) })
     }
 }
 
 extension NodeCallReply {
     /// The reply's JSON body: `{"results":[...]}`.
     public func wireText() -> String {
-        var out = #"{"results":["#
-        for (index, result) in results.enumerated() {
+        WireEnvelope.write("results", results) { $0.write(to: &$1) }
+    }
+
+    /// Reads a reply's JSON body. - Throws: `DecodingError` when it is not one.
+    public init(wireText text: some Sequence<UInt8>) throws {
+        self.init(results: try WireEnvelope.read(text, "results", what: "reply") { try OperationResult(reading: &$0) })
+    }
+}
+
+/// A call's or a reply's body: one object whose `key` holds the list (other keys skipped).
+private enum WireEnvelope {
+    static func write<Item>(_ key: String, _ items: [Item], _ write: (Item, inout String) -> Void) -> String {
+        var out = "{\"" + key + "\":["
+        for (index, item) in items.enumerated() {
             if index > 0 { out += "," }
-            result.write(to: &out)
+            write(item, &out)
         }
         out += "]}"
         return out
     }
 
-    /// Reads a reply's JSON body. - Throws: `DecodingError` when it is not one.
-    public init(wireText text: some Sequence<UInt8>) throws {
+    static func read<Item>(
+        _ text: some Sequence<UInt8>, _ key: String, what: String, _ read: (inout JSONReader) throws -> Item
+    ) throws -> [Item] {
         var reader = JSONReader(bytes: Array(text))
-        var results: [OperationResult]?
-        try reader.object { reader, key in
-            if key == "results" {
-                results = try reader.array { reader in try OperationResult(reading: &reader) }
+        var items: [Item]?
+        try reader.object { reader, found in
+            if found == key {
+                items = try reader.array { reader in try read(&reader) }
             } else {
                 _ = try reader.value()
             }
         }
-        guard reader.isAtEnd() else { throw reader.failure("unexpected text after the reply") }
-        guard let results else { throw reader.failure("a reply without results") }
-        self.init(results: results)
+        guard reader.isAtEnd() else { throw reader.failure("unexpected text after the \(what)") }
+        guard let items else { throw reader.failure("a \(what) without \(key)") }
+        return items
     }
 }
 

@@ -16,42 +16,9 @@ public func runUntilCancelled(_ application: some ApplicationProtocol & Sendable
     }
 }
 
-/// Hummingbird logs every request at info: its own logger stays at notice or above. An
-/// upgrade the node refused on purpose (401, 503 while draining), or that its client
-/// abandoned, makes HummingbirdWebSocket log `Error handling upgrade result` at error level;
-/// that one is logged at debug.
+/// Hummingbird logs every request at info: its own logger stays at notice or above.
 public func frameworkLogger(_ logger: Logger) -> Logger {
-    var framework = Logger(label: logger.label) { _ in FrameworkLogHandler(base: logger.handler) }
+    var framework = logger
     framework.logLevel = max(logger.logLevel, .notice)
     return framework
-}
-
-/// Forwards to `base`, with the framework's benign errors lowered to debug.
-struct FrameworkLogHandler: LogHandler {
-    var base: any LogHandler
-    static let benign: Set<String> = ["Error handling upgrade result"]
-
-    var logLevel: Logger.Level {
-        get { base.logLevel }
-        set { base.logLevel = newValue }
-    }
-
-    var metadata: Logger.Metadata {
-        get { base.metadata }
-        set { base.metadata = newValue }
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { base[metadataKey: key] }
-        set { base[metadataKey: key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var event = event
-        if event.level >= .error, Self.benign.contains(event.message.description) {
-            guard base.logLevel <= .debug else { return }
-            event.level = .debug
-        }
-        base.log(event: event)
-    }
 }

@@ -10,11 +10,6 @@ import Synchronization
 extension NodeService {
     // MARK: Operations
 
-    /// The WebSocket metrics of `clientProtocol`'s sockets.
-    func meter(for clientProtocol: any ClientProtocol) -> SocketMeter {
-        meter(named: clientProtocol.name)
-    }
-
     /// The WebSocket metrics of the protocol called `name`.
     public func meter(named name: String) -> SocketMeter {
         meters[name] ?? SocketMeter(protocol: name, telemetry: telemetry)
