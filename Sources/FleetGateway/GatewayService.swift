@@ -204,12 +204,17 @@ public final class GatewayService: Sendable {
 
         let logger = logger
         let configuration = configuration
+        let eventAPI = EventAPIResponder(gateway: self, runner: runner)
         let readTimeout = configuration.httpReadTimeout
         let tls = configuration.tls
         let application = Application(
             router: router,
             server: HTTPServerBuilder { responder in
-                hardenedServer(HTTP1Channel(responder: responder), readTimeout: readTimeout, certificates: tls)
+                // The event API is answered from the pipeline (EventAPIHandler); the rest, and
+                // the event API's requests the handler does not claim, reach the router.
+                hardenedServer(HTTP1Channel(responder: responder), readTimeout: readTimeout, certificates: tls) { _ in
+                    [EventAPIHandler(responder: eventAPI)]
+                }
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-gateway"),
             onServerRunning: { channel in

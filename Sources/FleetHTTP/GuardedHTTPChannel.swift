@@ -17,7 +17,7 @@ public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
     /// - Parameters:
     ///   - base: the HTTP/1 channel (plain, or with WebSocket upgrades).
     ///   - readTimeout: how long a connection has to send each request; nil for no limit.
-    ///   - handlers: more handlers, right after the decoder, made for each connection.
+    ///   - handlers: more handlers, after the decoder and the read timeout, made for each connection.
     public init(
         base: Base, readTimeout: Duration?,
         handlers: @escaping @Sendable (any Channel) -> [any ChannelHandler] = { _ in [] }
@@ -31,8 +31,10 @@ public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            var added = handlers(channel)
-            if let readTimeout { added.append(ReadTimeoutHandler(timeout: readTimeout)) }
+            // The read timeout first, so that it sees every request part and every response
+            // part, including those a later handler answers itself.
+            var added: [any ChannelHandler] = readTimeout.map { [ReadTimeoutHandler(timeout: $0)] } ?? []
+            added += handlers(channel)
             try operations.addHandlers(added, position: .after(decoder))
             return value
         }
