@@ -101,12 +101,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What the node's and the gateway's HTTP servers share: running a Hummingbird
-        // application until cancelled, with a graceful shutdown; /healthz, /readyz, /metrics;
-        // the read timeout and TLS (reloadable certificates) of every connection.
+        // What the node's and the gateway's HTTP servers share: /healthz, /readyz, /metrics;
+        // the read timeout and TLS (reloadable certificates) of every connection; waiting,
+        // in one ServiceGroup, for the broker to connect and for the role to run.
         .target(
             name: "FleetHTTP",
             dependencies: [
+                "BrokerCore",
                 "Observability",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -136,6 +137,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -207,6 +209,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -328,6 +331,7 @@ let package = Package(
                 "EchoProtocol",
                 "FleetCore",
                 "FleetGateway",
+                "FleetHTTP",
                 "FleetNode",
                 "NativeProtocol",
                 "Observability",
@@ -346,6 +350,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

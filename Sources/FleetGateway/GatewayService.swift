@@ -7,6 +7,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import Observability
+import ServiceLifecycle
 import Synchronization
 
 /// How a gateway runs.
@@ -61,6 +62,9 @@ public final class GatewayService: Sendable {
     public let telemetry: Telemetry
     let meter: APIMeter
     private let draining = Atomic<Bool>(false)
+    /// Where the gateway is in its life: its call runner exists only while it runs, and its
+    /// server waits until it does.
+    let lifecycle = LifecycleState<CallRunner>()
     /// Whether the broker's links are up (replies arrive by pub/sub), for readiness.
     private let brokerLink = BrokerLinkState()
 
@@ -79,26 +83,18 @@ public final class GatewayService: Sendable {
         self.credentials = Credentials(configuration.tokens)
     }
 
-    /// Runs the gateway until cancelled. The broker must already be running.
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        if configuration.tokens.isEmpty {
-            logger.warning("TOKEN is not set: the event API is open to anyone who can reach it")
-        }
-        let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID))
-        let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
-        let linkEvents = broker.events()
-        // The replies and the node list keep coming in a task of their own, which the
-        // cancellation that stops the gateway does not reach: the requests in flight when it
-        // stops are finished, with their nodes' answers, before it exits.
-        let background = Task {
-            await withDiscardingTaskGroup { group in
-                group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }
-                group.addTask { await self.directory.run() }
-                group.addTask { await self.brokerLink.follow(linkEvents) }
-            }
-        }
-        defer { background.cancel() }
-        try await serve(runner, onListening: onListening)
+    /// The gateway as the services of a `ServiceGroup`, in order: the gateway, then its HTTP
+    /// server.
+    ///
+    /// A group shuts its services down in reverse order, one after the other. So on a graceful
+    /// shutdown (SIGTERM) the server stops first — `/readyz` answers 503, the listener
+    /// closes, the requests in flight finish — while the gateway still receives the nodes'
+    /// replies those requests wait for; then the gateway stops. Cancelling the group stops
+    /// both at once. The broker must run (and stop) outside these services: before them in the
+    /// same group, or around it.
+    /// - Parameter onListening: told the HTTP port once the server listens.
+    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        [self, GatewayServer(gateway: self, onListening: onListening)]
     }
 
     // MARK: Operations
@@ -107,8 +103,8 @@ public final class GatewayService: Sendable {
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Starts the drain: `/readyz` answers 503 at once, so that load balancers stop sending
-    /// requests; stopping the gateway (cancelling ``run(onListening:)``) then closes the
-    /// listener and finishes the requests in flight.
+    /// requests. The server's graceful shutdown does this, as it closes the listener and
+    /// finishes the requests in flight.
     public func drain() {
         guard !draining.exchange(true, ordering: .relaxed) else { return }
         telemetry.startedDraining()
@@ -169,7 +165,8 @@ public final class GatewayService: Sendable {
 
     // MARK: HTTP
 
-    private func serve(_ runner: CallRunner, onListening: @escaping @Sendable (Int) async -> Void) async throws {
+    /// The HTTP server: the event API on `runner`, the routes of other APIs, the operations routes.
+    func application(_ runner: CallRunner, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         let maxBody = configuration.maxBodySize
         router.add(middleware: APIMetricsMiddleware(meter: meter))
@@ -207,7 +204,7 @@ public final class GatewayService: Sendable {
         let eventAPI = EventAPIResponder(gateway: self, runner: runner)
         let readTimeout = configuration.httpReadTimeout
         let tls = configuration.tls
-        let application = Application(
+        return Application(
             router: router,
             server: HTTPServerBuilder { responder in
                 // The event API is answered from the pipeline (EventAPIHandler); the rest, and
@@ -224,7 +221,6 @@ public final class GatewayService: Sendable {
             },
             logger: frameworkLogger(logger)
         )
-        try await runUntilCancelled(application, logger: logger)
     }
 
     /// A JSON response.
@@ -237,3 +233,28 @@ public final class GatewayService: Sendable {
     }
 }
 
+extension GatewayService: Service {
+    /// Runs what the gateway's requests need once the broker has connected: its reply channel
+    /// and the list of live nodes. Its HTTP server is a service of its own (see
+    /// ``services(onListening:)``), stopped before this one on a graceful shutdown: until
+    /// then the replies of the requests in flight keep arriving. Returns on a graceful
+    /// shutdown or cancellation.
+    public func run() async throws {
+        defer { lifecycle.stop() }
+        guard await broker.waitUntilConnected() else { return }
+        if configuration.tokens.isEmpty {
+            logger.warning("TOKEN is not set: the event API is open to anyone who can reach it")
+        }
+        let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID))
+        let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
+        let linkEvents = broker.events()
+        await withDiscardingTaskGroup { group in
+            group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }
+            group.addTask { await self.directory.run() }
+            group.addTask { await self.brokerLink.follow(linkEvents) }
+            self.lifecycle.start(runner)
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+}

@@ -33,6 +33,10 @@ public struct NodeConfiguration: Sendable {
     }
     /// How long a session waits for its client to resume after the connection ends.
     public var reconnectionTTL: Duration = .seconds(300)
+    /// How long a graceful shutdown gives the WebSockets to close (clients get at most 5 s of
+    /// it to answer the close, then are cut off) before the node hands its sessions over and
+    /// leaves the fleet: `SHUTDOWN_TIMEOUT` less a margin for those last steps.
+    public var drainTimeout: Duration = .seconds(8)
     /// How long the node waits for the other nodes when a client broadcasts to a room.
     public var callTimeout: Duration = .seconds(2)
     /// Messages queued for one slow client before it is disconnected (counted once its

@@ -8,14 +8,20 @@ import NIOCore
 import NIOHTTP1
 import WebSocketCore
 import Observability
+import ServiceLifecycle
 
 /// The node's HTTP server: the WebSocket upgrades of its client protocols, and plain HTTP
 /// for the rest (`/healthz`, `/readyz`, `/metrics`).
-struct NodeServer: Sendable {
-    let service: NodeService
-    let protocols: [any ClientProtocol]
+///
+/// A service listed before its node in the group (see ``NodeService/services(onListening:)``):
+/// it starts listening once the node has joined the fleet, and it is stopped after the node
+/// has drained, so that `/readyz` answers 503 and upgrades are refused all through the drain.
+struct NodeServer: Service {
+    let node: NodeService
+    private let application: any Service
 
-    func run(onListening: @escaping @Sendable (Int) async -> Void) async throws {
+    init(node service: NodeService, onListening: @escaping @Sendable (Int) async -> Void) {
+        self.node = service
         let configuration = service.configuration
         let router = Router()
         OperationsRoutes(telemetry: service.telemetry, readiness: { await service.readiness() }).add(to: router)
@@ -37,13 +43,14 @@ struct NodeServer: Sendable {
         // HTTP/1 with WebSocket upgrades, each upgrade request checked by the gate first, and
         // every request bounded by the read timeout.
         let gate = service.upgradeGate
+        let protocols = service.protocols
         let guarded = HTTPServerBuilder { responder in
             hardenedServer(
                 NodeUpgradeChannel(responder: responder, protocols: protocols, node: service, options: options),
                 readTimeout: configuration.httpReadTimeout, certificates: configuration.tls
             ) { _ in [UpgradeGuardHandler(gate: gate)] }
         }
-        let application = Application(
+        self.application = Application(
             router: router,
             server: guarded,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "wscenter-node"),
@@ -55,17 +62,19 @@ struct NodeServer: Sendable {
             },
             logger: frameworkLogger(logger)
         )
-        var failure: (any Error)?
+    }
+
+    func run() async throws {
+        // The group starts the node and its server together; the server waits for the node
+        // (which may also stop, or the group be cancelled, before it has joined the fleet).
+        guard await node.lifecycle.waitUntilRunning() != nil else { return }
         do {
-            try await runUntilCancelled(application, logger: logger)
+            try await application.run()
         } catch {
-            failure = error
+            await node.closeRemainingSockets()
+            throw error
         }
-        // The server has stopped; its WebSockets live on their event loops, not in its tasks:
-        // they close here as a drain closes them (sessions turn away, 1012), briefly. (In a
-        // task of its own: this one is cancelled.)
-        await Task { await service.drain(within: .seconds(2)) }.value
-        if let failure { throw failure }
+        await node.closeRemainingSockets()
     }
 }
 

@@ -1,9 +1,11 @@
 import BrokerCore
 import FleetCore
+import FleetHTTP
 import Foundation
 import Logging
 import NIOCore
 import Observability
+import ServiceLifecycle
 import Synchronization
 
 /// A WebSocket node: the hub of local connections, their bindings mirrored to the broker, a
@@ -22,8 +24,9 @@ public final class NodeService: Sendable {
     let protocols: [any ClientProtocol]
     /// The live nodes, for client protocols.
     public let directory: NodeDirectory
-    /// Where the node is in its life; what exists only while it runs lives in the state.
-    let lifecycle = Mutex(Lifecycle.idle)
+    /// Where the node is in its life: its bus requester exists only while it runs, and its
+    /// server waits until it does.
+    let lifecycle = LifecycleState<BrokerRequester>()
     /// The port the server listens on (the configured one until it does).
     let boundPort: Atomic<Int>
     /// Whether a heartbeat was written before (the first one always finds no key).
@@ -81,79 +84,82 @@ public final class NodeService: Sendable {
         )
     }
 
-    /// Runs the node until cancelled. The broker must already be running.
-    /// - Parameter onListening: told the WebSocket port once the server listens.
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// The node as the services of a `ServiceGroup`, in order: its HTTP server, then the node.
+    ///
+    /// A group shuts its services down in reverse order, one after the other. So on a graceful
+    /// shutdown (SIGTERM) the node drains first — `/readyz` answers 503 and upgrades are
+    /// refused, every WebSocket is closed with 1012, the sessions away here are handed over,
+    /// the node leaves the fleet — while its server still answers; only then does the server
+    /// stop. Cancelling the group stops both at once. The broker must run (and stop) outside
+    /// these services: before them in the same group, or around it.
+    /// - Parameter onListening: told the WebSocket port once the server listens, which is
+    ///   once the node has joined the fleet.
+    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+        [NodeServer(node: self, onListening: onListening), self]
+    }
+}
+
+extension NodeService: Service {
+    /// Runs the node's own work — the bus and its calls, the heartbeat, the janitor's share,
+    /// the bindings and recordings written to the broker, the client protocols' work — once
+    /// the broker has connected; its HTTP server is a service of its own (see
+    /// ``services(onListening:)``).
+    ///
+    /// On a graceful shutdown the node drains (``drain(within:)``, at most
+    /// ``NodeConfiguration/drainTimeout``), hands the sessions away here to another node, then
+    /// leaves the fleet's view and returns. Cancelled, it stops at once and leaves its traces
+    /// for the janitor of another node, as a node that died would.
+    public func run() async throws {
+        defer { lifecycle.stop() }
+        guard await broker.waitUntilConnected() else { return }
         let bus = try await broker.subscribe(to: [keys.broadcastChannel, keys.nodeChannel(configuration.nodeID)])
+        defer { bus.cancel() }
         let events = broker.events()
         let linkEvents = broker.events()
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.nodeID))
-        lifecycle.withLock { $0 = .running(requester) }
         sync.requestResync()
         try await beat()
         _ = try? await broker.publish(configuration.nodeID, to: keys.nodeEventsChannel)
-        // The node's background work runs in a task of its own: stopping the node (cancelling
-        // this task) first stops the server gracefully, and the bus, the writers and the
-        // heartbeat keep going until the sessions away here are handed over.
-        let background = Task {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
-                group.addTask { await self.mailboxes.run() }
-                // On the broker's thread: calls arrive, run and are answered there.
-                group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await self.serveCalls(bus) }
-                group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }
-                group.addTask { await self.directory.run() }
-                group.addTask { await self.heartbeatLoop() }
-                group.addTask { await self.janitorLoop() }
-                group.addTask { await self.brokerLink.follow(linkEvents) }
-                for clientProtocol in self.protocols {
-                    group.addTask { await clientProtocol.run(on: self) }
-                }
-                group.addTask {
-                    for await event in events where event == .reconnected {
-                        self.logger.info("broker reconnected: rewriting heartbeat and bindings")
-                        // A heartbeat that finds its key gone asks for the resync itself.
-                        if (try? await self.beat()) != true { self.requestResync() }
-                    }
+        let drained = await withDiscardingTaskGroup { group -> Bool in
+            group.addTask { await self.sync.run(snapshots: { self.hub.snapshots() }) }
+            group.addTask { await self.mailboxes.run() }
+            // On the broker's thread: calls arrive, run and are answered there.
+            group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await self.serveCalls(bus) }
+            group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }
+            group.addTask { await self.directory.run() }
+            group.addTask { await self.heartbeatLoop() }
+            group.addTask { await self.janitorLoop() }
+            group.addTask { await self.brokerLink.follow(linkEvents) }
+            for clientProtocol in self.protocols {
+                group.addTask { await clientProtocol.run(on: self) }
+            }
+            group.addTask {
+                for await event in events where event == .reconnected {
+                    self.logger.info("broker reconnected: rewriting heartbeat and bindings")
+                    // A heartbeat that finds its key gone asks for the resync itself.
+                    if (try? await self.beat()) != true { self.requestResync() }
                 }
             }
+            // The node has joined the fleet: its server may listen.
+            self.lifecycle.start(requester)
+            defer {
+                bus.cancel()
+                group.cancelAll()
+            }
+            // Until the group shuts the node down. Throughout the drain the node still beats,
+            // answers calls and session claims, and records for the sessions turning away.
+            guard (try? await gracefulShutdown()) != nil else { return false }
+            await drain(within: configuration.drainTimeout)
+            // Every WebSocket has closed: another node takes over recording for the sessions
+            // away here (this node's recordings for them are written first).
+            await handOverAwaySessions()
+            return true
         }
-        var failure: (any Error)?
-        do {
-            try await NodeServer(service: self, protocols: protocols).run(onListening: onListening)
-        } catch {
-            failure = error
-        }
-        // The server has stopped and its connections have ended. Outside this (cancelled) task:
-        // another node takes over recording for the sessions away here, then this node leaves
-        // the fleet's view.
-        await Task {
-            await self.handOverAwaySessions()
-            bus.cancel()
-            background.cancel()
-            await background.value
-            await self.leave()
-        }.value
-        lifecycle.withLock { $0 = .stopped }
-        if let failure { throw failure }
+        if drained { await leave() }
     }
 }
 
 extension NodeService {
-    /// The node's life: idle until ``run(onListening:)`` has its bus requester, running (the
-    /// drain happens while running: the node still answers calls and claims), stopped once
-    /// it has left the fleet.
-    enum Lifecycle: Sendable {
-        case idle
-        case running(BrokerRequester)
-        case stopped
-
-        /// The requester of a running node.
-        var requester: BrokerRequester? {
-            if case .running(let requester) = self { requester } else { nil }
-        }
-    }
-
     /// The bus requester, or nil when the node is not running.
-    var requester: BrokerRequester? { lifecycle.withLock { $0.requester } }
+    var requester: BrokerRequester? { lifecycle.running }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,7 @@ import Darwin
 /// the kind of client a server must cut off rather than queue messages for without bound.
 public final class IdleWebSocket: @unchecked Sendable {
     private let socket: LoopbackSocket
+    private let isClosed = Atomic<Bool>(false)
 
     /// Connects to `ws://127.0.0.1:port/` and reads the 101 response (only that).
     public init(port: Int) throws {
@@ -43,7 +45,13 @@ public final class IdleWebSocket: @unchecked Sendable {
         try await RawHTTP.onThread { try IdleWebSocket(port: port) }
     }
 
-    deinit { socket.close() }
+    deinit { close() }
+
+    /// Closes the connection from the client's side, without a close frame (once; later
+    /// calls do nothing).
+    public func close() {
+        if !isClosed.exchange(true, ordering: .relaxed) { socket.close() }
+    }
 
     /// ``drainUntilClosed(seconds:)`` on a thread of its own.
     public func waitUntilClosed(seconds: Int) async -> Bool {

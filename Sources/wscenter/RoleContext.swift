@@ -3,7 +3,6 @@ import BrokerCore
 import BrokerEmbedded
 import BrokerRedis
 import EchoProtocol
-import Foundation
 import Logging
 import FleetGateway
 import FleetNode
@@ -15,7 +14,6 @@ import PusherCore
 import PusherProtocol
 import Redis
 import ServiceLifecycle
-import UnixSignals
 
 /// What every role sets up the same way: logging, its node id, its broker.
 struct RoleContext {
@@ -84,9 +82,13 @@ struct RoleContext {
         return RedisBroker(configuration: configuration, commandTimeout: gateway ? Self.gatewayRedisTimeout : nil, logger: logger)
     }
 
-    /// Runs the broker, waits until it is ready, then runs `services` on it until one fails
-    /// or SIGTERM/SIGINT arrives. A signal starts a drain (see ``drainThenStop(_:)``); a
-    /// second one ends the process at once.
+    /// Runs the role's services in one `ServiceGroup`, until one fails or SIGTERM/SIGINT
+    /// arrives. In the order they start (a signal stops them in reverse, one after the other):
+    /// the shutdown watchdog, the certificate reloader, the broker, then each role's services
+    /// (see `NodeService.services(onListening:)` and `GatewayService.services(onListening:)`).
+    /// So a signal drains the roles first, a gateway finishing its requests and a node closing
+    /// its WebSockets while its server still answers `/readyz` with 503; the broker stops
+    /// after every service that uses it, the watchdog last.
     func start(requireRedis: Bool, services: [RoleService]) async throws {
         if services.contains(.hooks) {
             // Webhook delivery arrives with the Pusher work; say so rather than pretend.
@@ -97,93 +99,26 @@ struct RoleContext {
         let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis, gateway: services == [.gateway]), telemetry: telemetry)
         try checkPusherSecrets(refuse: requireRedis)
         let certificates = try options.security.tlsCertificates()
-        if let certificates { Self.reloadOnHangUp(certificates, logger: logger) }
-        let events = broker.events()
-        let brokerTask = Task { try await broker.run() }
-        defer { brokerTask.cancel() }
-        try await waitUntilReady(events)
         let timeout = Duration.seconds(options.shutdownTimeout)
-        // The connections get most of the time; handing sessions over and leaving the fleet's
-        // view take the rest (normally milliseconds).
-        let budget = max(timeout - .seconds(2), timeout / 2)
-        let managed = try services.map { service in
-            ServiceGroupConfiguration.ServiceConfiguration(
-                service: DrainingService(service: try make(service, on: broker, telemetry: telemetry, certificates: certificates), budget: budget)
-            )
+        var managed: [any Service] = [ShutdownWatchdog(timeout: timeout, logger: logger)]
+        if let certificates { managed.append(CertificateReloader(certificates: certificates, logger: logger)) }
+        managed.append(BrokerService(broker: broker, logger: logger))
+        for service in services {
+            managed += try make(service, on: broker, telemetry: telemetry, certificates: certificates, shutdownTimeout: timeout)
         }
-        // SIGTERM and SIGINT shut the group down gracefully: each service drains, then stops
-        // (a node hands its sessions over and leaves the fleet's view), the last one listed
-        // first, while the broker still runs; the broker stops last.
-        var configuration = ServiceGroupConfiguration(services: managed, logger: frameworkLogger(logger))
-        configuration.gracefulShutdownSignals = [.sigterm, .sigint]
-        configuration.maximumGracefulShutdownDuration = timeout
-        Self.watchSignals(timeout: timeout, logger: logger)
-        try await ServiceGroup(configuration: configuration).run()
-        brokerTask.cancel()
-        _ = await brokerTask.result
+        // The group turns the first SIGTERM or SIGINT into a graceful shutdown; what happens
+        // after that (a second signal, SHUTDOWN_TIMEOUT) is the watchdog's.
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: managed, gracefulShutdownSignals: [.sigterm, .sigint], logger: frameworkLogger(logger)
+        ))
+        try await group.run()
         logger.info("stopped")
     }
 
-    /// Beside the service group's own handling: the first SIGTERM or SIGINT is logged and
-    /// arms a watchdog that ends the process (status 1) if the shutdown takes longer than
-    /// `timeout`; a second signal ends it at once (status 1).
-    private static func watchSignals(timeout: Duration, logger: Logger) {
-        Task.detached {
-            var seen = 0
-            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                seen += 1
-                if seen == 1 {
-                    logger.notice("draining", metadata: ["signal": "\(signal)", "shutdown_timeout": "\(timeout)"])
-                    Task.detached {
-                        try? await Task.sleep(for: timeout + .milliseconds(500))
-                        logger.error("shutdown did not finish within SHUTDOWN_TIMEOUT: exiting", metadata: ["shutdown_timeout": "\(timeout)"])
-                        exit(1)
-                    }
-                } else {
-                    logger.warning("second signal: exiting without finishing the drain", metadata: ["signal": "\(signal)"])
-                    exit(1)
-                }
-            }
-        }
-    }
-
-    /// SIGHUP reads the certificate and key files again: connections accepted from then on
-    /// use the new ones. A pair that cannot be used is logged and the old one kept.
-    private static func reloadOnHangUp(_ certificates: TLSCertificateStore, logger: Logger) {
-        Task.detached {
-            for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                do {
-                    try certificates.reload()
-                    logger.notice("TLS certificate reloaded", metadata: ["cert": "\(certificates.certificateFile)"])
-                } catch {
-                    logger.error("TLS certificate not reloaded: still serving the previous one", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-    }
-
-    private func waitUntilReady(_ events: AsyncStream<BrokerEvent>) async throws {
-        let ready = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await event in events where event == .connected { return true }
-                return false
-            }
-            group.addTask {
-                try await Task.sleep(for: .seconds(10))
-                return false
-            }
-            let first = try await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        guard ready else {
-            throw RoleError("the broker did not become ready within 10 s (is Redis reachable at REDIS_URL?)")
-        }
-        logger.info("broker ready")
-    }
-
-    /// The service that runs `service` on `broker`.
-    private func make(_ service: RoleService, on broker: any Broker, telemetry: Telemetry, certificates: TLSCertificateStore?) throws -> any RunningService {
+    /// The services that run `service` on `broker`, in their order in the group.
+    private func make(
+        _ service: RoleService, on broker: any Broker, telemetry: Telemetry, certificates: TLSCertificateStore?, shutdownTimeout: Duration
+    ) throws -> [any Service] {
         switch service {
         case .node:
             var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
@@ -206,6 +141,9 @@ struct RoleContext {
             configuration.allowedOrigins = try options.security.allowedOrigins()
             configuration.outboxMaxBytes = options.security.maxQueuedBytes
             configuration.tls = certificates
+            // The connections get most of the shutdown's time; handing sessions over and
+            // leaving the fleet's view take the rest (normally milliseconds).
+            configuration.drainTimeout = max(shutdownTimeout - .seconds(2), shutdownTimeout / 2)
             let native = NativeProtocol(configuration: .init(
                 rooms: RoomPolicy(
                     clientJoin: RoomPolicy.ClientJoin(options.clientJoin) ?? .standard,
@@ -232,7 +170,7 @@ struct RoleContext {
                 ])
                 protocols.append(EchoProtocol(path: echoPath))
             }
-            return NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols, telemetry: telemetry)
+            return NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols, telemetry: telemetry).services()
         case .gateway:
             var configuration = GatewayConfiguration(
                 gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,
@@ -248,7 +186,7 @@ struct RoleContext {
                     apps: try options.pusherApps(), pathPrefix: options.apiPathPrefix, authDemo: options.authDemo, defaultAppID: options.appID
                 )))
             }
-            return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes, telemetry: telemetry)
+            return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes, telemetry: telemetry).services()
         case .hooks:
             throw notImplementedYet("webhook delivery (wscenter hooks)")
         }
@@ -273,55 +211,6 @@ struct RoleContext {
     func notImplementedYet(_ what: String) -> RoleError {
         logger.error("not implemented yet", metadata: ["missing": "\(what)"])
         return RoleError("wscenter \(role): not implemented yet: \(what)")
-    }
-}
-
-/// A node or a gateway, as a role runs and drains it.
-protocol RunningService: Sendable {
-    /// Runs until cancelled.
-    func serve() async throws
-    /// Starts the drain and waits for it, at most `timeout`.
-    func drain(within timeout: Duration) async
-}
-
-extension NodeService: RunningService {
-    func serve() async throws { try await run(onListening: { _ in }) }
-}
-
-extension GatewayService: RunningService {
-    func serve() async throws { try await run(onListening: { _ in }) }
-    func drain(within timeout: Duration) async { drain() }
-}
-
-/// A node or gateway under a service group: it runs until the group shuts down gracefully,
-/// then drains (at most `budget`) and stops.
-struct DrainingService: Service {
-    let service: any RunningService
-    let budget: Duration
-
-    func run() async throws {
-        // The service runs detached from the group's task: the group's graceful shutdown
-        // must start the drain, not reach the HTTP server inside (which would close its
-        // listener at once, before the drain, through the task-local shutdown signal).
-        let serving = Task.detached { try await service.serve() }
-        try await withTaskCancellationHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await serving.value }
-                group.addTask {
-                    try await gracefulShutdown()
-                    await service.drain(within: budget)
-                }
-                // Whichever ends first (the drain, or the service failing) stops the other;
-                // the group then waits until the service has stopped.
-                defer {
-                    serving.cancel()
-                    group.cancelAll()
-                }
-                try await group.next()
-            }
-        } onCancel: {
-            serving.cancel()
-        }
     }
 }
 

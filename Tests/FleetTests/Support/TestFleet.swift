@@ -70,11 +70,11 @@ final class TestFleet: Sendable {
     let inspector: any Broker
     /// The node services, for what only an embedder sees (their events).
     let services: [NodeService]
-    private let nodeTasks: [Task<Void, any Error>]
+    private let nodeGroups: [RunningServices]
 
     fileprivate init(
         kind: FleetBrokerKind, prefix: String, nodeIDs: [String], nodePorts: [Int], gatewayPorts: [Int],
-        inspector: any Broker, services: [NodeService], nodeTasks: [Task<Void, any Error>]
+        inspector: any Broker, services: [NodeService], nodeGroups: [RunningServices]
     ) {
         self.services = services
         self.kind = kind
@@ -83,7 +83,7 @@ final class TestFleet: Sendable {
         self.nodePorts = nodePorts
         self.gatewayPorts = gatewayPorts
         self.inspector = inspector
-        self.nodeTasks = nodeTasks
+        self.nodeGroups = nodeGroups
     }
 
     func nodeURL(_ index: Int) -> String { "ws://127.0.0.1:\(nodePorts[index])/" }
@@ -106,10 +106,10 @@ final class TestFleet: Sendable {
         return (socket, id, try #require(token["token"] as? String))
     }
 
-    /// Stops node `index` in an orderly way (its server closes, it leaves the broker).
+    /// Stops node `index` in an orderly way, as SIGTERM does: it drains, leaves the broker,
+    /// then its server closes.
     func stopNode(_ index: Int) async {
-        nodeTasks[index].cancel()
-        _ = await nodeTasks[index].result
+        await nodeGroups[index].stop()
     }
 
     /// The event API through this fleet's gateways.
@@ -199,8 +199,12 @@ func withFleet(
 
     var brokers: [any Broker] = []
     var tasks: [Task<Void, any Error>] = []
-    var nodeTasks: [Task<Void, any Error>] = []
-    defer { for task in tasks + nodeTasks { task.cancel() } }
+    var nodeGroups: [RunningServices] = []
+    var gatewayGroups: [RunningServices] = []
+    defer {
+        for group in nodeGroups + gatewayGroups { group.cancel() }
+        for task in tasks { task.cancel() }
+    }
 
     func start(_ broker: any Broker) async throws {
         let events = broker.events()
@@ -226,6 +230,8 @@ func withFleet(
         configuration.heartbeatTTL = heartbeatTTL
         configuration.janitorInterval = .milliseconds(500)
         configuration.outboxLimit = outboxLimit
+        // Clients left open when a test ends hold its end back at most this long.
+        configuration.drainTimeout = .seconds(2)
         configure(&configuration)
         var protocols: [any ClientProtocol] = [NativeProtocol(configuration: native)]
         if let pusher { protocols.append(PusherProtocol(configuration: pusherNode(pusher))) }
@@ -233,7 +239,7 @@ func withFleet(
         let service = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols)
         services.append(service)
         let box = PortBox()
-        nodeTasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
+        nodeGroups.append(RunningServices(service.services { port in box.continuation.yield(port) }, logger: logger))
         nodePorts.append(try await box.wait("node \(id)"))
         nodeIDs.append(id)
     }
@@ -248,12 +254,12 @@ func withFleet(
         let routes: [any GatewayRoutes] = pusher.map { [PusherAPI(configuration: pusherAPI($0))] } ?? []
         let service = GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes)
         let box = PortBox()
-        tasks.append(Task { try await service.run { port in box.continuation.yield(port) } })
+        gatewayGroups.append(RunningServices(service.services { port in box.continuation.yield(port) }, logger: logger))
         gatewayPorts.append(try await box.wait("gateway \(index)"))
     }
     let fleet = TestFleet(
         kind: kind, prefix: prefix, nodeIDs: nodeIDs, nodePorts: nodePorts, gatewayPorts: gatewayPorts,
-        inspector: inspector, services: services, nodeTasks: nodeTasks
+        inspector: inspector, services: services, nodeGroups: nodeGroups
     )
     // Every gateway sees every node before the test starts.
     let probe = "event=getConnectionCount" + (tokens.first.map { "&token=\($0)" } ?? "")
@@ -264,6 +270,6 @@ func withFleet(
         return true
     }
     try await body(fleet)
-    for task in nodeTasks { task.cancel(); _ = await task.result }
+    for group in nodeGroups + gatewayGroups { await group.stop() }
     for task in tasks { task.cancel(); _ = await task.result }
 }

@@ -1,10 +1,11 @@
+import FleetHTTP
 import Synchronization
 import Testing
 
 @testable import FleetGateway
 @testable import FleetNode
 
-@Suite("Drain bookkeeping and API metric labels")
+@Suite("Drain bookkeeping, lifecycle waits and API metric labels")
 struct OperationsUnitTests {
     final class Calls: Sendable {
         let log = Mutex<[String]>([])
@@ -45,6 +46,46 @@ struct OperationsUnitTests {
         #expect(calls.all == ["drain b", "drain c", "cut c"])
         tracker.close(c)
         #expect(tracker.count == 0 && tracker.isDraining)
+    }
+
+    @Test("waiting for the sockets to close: ends when the last one closes, at the deadline otherwise, at once when cancelled")
+    func waitForSockets() async {
+        let tracker = SocketTracker()
+        let socket = Socket("a", Calls())
+        #expect(await tracker.waitUntilClosed(before: .now + .seconds(30)), "none open")
+        tracker.open(socket)
+        #expect(await tracker.waitUntilClosed(before: .now + .milliseconds(50)) == false, "the deadline passes")
+        async let closed = tracker.waitUntilClosed(before: .now + .seconds(30))
+        tracker.close(socket)
+        #expect(await closed)
+        tracker.open(socket)
+        let started = ContinuousClock.now
+        let cancelled = Task { await tracker.waitUntilClosed(before: .now + .seconds(30)) }
+        cancelled.cancel()
+        #expect(await cancelled.value == false)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test("a service's lifecycle: waiters get its value once it runs, nil once it stopped first or when they are cancelled")
+    func lifecycleWaits() async {
+        let running = LifecycleState<Int>()
+        async let early = running.waitUntilRunning()
+        let cancelled = Task { await running.waitUntilRunning() }
+        cancelled.cancel()
+        #expect(await cancelled.value == nil)
+        #expect(running.running == nil)
+        running.start(7)
+        #expect(await early == 7)
+        #expect(await running.waitUntilRunning() == 7 && running.running == 7)
+        running.stop()
+        #expect(await running.waitUntilRunning() == nil && running.running == nil)
+        running.start(8)
+        #expect(running.running == nil, "a stopped service does not run again")
+
+        let never = LifecycleState<Int>()
+        async let waiting = never.waitUntilRunning()
+        never.stop()
+        #expect(await waiting == nil)
     }
 
     @Test("event labels: each event of a batch by name; anything else is `unknown`, nothing is `none`")
