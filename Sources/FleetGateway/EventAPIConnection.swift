@@ -37,6 +37,8 @@ struct EventAPIConnection {
         /// Run the request (a complete head and body) and, when it is answered, call
         /// ``answered()``.
         case run(HTTPRequestHead, body: ByteBuffer?)
+        /// Tell the client to send its body (`100 Continue`, for `Expect: 100-continue`).
+        case sendContinue(HTTPRequestHead)
         /// Answer with an error at once; close the connection after it if `close`.
         case refuse(HTTPRequestHead, APIError, close: Bool)
         /// Close the connection (the client broke the protocol or pipelined too much).
@@ -131,6 +133,10 @@ struct EventAPIConnection {
         head.headers.first(name: "content-length").flatMap { Int($0) }
     }
 
+    private static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        (head.version.major, head.version.minor) >= (1, 1) && head.headers.first(name: "expect")?.lowercased() == "100-continue"
+    }
+
     /// Whether a body may follow the head (NIO's decoder delivers it as body parts).
     private static func mayHaveBody(_ head: HTTPRequestHead) -> Bool {
         (contentLength(head) ?? 0) > 0 || head.headers.contains(name: "transfer-encoding")
@@ -170,7 +176,7 @@ struct EventAPIConnection {
                 return .refuse(head, .tooLarge(limit: maxBodySize), close: true)
             }
             mode = .collecting(head, nil)
-            return .none
+            return Self.expectsContinue(head) ? .sendContinue(head) : .none
         case (.forwarding, .head), (.collecting, .head), (.refusing, .head), (.idle, .body), (.idle, .end):
             // NIO's decoder never produces these; a stream that does is not HTTP.
             mode = .closed

@@ -121,6 +121,9 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(part))
         case .run(let head, let body):
             run(head, body: body, context: context)
+        case .sendContinue(let head):
+            let interim = HTTPResponseHead(version: head.version, status: .continue)
+            context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
         case .refuse(let head, let error, let close):
             started = .now
             respond(to: head, status: error.status, json: ResponseJSON.failure(error), close: close, context: context)

@@ -33,6 +33,7 @@ struct EventAPIConnectionTests {
         case .forward(.body(let buffer)): return "forward body \(String(buffer: buffer))"
         case .forward(.end): return "forward end"
         case .run(let head, let body): return "run \(head.uri) body=\(body.map { String(buffer: $0) } ?? "nil")"
+        case .sendContinue: return "continue"
         case .refuse(_, let error, let close): return "refuse \(error.status) close=\(close)"
         case .close: return "close"
         case .none: return "none"
@@ -79,6 +80,18 @@ struct EventAPIConnectionTests {
         #expect(!without.isBusy)
         #expect(feed(&without, [event(), .end]) == ["none", "run /?event=getConnectionCount body=nil"])
         #expect(without.isBusy)
+    }
+
+    @Test("Expect: 100-continue gets its interim answer once the request is accepted, not when refused or too large")
+    func expectContinue() {
+        var accepted = Machine(maxBodySize: 100)
+        #expect(feed(&accepted, [event(headers: ["expect": "100-Continue", "content-length": "2"]), body("{}"), .end])
+            == ["continue", "none", "run /?event=getConnectionCount body={}"])
+        var refused = Machine(maxBodySize: 100)
+        #expect(feed(&refused, [event(refusal: .unauthorized("invalid token"), headers: ["expect": "100-continue", "content-length": "2"])])
+            == ["refuse 401 close=true"])
+        var large = Machine(maxBodySize: 1)
+        #expect(feed(&large, [event(headers: ["expect": "100-continue", "content-length": "2"])]) == ["refuse 413 close=true"])
     }
 
     @Test("a body over the limit is refused with 413 and the connection closes, by Content-Length or as it arrives")
