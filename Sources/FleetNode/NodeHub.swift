@@ -21,10 +21,10 @@ import WebSocketCore
 /// order they happened. They are appends, not I/O: the sockets are written later on their
 /// loops and the broker later by its writers. The frame of a delivered message is encoded
 /// under the lock too, because the append carries it: once per message, never per recipient
-/// (encoding before the lock would be a guess: a send to a user or a group goes to every
-/// node, and most have no recipient for it). A recording the writer refuses is told back to
-/// the machine (``HubStateMachine/recordingFailed(_:)``) in the same critical section, so that
-/// no claim finds the session complete in between.
+/// (encoding it before the lock would be a guess: a send to a user or a group goes to every
+/// node, recipients or not, and would cost each an encoding). A recording the writer refuses
+/// is told back to the machine (``HubStateMachine/recordingFailed(_:)``) in the same critical
+/// section, so that no claim finds the session complete in between.
 ///
 /// After the lock, the rest: cutting off the socket of a session that resumed on another
 /// connection (the machine has forgotten it, so nothing more is queued for it; what was
