@@ -1,7 +1,5 @@
-import FleetCore
-
 /// The connections of one node, their bound user ids and groups, with the indexes the 27
-/// events need. No I/O: the hub owns one and does the sending.
+/// events need. No I/O and no clock: the hub's state machine owns one and passes the time in.
 ///
 /// Invariants: a connection has at most one user id; `users[id]` holds exactly the
 /// connections bound to `id`; `groups[g]` holds exactly the connections in `g`; no index
@@ -73,11 +71,13 @@ public struct ConnectionRegistry: Sendable {
     // MARK: Groups
 
     /// Adds a connection to groups; false if it is not here or was in all of them already.
-    public mutating func join(_ groups: [String], connectionID: String) -> Bool {
+    /// - Parameter createdAt: the time (milliseconds since 1970) noted for a group that gets
+    ///   its first member.
+    public mutating func join(_ groups: [String], connectionID: String, at createdAt: Int64) -> Bool {
         guard connections[connectionID] != nil else { return false }
         var changed = false
         for group in groups where connections[connectionID]!.groups.insert(group).inserted {
-            if groupMembers[group] == nil { groupCreatedAt[group] = epochMilliseconds() }
+            if groupMembers[group] == nil { groupCreatedAt[group] = createdAt }
             groupMembers[group, default: []].insert(connectionID)
             changed = true
         }

@@ -1,7 +1,6 @@
 import BrokerCore
 import FleetCore
 import Logging
-import NIOCore
 import Synchronization
 
 /// Writes the messages the hub records for away sessions to their mailboxes
@@ -93,7 +92,7 @@ final class MailboxWriter: Sendable {
                         .hashSet(key: key, fields: [
                             // "<message id>\n<message>": the id lets the replay skip what the
                             // resuming connection already received.
-                            Self.field(recording.sequence): (recording.messageID ?? "") + "\n" + String(buffer: recording.message),
+                            Self.field(recording.sequence): (recording.messageID ?? "") + "\n" + recording.message,
                             "n": String(recording.sequence),
                         ]),
                         .expire(key: key, ttl: ttl),

@@ -44,6 +44,11 @@ package final class SocketDeliveries: Sendable {
     ///   - targets: Where it goes.
     package func send(_ frame: ByteBuffer, payload: Int, to targets: [HubSocket]) {
         guard let first = targets.first else { return }
+        // One recipient, or all on one loop: the list goes to the shard as it is.
+        if targets.allSatisfy({ $0.shard === first.shard }) {
+            first.shard.enqueue(.frame(frame, payload: payload, targets))
+            return
+        }
         // A node has a handful of event loops: a short list of batches.
         var batches: [(shard: DeliveryShard, sockets: [HubSocket])] = [(first.shard, [first])]
         for target in targets.dropFirst() {

@@ -44,7 +44,7 @@ struct ConnectionRegistryTests {
     func removeReturnsEntry() {
         var registry = registry("c1")
         _ = registry.bind(id: "u1", to: "c1")
-        _ = registry.join(["g1", "g2"], connectionID: "c1")
+        _ = registry.join(["g1", "g2"], connectionID: "c1", at: 1)
         let removed = registry.remove("c1")
         #expect(removed == ConnectionRegistry.Entry(id: "u1", groups: ["g1", "g2"]))
     }
@@ -144,18 +144,18 @@ struct ConnectionRegistryTests {
     @Test("join and leave take lists and report whether anything changed")
     func joinAndLeaveLists() {
         var registry = registry("c1")
-        let unknown = registry.join(["g1"], connectionID: "nope")
+        let unknown = registry.join(["g1"], connectionID: "nope", at: 1)
         #expect(!unknown)
         #expect(registry.groupIDs.isEmpty)
 
-        let joined = registry.join(["g2", "g1"], connectionID: "c1")
+        let joined = registry.join(["g2", "g1"], connectionID: "c1", at: 1)
         #expect(joined)
         #expect(registry.groups(ofConnection: "c1") == ["g1", "g2"])
         #expect(registry.groupIDs == ["g1", "g2"])
 
-        let sameAgain = registry.join(["g1", "g2"], connectionID: "c1")
+        let sameAgain = registry.join(["g1", "g2"], connectionID: "c1", at: 1)
         #expect(!sameAgain)
-        let partlyNew = registry.join(["g1", "g3"], connectionID: "c1")
+        let partlyNew = registry.join(["g1", "g3"], connectionID: "c1", at: 1)
         #expect(partlyNew)
         #expect(registry.groups(ofConnection: "c1") == ["g1", "g2", "g3"])
 
@@ -174,8 +174,8 @@ struct ConnectionRegistryTests {
     @Test("leaveAll empties a connection's groups; false when it was in none")
     func leaveAll() {
         var registry = registry("c1", "c2")
-        _ = registry.join(["g1", "g2"], connectionID: "c1")
-        _ = registry.join(["g2"], connectionID: "c2")
+        _ = registry.join(["g1", "g2"], connectionID: "c1", at: 1)
+        _ = registry.join(["g2"], connectionID: "c2", at: 1)
 
         let left = registry.leaveAll(connectionID: "c1")
         #expect(left)
@@ -196,9 +196,9 @@ struct ConnectionRegistryTests {
         var registry = registry("c1", "c2", "c3")
         _ = registry.bind(id: "u1", to: "c1")
         _ = registry.bind(id: "u1", to: "c2")
-        _ = registry.join(["b", "a"], connectionID: "c1")
-        _ = registry.join(["c", "a"], connectionID: "c2")
-        _ = registry.join(["z"], connectionID: "c3")  // unbound: not u1's
+        _ = registry.join(["b", "a"], connectionID: "c1", at: 1)
+        _ = registry.join(["c", "a"], connectionID: "c2", at: 1)
+        _ = registry.join(["z"], connectionID: "c3", at: 1)  // unbound: not u1's
 
         #expect(registry.groups(ofUser: "u1") == ["a", "b", "c"])
         #expect(registry.groups(ofUser: "nobody") == [])
@@ -210,7 +210,7 @@ struct ConnectionRegistryTests {
         var registry = registry("c1", "c2")
         _ = registry.bind(id: "u1", to: "c1")
         _ = registry.bind(id: "u1", to: "c2")
-        _ = registry.join(["g2"], connectionID: "c2")
+        _ = registry.join(["g2"], connectionID: "c2", at: 1)
 
         #expect(registry.isInGroup("g2", id: "u1"))
         #expect(!registry.isInGroup("g1", id: "u1"))
@@ -227,7 +227,7 @@ struct ConnectionRegistryTests {
         _ = registry.bind(id: "u1", to: "c2")
         _ = registry.bind(id: "u2", to: "c3")
         // c4 stays unbound.
-        for connection in ["c1", "c2", "c3", "c4"] { _ = registry.join(["g"], connectionID: connection) }
+        for connection in ["c1", "c2", "c3", "c4"] { _ = registry.join(["g"], connectionID: connection, at: 1) }
 
         #expect(registry.connectionCount(inGroup: "g") == 4)
         #expect(registry.userCount(inGroup: "g") == 2)
@@ -246,7 +246,7 @@ struct ConnectionRegistryTests {
         _ = registry.bind(id: "zed", to: "c9")
         _ = registry.bind(id: "amy", to: "c1")
         _ = registry.bind(id: "max", to: "c5")
-        _ = registry.join(["y", "b", "m"], connectionID: "c1")
+        _ = registry.join(["y", "b", "m"], connectionID: "c1", at: 1)
 
         #expect(registry.connectionIDs == ["c1", "c5", "c9"])
         #expect(registry.userIDs == ["amy", "max", "zed"])
@@ -256,10 +256,10 @@ struct ConnectionRegistryTests {
     @Test("members(ofAny:) lists each connection once, even when in several of the groups")
     func membersOfAnyDeduplicates() {
         var registry = registry("c1", "c2", "c3", "c4")
-        _ = registry.join(["g1", "g2"], connectionID: "c1")
-        _ = registry.join(["g1"], connectionID: "c2")
-        _ = registry.join(["g2"], connectionID: "c3")
-        _ = registry.join(["g3"], connectionID: "c4")
+        _ = registry.join(["g1", "g2"], connectionID: "c1", at: 1)
+        _ = registry.join(["g1"], connectionID: "c2", at: 1)
+        _ = registry.join(["g2"], connectionID: "c3", at: 1)
+        _ = registry.join(["g3"], connectionID: "c4", at: 1)
 
         #expect(registry.members(ofAny: ["g1", "g2"]) == ["c1", "c2", "c3"])
         #expect(registry.members(ofAny: ["g1", "g1"]) == ["c1", "c2"])
@@ -274,8 +274,8 @@ struct ConnectionRegistryTests {
         var registry = registry("c1", "c2")
         _ = registry.bind(id: "u1", to: "c1")
         _ = registry.bind(id: "u2", to: "c2")
-        _ = registry.join(["solo", "shared"], connectionID: "c1")
-        _ = registry.join(["shared"], connectionID: "c2")
+        _ = registry.join(["solo", "shared"], connectionID: "c1", at: 1)
+        _ = registry.join(["shared"], connectionID: "c2", at: 1)
         #expect(registry.userIDs == ["u1", "u2"])
         #expect(registry.groupIDs == ["shared", "solo"])
 
@@ -298,7 +298,7 @@ struct ConnectionRegistryTests {
     func leaveAndUnbindCleanIndexes() {
         var registry = registry("c1")
         _ = registry.bind(id: "u1", to: "c1")
-        _ = registry.join(["g1", "g2"], connectionID: "c1")
+        _ = registry.join(["g1", "g2"], connectionID: "c1", at: 1)
 
         _ = registry.leave(["g1"], connectionID: "c1")
         #expect(registry.groupIDs == ["g2"])
