@@ -247,6 +247,14 @@ class RawClient(Recorder):
     def send_raw(self, text: str) -> None:
         self.ws.send(text)
 
+    def send_burst(self, texts: list[str]) -> None:
+        """Sends text frames in one write to the socket, so that the server reads them
+        together: a test of a rate limit must not depend on how fast this process writes."""
+        with self.ws.protocol_mutex:
+            for text in texts:
+                self.ws.protocol.send_text(text.encode())
+            self.ws.socket.sendall(b"".join(self.ws.protocol.data_to_send()))
+
     def send(self, event: str, data: Any = None, channel: Optional[str] = None) -> None:
         frame: dict = {"event": event, "data": {} if data is None else data}
         if channel is not None:
