@@ -354,6 +354,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
+                "BrokerCore",
                 "FleetCore",
                 "FleetGateway",
                 "NativeProtocol",

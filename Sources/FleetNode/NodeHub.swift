@@ -452,13 +452,9 @@ public final class NodeHub: Sendable {
 
     /// See ``NodeOperation/claimSession(token:connectionID:id:groups:)``.
     private func claim(_ token: String, for connectionID: String, id: String?, groups: [String], in state: inout State) -> OperationResult {
-        var fields: [String: JSONValue] = [:]
+        var answer = ClaimAnswer()
         if let away = state.away.remove(token) {
-            fields = [
-                "session": .string("away"), "recorded": .number(String(away.recorded)),
-                "groups": .array(away.groups.sorted().map { .string($0) }), "complete": .bool(away.complete),
-            ]
-            if let awayID = away.id { fields["id"] = .string(awayID) }
+            answer.session = .away(recorded: away.recorded, complete: away.complete, id: away.id, groups: away.groups.sorted())
         } else if let live = state.liveByToken[token], live != connectionID {
             // Its connection is still open here: close it; it must not turn away.
             let before = snapshot(live, in: state.registry)
@@ -470,7 +466,7 @@ public final class NodeHub: Sendable {
                 webSocket.eventLoop.execute { webSocket.cut() }
             }
             onChange(BindingChange(before: before, after: nil))
-            fields = ["session": .string("live")]
+            answer.session = .live
         }
         if state.registry.connections[connectionID] != nil {
             // The resuming connection is here: it takes the session's user and groups now, and
@@ -483,11 +479,10 @@ public final class NodeHub: Sendable {
             }
             let socket = state.sockets[connectionID]
             socket?.holding = socket?.holding ?? []
-            fields["claimant"] = .bool(true)
-            fields["seen"] = .array((socket?.fresh ?? []).map { .string($0) })
+            answer.seen = socket?.fresh ?? []
             socket?.fresh = nil
         }
-        return .object(.object(fields))
+        return .claim(answer)
     }
 
     private func snapshot(_ connectionID: String, in registry: ConnectionRegistry) -> ConnectionSnapshot? {
