@@ -11,16 +11,13 @@ struct JSONName {
 
     /// Whether it is `name` (ASCII).
     func `is`(_ name: StaticString) -> Bool {
-        let expected = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-        if let decoded { return decoded.utf8.elementsEqual(expected) }
-        return raw.count == expected.count && raw.elementsEqual(expected)
+        `is`(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
     }
 
-    /// Whether it is `name` (an enum's raw value, for instance).
-    func `is`(_ name: String) -> Bool {
-        if let decoded { return decoded == name }
-        var name = name
-        return name.withUTF8 { $0.count == raw.count && $0.elementsEqual(raw) }
+    /// Whether its UTF-8 is `expected`.
+    func `is`(_ expected: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let decoded { return decoded.utf8.elementsEqual(expected) }
+        return raw.count == expected.count && raw.elementsEqual(expected)
     }
 
     /// The name as text, for error messages.

@@ -121,6 +121,15 @@ public enum JSONValue: Decodable, Sendable, Hashable {
     /// between characters to escape are appended whole (most values have none).
     public static func appendString(_ value: String, to out: inout String) {
         out += "\""
+        // Most values have nothing to escape: one pass over their bytes, then one append.
+        let plain = value.utf8.withContiguousStorageIfAvailable { bytes in
+            !bytes.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        }
+        if plain == true {
+            out += value
+            out += "\""
+            return
+        }
         let utf8 = value.utf8
         var run = utf8.startIndex
         var index = run

@@ -86,14 +86,12 @@ extension NodeOperation {
                 self = .claim
             } else if name.is("_adopt") {
                 self = .adopt
-            } else if let event = Self.events.first(where: { name.is($0.rawValue) }) {
+            } else if let event = EventNames.shared.event(named: name) {
                 self = .event(event)
             } else {
                 return nil
             }
         }
-
-        private static let events = FleetEvent.allCases
     }
 
     /// Every field an operation may carry. Keys may come before `op`, so each is read as it
@@ -175,6 +173,36 @@ extension NodeOperation {
             guard let to = fields.to else { throw missing("to", "_adopt") }
             guard let sessions = fields.sessions else { throw missing("sessions", "_adopt") }
             self = .adoptSessions(from: from, to: to, sessions: sessions)
+        }
+    }
+}
+
+/// The events' names as bytes, one after the other, so that an `op` is matched without a
+/// String per event (comparing it with each event's `rawValue` in turn, a String made and
+/// released 29 times, cost more than the rest of reading the operation).
+private struct EventNames: Sendable {
+    static let shared = EventNames()
+
+    private let bytes: [UInt8]
+    private let entries: [(start: Int, count: Int, event: FleetEvent)]
+
+    private init() {
+        var bytes: [UInt8] = []
+        var entries: [(start: Int, count: Int, event: FleetEvent)] = []
+        for event in FleetEvent.allCases {
+            entries.append((bytes.count, event.rawValue.utf8.count, event))
+            bytes += event.rawValue.utf8
+        }
+        self.bytes = bytes
+        self.entries = entries
+    }
+
+    func event(named name: JSONName) -> FleetEvent? {
+        bytes.withUnsafeBufferPointer { bytes in
+            for entry in entries where name.is(UnsafeBufferPointer(rebasing: bytes[entry.start..<entry.start + entry.count])) {
+                return entry.event
+            }
+            return nil
         }
     }
 }
