@@ -119,32 +119,6 @@ struct JSONReader {
         throw failure("unterminated string")
     }
 
-    /// Steps over the string whose opening quote is at `index`, checking its escapes and that
-    /// it holds no control character. - Returns: where its content starts and ends (before the
-    /// closing quote), and whether it holds an escape.
-    mutating func stringBounds() throws -> (start: Int, end: Int, escaped: Bool) {
-        index += 1
-        let start = index
-        var escaped = false
-        var scratch: [UInt8] = []
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "\""):
-                index += 1
-                return (start, index - 1, escaped)
-            case UInt8(ascii: "\\"):
-                escaped = true
-                index = try unescape(at: index + 1, into: &scratch)
-                scratch.removeAll(keepingCapacity: true)
-            case 0..<0x20:
-                throw failure("control character in a string")
-            default:
-                index += 1
-            }
-        }
-        throw failure("unterminated string")
-    }
-
     /// The escape whose letter is at `position` (after a backslash), and the hex digits of
     /// `\u`, appended to `utf8`. - Returns: the position after it.
     private func unescape(at position: Int, into utf8: inout [UInt8]) throws -> Int {
