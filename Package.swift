@@ -360,6 +360,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
+                "BrokerCore",
                 "FleetCore",
                 "FleetGateway",
                 "NativeProtocol",

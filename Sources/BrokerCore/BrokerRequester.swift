@@ -1,99 +1,5 @@
 import Synchronization
 
-/// A call sent over the broker: whoever handles it answers on `replyTo` with the same `id`.
-/// On the wire: `wscreq1`, the id and the reply channel on a line each, then the body as is
-/// (no second layer of JSON around the caller's own encoding).
-public struct BrokerRequest: Sendable, Hashable {
-    /// Correlation id, unique per request.
-    public var id: String
-    /// The channel the requester listens on.
-    public var replyTo: String
-    /// The call itself (the caller's own encoding, typically JSON).
-    public var body: String
-
-    public init(id: String, replyTo: String, body: String) {
-        self.id = id
-        self.replyTo = replyTo
-        self.body = body
-    }
-
-    /// Decodes a request received on a subscription. - Throws: when it is not one.
-    public init(decoding payload: String) throws {
-        (id, replyTo, body) = try Envelope.decode(Self.tag, payload)
-    }
-
-    /// The text to publish. - Throws: when the id or reply channel holds a line break.
-    public func encoded() throws -> String {
-        try Envelope.encode(Self.tag, id, replyTo, body)
-    }
-
-    static let tag = "wscreq1"
-}
-
-/// One responder's answer to a ``BrokerRequest``; on the wire like a request, tagged
-/// `wscrep1`, with the responder in place of the reply channel.
-public struct BrokerReply: Sendable, Hashable {
-    /// The request's correlation id.
-    public var id: String
-    /// Who answered (a node id): replies are counted once per responder.
-    public var from: String
-    public var body: String
-
-    public init(id: String, from: String, body: String) {
-        self.id = id
-        self.from = from
-        self.body = body
-    }
-
-    public init(decoding payload: String) throws {
-        (id, from, body) = try Envelope.decode(Self.tag, payload)
-    }
-
-    public func encoded() throws -> String {
-        try Envelope.encode(Self.tag, id, from, body)
-    }
-
-    static let tag = "wscrep1"
-}
-
-/// The framing of requests and replies: a tag line, two header lines, the body.
-enum Envelope {
-    static func encode(_ tag: String, _ first: String, _ second: String, _ body: String) throws -> String {
-        guard !first.utf8.contains(newline), !second.utf8.contains(newline) else {
-            throw BrokerError(.invalidArgument, "a request id, reply channel or responder may not contain a line break")
-        }
-        var text = ""
-        text.reserveCapacity(tag.utf8.count + first.utf8.count + second.utf8.count + body.utf8.count + 3)
-        text += tag
-        text += "\n"
-        text += first
-        text += "\n"
-        text += second
-        text += "\n"
-        text += body
-        return text
-    }
-
-    /// Splits at the first three line feeds (bytes: a body may hold any text).
-    static func decode(_ tag: String, _ payload: String) throws -> (String, String, String) {
-        let utf8 = payload.utf8
-        guard let afterTag = utf8.firstIndex(of: newline),
-            utf8[..<afterTag].elementsEqual(tag.utf8),
-            let afterFirst = utf8[utf8.index(after: afterTag)...].firstIndex(of: newline),
-            let afterSecond = utf8[utf8.index(after: afterFirst)...].firstIndex(of: newline)
-        else {
-            throw BrokerError(.invalidArgument, "not a \(tag) message: \(payload.prefix(40))")
-        }
-        return (
-            String(payload[utf8.index(after: afterTag)..<afterFirst]),
-            String(payload[utf8.index(after: afterFirst)..<afterSecond]),
-            String(payload[utf8.index(after: afterSecond)...])
-        )
-    }
-
-    private static let newline = UInt8(ascii: "\n")
-}
-
 /// What came back for one request before its deadline.
 public struct BrokerResponses: Sendable {
     /// At most one reply per responder, in order of arrival.
@@ -159,7 +65,7 @@ public final class BrokerRequester: Sendable {
         expecting count: Int,
         timeout: Duration
     ) async throws -> BrokerResponses {
-        try await request(body, on: channel, timeout: timeout, expecting: .count(count))
+        try await request(on: channel, timeout: timeout, expecting: .count(count), bodySize: body.utf8.count) { $0 += body }
     }
 
     /// Publishes `body` on `channel` and collects one reply from each of `responders` (others
@@ -170,21 +76,36 @@ public final class BrokerRequester: Sendable {
         awaiting responders: Set<String>,
         timeout: Duration
     ) async throws -> BrokerResponses {
-        try await request(body, on: channel, timeout: timeout, expecting: .responders(responders))
+        try await request(on: channel, timeout: timeout, expecting: .responders(responders), bodySize: body.utf8.count) { $0 += body }
+    }
+
+    /// Publishes a request whose body `writeBody` appends straight into the message (no body
+    /// string built on its own and copied in) on `channel`, and collects one reply from each
+    /// of `responders` until all have answered or `timeout` passes.
+    /// - Parameter bodySize: about how many bytes `writeBody` appends (reserved at once).
+    public func request(
+        on channel: String,
+        awaiting responders: Set<String>,
+        timeout: Duration,
+        bodySize: Int = 0,
+        writeBody: (inout String) -> Void
+    ) async throws -> BrokerResponses {
+        try await request(on: channel, timeout: timeout, expecting: .responders(responders), bodySize: bodySize, writeBody)
     }
 
     private func request(
-        _ body: String,
         on channel: String,
         timeout: Duration,
-        expecting expected: PendingTable.Expected
+        expecting expected: PendingTable.Expected,
+        bodySize: Int,
+        _ writeBody: (inout String) -> Void
     ) async throws -> BrokerResponses {
+        let id = Self.makeID()
+        let encoded = try BrokerRequest.encode(id: id, replyTo: replyChannel, bodySize: bodySize, writeBody: writeBody)
         if expected.isSatisfied(by: []) {
-            try await broker.publish(try BrokerRequest(id: Self.makeID(), replyTo: replyChannel, body: body).encoded(), to: channel)
+            try await broker.publish(encoded, to: channel)
             return BrokerResponses(replies: [], isComplete: true)
         }
-        let id = Self.makeID()
-        let encoded = try BrokerRequest(id: id, replyTo: replyChannel, body: body).encoded()
         // Registered before it is published: a reply may come back before `publish` returns.
         let sweeperToWake = table.withLock { $0.add(id, expected, deadline: .now + timeout) }
         sweeperToWake?.resume()
@@ -405,5 +326,11 @@ extension Broker {
     /// Answers `request` on its reply channel.
     public func reply(to request: BrokerRequest, from responder: String, body: String) async throws {
         try await publish(try BrokerReply(id: request.id, from: responder, body: body).encoded(), to: request.replyTo)
+    }
+
+    /// Answers `request` on its reply channel with a body that `writeBody` appends straight
+    /// into the message. - Parameter bodySize: about how many bytes it appends.
+    public func reply(to request: BrokerRequest, from responder: String, bodySize: Int = 0, writeBody: (inout String) -> Void) async throws {
+        try await publish(try BrokerReply.encode(id: request.id, from: responder, bodySize: bodySize, writeBody: writeBody), to: request.replyTo)
     }
 }

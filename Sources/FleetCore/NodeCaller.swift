@@ -1,5 +1,4 @@
 import BrokerCore
-import Foundation
 
 extension BrokerRequester {
     /// Sends `operations` to the nodes listening on `channel` and collects each of `nodes`'
@@ -12,11 +11,13 @@ extension BrokerRequester {
         timeout: Duration
     ) async throws -> [String: [OperationResult]] {
         guard !nodes.isEmpty else { return [:] }
-        let body = NodeCall(operations: operations).wireText()
-        let responses = try await request(body, on: channel, awaiting: nodes, timeout: timeout)
+        let call = NodeCall(operations: operations)
+        let responses = try await request(on: channel, awaiting: nodes, timeout: timeout, bodySize: call.estimatedWireSize) {
+            call.write(to: &$0)
+        }
         var answers: [String: [OperationResult]] = [:]
         for reply in responses.replies {
-            if let decoded = try? NodeCallReply(wireText: reply.body.utf8),
+            if let decoded = try? NodeCallReply(wireText: reply.body),
                 decoded.results.count == operations.count
             {
                 answers[reply.from] = decoded.results

@@ -40,6 +40,7 @@ enum ResponseJSON {
         case .bool(let value): out += value ? "true" : "false"
         case .strings(let values): appendStrings(values, to: &out)
         case .object(let value): value.write(to: &out)
+        case .claim(let answer): answer.write(to: &out)
         case .failure(let code, let message):
             out += #"{"code":"# + String(code) + #","msg":"#
             appendString(message, to: &out)

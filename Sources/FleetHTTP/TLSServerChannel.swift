@@ -44,6 +44,9 @@ public final class TLSCertificateStore: Sendable {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
+        // A closing connection waits this long for the client's close_notify (NIO's default is
+        // 5 s): a client that never answers must not hold a drain, or a cut, that long.
+        configuration.shutdownTimeout = .seconds(1)
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {

@@ -10,13 +10,9 @@ extension HubStateMachine {
     mutating func claim(
         _ token: String, for connectionID: String, id: String?, groups: [String], at moment: Moment, actions: inout [Action]
     ) -> OperationResult {
-        var fields: [String: JSONValue] = [:]
+        var answer = ClaimAnswer()
         if let session = away.remove(token) {
-            fields = [
-                "session": .string("away"), "recorded": .number(String(session.recorded)),
-                "groups": .array(session.groups.sorted().map { .string($0) }), "complete": .bool(session.complete),
-            ]
-            if let awayID = session.id { fields["id"] = .string(awayID) }
+            answer.session = .away(recorded: session.recorded, complete: session.complete, id: session.id, groups: session.groups.sorted())
         } else if let live = liveByToken[token], live != connectionID {
             // Its connection is still open here: it leaves now, and must not turn away.
             let before = snapshot(live)
@@ -25,7 +21,7 @@ extension HubStateMachine {
             // Cut off, not closed: it must not take messages meant for the session now.
             if let connection = connections.removeValue(forKey: live) { actions.append(.cut(connection.socket)) }
             actions.append(.bindingChanged(BindingChange(before: before, after: nil)))
-            fields = ["session": .string("live")]
+            answer.session = .live
         }
         if registry.connections[connectionID] != nil {
             let createdAt = moment.epochMilliseconds
@@ -41,10 +37,9 @@ extension HubStateMachine {
                 connections.values[index].fresh = nil
                 if connections.values[index].held == nil { connections.values[index].held = [] }
             }
-            fields["claimant"] = .bool(true)
-            fields["seen"] = .array(seen.map { .string($0) })
+            answer.seen = seen
         }
-        return .object(.object(fields))
+        return .claim(answer)
     }
 
     /// See ``NodeOperation/adoptSessions(from:to:sessions:)``: at this point of the calls'

@@ -52,22 +52,19 @@ extension NodeService {
         var found = Claim.Found.lost
         var held: (id: String?, groups: [String])?
         var seen = Set<String>()
-        if case .object(.object(let fields))? = answers[configuration.nodeID]?.first, case .array(let ids)? = fields["seen"] {
-            seen = Set(ids.compactMap { if case .string(let id) = $0 { id } else { nil } })
+        if case .claim(let answer)? = answers[configuration.nodeID]?.first, let ids = answer.seen {
+            seen = Set(ids)
         }
         for results in answers.values {
-            guard case .object(.object(let fields))? = results.first else { continue }
-            if fields["session"] == .string("away"), case .number(let text)? = fields["recorded"] {
-                found = .away(recorded: Int(text) ?? 0, complete: fields["complete"] != .bool(false))
-                var heldID: String?
-                if case .string(let value)? = fields["id"] { heldID = value }
-                var heldGroups: [String] = []
-                if case .array(let items)? = fields["groups"] {
-                    heldGroups = items.compactMap { if case .string(let name) = $0 { name } else { nil } }
-                }
+            guard case .claim(let answer)? = results.first else { continue }
+            switch answer.session {
+            case .away(let recorded, let complete, let heldID, let heldGroups)?:
+                found = .away(recorded: recorded, complete: complete)
                 held = (heldID, heldGroups)
-            } else if fields["session"] == .string("live") {
+            case .live?:
                 found = .live
+            case nil:
+                break
             }
         }
         // The claim carried what the broker said of the session; the node that held it knows

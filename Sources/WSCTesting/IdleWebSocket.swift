@@ -53,6 +53,60 @@ public final class IdleWebSocket: @unchecked Sendable {
         if !isClosed.exchange(true, ordering: .relaxed) { socket.close() }
     }
 
+    /// Answers every ping the server sends with a pong, on a thread of its own (not the
+    /// concurrency pool, which a busy test process can hold up for seconds), until the
+    /// server closes the connection or ``close()`` is called: a client whose liveness does
+    /// not depend on the test process's load. ``isAnswering`` turns false when it stops.
+    public func answerPings() {
+        answering.store(true, ordering: .relaxed)
+        let thread = Thread { [self] in
+            socket.setTimeouts(milliseconds: 200)
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            defer { answering.store(false, ordering: .relaxed) }
+            while !isClosed.load(ordering: .relaxed) {
+                let count = buffer.withUnsafeMutableBytes { recv(socket.descriptor, $0.baseAddress!, 65_536, 0) }
+                if count == 0 { return }
+                if count < 0 {
+                    if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
+                    return
+                }
+                pending += buffer[..<count]
+                while let (opcode, payload, used) = Self.serverFrame(in: pending) {
+                    pending.removeFirst(used)
+                    // A pong with the ping's payload, masked with a zero key (so the payload
+                    // goes as is), as a client must mask.
+                    if opcode == 0x9, !socket.send([0x8A, 0x80 | UInt8(payload.count), 0, 0, 0, 0] + payload) { return }
+                }
+            }
+        }
+        thread.start()
+    }
+
+    /// Whether ``answerPings()`` still runs (false once the server closed the connection).
+    public var isAnswering: Bool { answering.load(ordering: .relaxed) }
+    private let answering = Atomic<Bool>(false)
+
+    /// The first complete unmasked frame in `bytes`: its opcode, its payload (control frames
+    /// only; others are skipped), and how many bytes it took.
+    static func serverFrame(in bytes: [UInt8]) -> (opcode: UInt8, payload: [UInt8], used: Int)? {
+        guard bytes.count >= 2 else { return nil }
+        var length = Int(bytes[1] & 0x7F)
+        var offset = 2
+        if length == 126 {
+            guard bytes.count >= 4 else { return nil }
+            length = Int(bytes[2]) << 8 | Int(bytes[3])
+            offset = 4
+        } else if length == 127 {
+            guard bytes.count >= 10 else { return nil }
+            length = bytes[2..<10].reduce(0) { $0 << 8 | Int($1) }
+            offset = 10
+        }
+        guard bytes.count >= offset + length else { return nil }
+        let opcode = bytes[0] & 0x0F
+        return (opcode, opcode >= 0x8 ? Array(bytes[offset..<offset + length]) : [], offset + length)
+    }
+
     /// ``drainUntilClosed(seconds:)`` on a thread of its own.
     public func waitUntilClosed(seconds: Int) async -> Bool {
         (try? await RawHTTP.onThread { [self] in drainUntilClosed(seconds: seconds) }) ?? false

@@ -60,16 +60,21 @@ extension FuzzTests {
         /// (`65000000169060706.1` is 65000000169060706), the reader keeps it as a `Double`.
         /// A third (seed 4257921319535373003): JSONDecoder checks UTF-8 only in the strings it
         /// keeps, so invalid bytes in the value of a repeated key pass; the reader refuses any.
+        /// A fourth (seed 940394116834752561), of the same kind: a lone surrogate escape
+        /// (`\udc00`) in the value of a repeated key passes JSONDecoder; the reader refuses it.
         @Test("JSONValue(parsing:) agrees with decoding through JSONDecoder", arguments: FuzzSeeds.all)
         func agreesWithJSONDecoder(seed: UInt64) async {
             var random = FuzzRandom(seed: seed)
             for index in 0..<1500 {
                 await yieldPeriodically(index)
                 let input = Self.inputs.input(index, generated: { Array(JSONGenerator.value(depth: 3, using: &$0).text.utf8) }, using: &random)
-                let parsed = try? JSONValue(parsing: input)
+                var refusal = ""
+                let parsed: JSONValue?
+                do { parsed = try JSONValue(parsing: input) } catch { (parsed, refusal) = (nil, "\(error)") }
                 let decoded = try? JSONDecoder().decode(JSONValue.self, from: Data(input))
                 if parsed == nil, decoded != nil, input.contains(0) { continue }
                 if parsed == nil, decoded != nil, String(validating: input, as: UTF8.self) == nil { continue }
+                if parsed == nil, decoded != nil, refusal.contains("surrogate escape") { continue }
                 #expect(JSONValue.agree(parsed, decoded), "seed \(seed): \(show(input)) read as \(parsed?.text ?? "an error"), decoded as \(decoded?.text ?? "an error")")
             }
         }
@@ -80,6 +85,15 @@ extension FuzzTests {
         func invalidUTF8InARepeatedKey() {
             let input = Array(#"{"a":""#.utf8) + [0xC3, 0x2C] + Array(#"","a":"x"}"#.utf8)
             #expect(throws: DecodingError.self) { try JSONValue(parsing: input) }
+        }
+
+        /// Found by the property above (seed 940394116834752561): a lone surrogate escape is
+        /// refused wherever it is, also in the value of a key that is repeated.
+        @Test("a lone surrogate escape is refused even in a repeated key's value")
+        func loneSurrogateInARepeatedKey() {
+            for text in [#"{"a":"\udc00","a":"x"}"#, #"{"a":"x","a":"\ud800"}"#, #"{"a":"\ud800\u0041"}"#] {
+                #expect(throws: DecodingError.self, "\(text)") { try JSONValue(parsing: text.utf8) }
+            }
         }
 
         /// Found by the property above (seed 3181403731003599106): JSONDecoder allows one

@@ -203,11 +203,15 @@ struct FleetIntegrationTests {
     func unresponsiveNode(kind: FleetBrokerKind) async throws {
         try await withFleet(kind, nodes: 1, gateways: 1, callTimeout: .milliseconds(300)) { fleet in
             let keys = FleetKeys(prefix: fleet.prefix)
-            let ghost = NodeInfo(id: "ghost", host: "127.0.0.1", port: 1, startedAt: 0, connections: 5, version: "x", expiresAt: epochMilliseconds() + 1_500)
+            let ghost = NodeInfo(id: "ghost", host: "127.0.0.1", port: 1, startedAt: 0, connections: 5, version: "x", expiresAt: epochMilliseconds() + 4_000)
             _ = try await fleet.inspector.hashSet(keys.nodes, ["ghost": ghost.encoded()])
             _ = try await fleet.inspector.setAdd(keys.nodeConnections("ghost"), ["ghost-conn"])
             _ = try await fleet.inspector.hashSet(keys.connections, ["ghost-conn": "ghost"])
-            try await Task.sleep(for: .milliseconds(300))  // past the gateway's node cache
+            // Listed once the gateway's node cache has been refreshed (a fixed sleep here let
+            // a loaded machine pass the ghost's expiry before the request).
+            try await eventually("the gateway lists the ghost") {
+                try await fleet.get("event=getConnectionCount").masterIDs.contains("ghost")
+            }
 
             let answer = try await fleet.get("event=getConnectionCount,sendMessageTo_Id&sendMessageTo_Id%5B_id%5D=ghost-conn&sendMessageTo_Id%5Bmsg%5D=x")
             #expect(answer.status == 200 && answer.code == 0)
@@ -218,7 +222,7 @@ struct FleetIntegrationTests {
             #expect(answer.results("getConnectionCount")[fleet.nodeIDs[0]] as? Int == 0)
             #expect((answer.results("sendMessageTo_Id")["ghost"] as? [String: Any])?["code"] as? Int == 3)
 
-            try await eventually(within: .seconds(4), "the ghost leaves master_ids and the janitor removes it") {
+            try await eventually(within: .seconds(8), "the ghost leaves master_ids and the janitor removes it") {
                 let listed = try await fleet.get("event=getConnectionCount").masterIDs
                 let nodes = try await fleet.inspector.hashGetAll(keys.nodes)
                 let conns = try await fleet.inspector.hashGetAll(keys.connections)

@@ -330,10 +330,15 @@ struct EventRequestTests {
 // MARK: - Wire types
 
 extension EventRequestTests {
-    fileprivate func roundTrip<T: Codable & Equatable>(_ value: T, sourceLocation: SourceLocation = #_sourceLocation) throws -> T {
-        let data = try JSONEncoder().encode(value)
-        let decoded = try JSONDecoder().decode(T.self, from: data)
-        #expect(decoded == value, sourceLocation: sourceLocation)
+    fileprivate func roundTrip(_ operations: [NodeOperation], sourceLocation: SourceLocation = #_sourceLocation) throws -> [NodeOperation] {
+        let decoded = try NodeCall(wireText: NodeCall(operations: operations).wireText()).operations
+        #expect(decoded == operations, sourceLocation: sourceLocation)
+        return decoded
+    }
+
+    fileprivate func roundTrip(_ results: [OperationResult], sourceLocation: SourceLocation = #_sourceLocation) throws -> [OperationResult] {
+        let decoded = try NodeCallReply(wireText: NodeCallReply(results: results).wireText()).results
+        #expect(decoded == results, sourceLocation: sourceLocation)
         return decoded
     }
 
@@ -345,27 +350,28 @@ extension EventRequestTests {
         operations.append(.event(.getIds, EventArguments()))
         operations.append(.sendToGroups(["a", "b"], message: "m"))
         operations.append(.sendToGroups([], message: ""))
-        for operation in operations { _ = try roundTrip(operation) }
+        for operation in operations { _ = try roundTrip([operation]) }
     }
 
     @Test("NodeOperation's wire shape: op and args with wire parameter names")
     func nodeOperationShape() throws {
-        let data = try JSONEncoder().encode(NodeOperation.event(.bindId, EventArguments(id: "u", connectionID: "c")))
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let text = NodeCall(operations: [.event(.bindId, EventArguments(id: "u", connectionID: "c"))]).wireText()
+        let call = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let object = try #require((call["ops"] as? [[String: Any]])?.first)
         #expect(object["op"] as? String == "bindId")
         let args = try #require(object["args"] as? [String: Any])
         #expect(args["id"] as? String == "u")
         #expect(args["_id"] as? String == "c")
 
-        let groups = try JSONEncoder().encode(NodeOperation.sendToGroups(["g"], message: "m"))
-        let groupsObject = try #require(try JSONSerialization.jsonObject(with: groups) as? [String: Any])
-        #expect(groupsObject["op"] as? String == "_sendToGroups")
+        let groups = NodeCall(operations: [.sendToGroups(["g"], message: "m")]).wireText()
+        let groupsCall = try #require(try JSONSerialization.jsonObject(with: Data(groups.utf8)) as? [String: Any])
+        #expect((groupsCall["ops"] as? [[String: Any]])?.first?["op"] as? String == "_sendToGroups")
     }
 
     @Test("an unknown operation does not decode")
     func unknownOperation() {
         #expect(throws: DecodingError.self) {
-            _ = try JSONDecoder().decode(NodeOperation.self, from: Data(#"{"op":"nope","args":{}}"#.utf8))
+            _ = try NodeCall(wireText: #"{"ops":[{"op":"nope","args":{}}]}"#)
         }
     }
 
@@ -392,12 +398,12 @@ extension EventRequestTests {
             .sendToGroups(["g"], message: "m"),
             .event(.broadcast, EventArguments(message: "")),
         ])
-        #expect(try roundTrip(call) == call)
-        let object = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(call)) as? [String: Any]
+        #expect(try roundTrip(call.operations) == call.operations)
+        let object = try JSONSerialization.jsonObject(with: Data(call.wireText().utf8)) as? [String: Any]
         #expect((object?["ops"] as? [Any])?.count == 3)
 
         let reply = NodeCallReply(results: [.int(1), .bool(true), .strings(["x"]), .timeout])
-        #expect(try roundTrip(reply) == reply)
+        #expect(try roundTrip(reply.results) == reply.results)
     }
 
     @Test("NodeInfo round trip with snake_case keys; liveness by expires_at")

@@ -245,8 +245,8 @@ struct HubStateMachineTests {
         // and will know it. c1's drop freed the place for c3.
         let (_, actions) = machine.execute([.event(.sendToGroup, EventArguments(groups: ["room"], message: "m"))], now: Self.at(4), epochMilliseconds: 1)
         #expect(actions == [.record(AwayRecording(token: "t:c3", sequence: 1, message: "m", messageID: nil))])
-        #expect(Self.claimed(&machine, "t:c2", by: "c9")["complete"] == .bool(false))
-        #expect(Self.claimed(&machine, "t:c3", by: "c9")["complete"] == .bool(true))
+        #expect(Self.complete(Self.claimed(&machine, "t:c2", by: "c9")) == false)
+        #expect(Self.complete(Self.claimed(&machine, "t:c3", by: "c9")) == true)
     }
 
     @Test("a recording the writer refused, once told, makes the session's replay incomplete")
@@ -255,10 +255,8 @@ struct HubStateMachineTests {
         _ = machine.close("c1", now: Self.at(0))
         _ = machine.execute([.event(.broadcast, EventArguments(message: "m"))], now: Self.at(1), epochMilliseconds: 1)
         machine.recordingFailed("t:c1")
-        let fields = Self.claimed(&machine, "t:c1", by: "c9")
-        #expect(fields["session"] == .string("away"))
-        #expect(fields["recorded"] == .number("1"))
-        #expect(fields["complete"] == .bool(false))
+        let answer = Self.claimed(&machine, "t:c1", by: "c9")
+        #expect(answer?.session == .away(recorded: 1, complete: false, id: nil, groups: []))
     }
 
     // MARK: Claims
@@ -278,10 +276,7 @@ struct HubStateMachineTests {
         let (results, actions) = machine.execute(
             [.claimSession(token: "t:old", connectionID: "new", id: "u", groups: ["room"])], now: Self.at(3), epochMilliseconds: 1
         )
-        #expect(results == [.object(.object([
-            "session": .string("away"), "recorded": .number("1"), "groups": .array([.string("room")]), "complete": .bool(true),
-            "id": .string("u"), "claimant": .bool(true), "seen": .array([.string("m1")]),
-        ]))])
+        #expect(results == [.claim(ClaimAnswer(session: .away(recorded: 1, complete: true, id: "u", groups: ["room"]), seen: ["m1"]))])
         #expect(actions == [.bindingChanged(BindingChange(before: Self.snapshot("new"), after: Self.snapshot("new", id: "u", groups: ["room"])))])
         #expect(machine.away.isEmpty)
 
@@ -305,7 +300,7 @@ struct HubStateMachineTests {
         let (results, actions) = machine.execute(
             [.claimSession(token: "t:old", connectionID: "new", id: "u", groups: [])], now: Self.at(1), epochMilliseconds: 1
         )
-        #expect(results == [.object(.object(["session": .string("live"), "claimant": .bool(true), "seen": .array([])]))])
+        #expect(results == [.claim(ClaimAnswer(session: .live, seen: []))])
         #expect(actions == [
             .cut("s:old"),
             .bindingChanged(BindingChange(before: Self.snapshot("old", id: "u"), after: nil)),
@@ -321,7 +316,7 @@ struct HubStateMachineTests {
         let (results, actions) = machine.execute(
             [.claimSession(token: "unknown", connectionID: "far", id: "u", groups: ["g"])], now: Self.at(0), epochMilliseconds: 1
         )
-        #expect(results == [.object(.object([:]))])
+        #expect(results == [.claim(ClaimAnswer())])
         #expect(actions == [])
     }
 
@@ -331,7 +326,7 @@ struct HubStateMachineTests {
         _ = machine.execute([.event(.broadcast, EventArguments(message: "a", messageID: "m1"))], now: Self.at(0), epochMilliseconds: 1)
         machine.settle("c1")
         _ = machine.execute([.event(.broadcast, EventArguments(message: "b", messageID: "m2"))], now: Self.at(0), epochMilliseconds: 1)
-        #expect(Self.claimed(&machine, "none", by: "c1")["seen"] == .array([]))
+        #expect(Self.claimed(&machine, "none", by: "c1")?.seen == [])
     }
 
     // MARK: Handovers
@@ -391,11 +386,17 @@ struct HubStateMachineTests {
     }
 
     /// The answer's fields when `connection` claims `token`.
-    static func claimed(_ machine: inout Machine, _ token: String, by connection: String) -> [String: JSONValue] {
+    static func claimed(_ machine: inout Machine, _ token: String, by connection: String) -> ClaimAnswer? {
         let (results, _) = machine.execute(
             [.claimSession(token: token, connectionID: connection, id: nil, groups: [])], now: at(10), epochMilliseconds: 1
         )
-        guard case .object(.object(let fields))? = results.first else { return [:] }
-        return fields
+        guard case .claim(let answer)? = results.first else { return nil }
+        return answer
+    }
+
+    /// Whether a claim found the session away here with its replay complete.
+    static func complete(_ answer: ClaimAnswer?) -> Bool? {
+        guard case .away(_, let complete, _, _)? = answer?.session else { return nil }
+        return complete
     }
 }
