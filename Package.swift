@@ -5,9 +5,20 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// Each module declares what it imports. FleetCore, BrokerCore, BrokerEmbedded, BrokerRedis,
+// FleetNode, FleetGateway and the tests that mix them (BrokerCoreTests, BrokerTests,
+// FleetTests, FuzzTests) follow after the bus codec rewrite; then this is `swiftSettings`.
+let memberImportSettings: [SwiftSetting] = swiftSettings + [
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
 let package = Package(
     name: "wscenter",
     platforms: [.macOS(.v15)],
+    // Library products: the two standalone libraries (Redis, WebSocketCore), what Benchmarks/
+    // and the embedding example of docs/protocol.md import, and the modules of the bus codec
+    // rewrite (reviewed after it). Pusher, Echo, Observability and FleetHTTP are the
+    // application's own: other modules reach them through `package`.
     products: [
         .executable(name: "wscenter", targets: ["wscenter"]),
         .library(name: "Redis", targets: ["Redis"]),
@@ -18,11 +29,6 @@ let package = Package(
         .library(name: "FleetNode", targets: ["FleetNode"]),
         .library(name: "FleetGateway", targets: ["FleetGateway"]),
         .library(name: "NativeProtocol", targets: ["NativeProtocol"]),
-        .library(name: "PusherCore", targets: ["PusherCore"]),
-        .library(name: "PusherProtocol", targets: ["PusherProtocol"]),
-        .library(name: "EchoProtocol", targets: ["EchoProtocol"]),
-        .library(name: "PusherAPI", targets: ["PusherAPI"]),
-        .library(name: "Observability", targets: ["Observability"]),
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
     ],
     dependencies: [
@@ -56,7 +62,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // The broker contract the node and gateway program against, and helpers built on it.
         .target(
@@ -99,7 +105,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // What the node's and the gateway's HTTP servers share: /healthz, /readyz, /metrics;
         // the read timeout and TLS (reloadable certificates) of every connection; waiting,
@@ -117,7 +123,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // The WebSocket node: connections in memory, bindings and heartbeat in the broker,
         // calls from the bus.
@@ -148,15 +154,17 @@ let package = Package(
             dependencies: [
                 "FleetCore",
                 "FleetNode",
+                "Observability",
                 "WebSocketCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // An echo on ECHO_PATH, plugged into the node: conformance testing only (Autobahn).
         .target(
@@ -164,11 +172,13 @@ let package = Package(
             dependencies: [
                 "FleetHTTP",
                 "FleetNode",
+                "Observability",
                 "WebSocketCore",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // Pusher Channels, shared by the node's protocol and the gateway's REST API: apps,
         // signatures, channel names, the Redis layout, fleet-wide membership scripts and reads.
@@ -179,7 +189,7 @@ let package = Package(
                 "FleetCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // The Pusher Channels protocol on ws://host:PORT/app/{key}, plugged into the node.
         .target(
@@ -196,7 +206,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // The stateless HTTP gateway: the event API over the bus.
         .target(
@@ -227,7 +237,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // The executable: reads configuration, wires services together.
         .executableTarget(
@@ -255,7 +265,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // A server WebSocket as one channel handler on its event loop: the upgrader, the
         // frames written pre-encoded, keep-alive, close handshake, slow consumers. Knows
@@ -268,13 +278,13 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         // Helpers for tests: throwaway redis-server processes, the test Redis URL.
         .target(
             name: "WSCTesting",
             dependencies: [],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         .testTarget(
             name: "RedisTests",
@@ -284,7 +294,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         .testTarget(
             name: "WebSocketCoreTests",
@@ -297,7 +307,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"], swiftSettings: swiftSettings),
         .testTarget(
@@ -309,7 +319,7 @@ let package = Package(
                 "WSCTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         .testTarget(
             name: "BrokerTests",
@@ -376,7 +386,7 @@ let package = Package(
         .testTarget(
             name: "WSCenterTests",
             dependencies: ["WSCTesting"],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
         .testTarget(
             name: "PusherTests",
@@ -384,7 +394,7 @@ let package = Package(
                 "BrokerCore", "BrokerEmbedded", "BrokerRedis", "FleetCore", "FleetNode", "PusherAPI", "PusherCore", "PusherProtocol", "Redis", "WSCTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: memberImportSettings
         ),
     ]
 )

@@ -2,6 +2,8 @@ import FleetHTTP
 import FleetNode
 import Hummingbird
 import NIOCore
+import NIOWebSocket
+import Observability
 import WebSocketCore
 
 /// An echo on `ECHO_PATH`, for conformance testing only (the Autobahn cases run by
@@ -9,16 +11,16 @@ import WebSocketCore
 /// binary, each up to the node's `maxMessageSize` (a larger one closes the connection with
 /// 1009, as on the other paths). It has none of the product's machinery: no `_id`, no hub,
 /// no bindings, no credentials, no rate limit. The node serves it only when the option is set.
-public struct EchoProtocol: ClientProtocol {
-    public let path: RouterPath
-    public var name: String { "echo" }
+package struct EchoProtocol: ClientProtocol {
+    package let path: RouterPath
+    package var name: String { "echo" }
 
     /// - Parameter path: a path that ``problem(with:)`` accepts, e.g. `/echo`.
-    public init(path: String) {
+    package init(path: String) {
         self.path = RouterPath(path)
     }
 
-    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+    package func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
         EchoSession(node: node)
     }
 }
@@ -77,7 +79,7 @@ extension EchoProtocol {
     /// `{key}` or `*`, no query, no empty, `.` or `..` segment), and must not be, or lie
     /// under, a path the node already serves: `/` (the native protocol), `/app/...` (Pusher),
     /// `/healthz`, `/readyz`, `/metrics`.
-    public static func problem(with path: String) -> String? {
+    package static func problem(with path: String) -> String? {
         guard path.hasPrefix("/") else { return "must start with /" }
         guard path != "/" else { return "must not be /, the native protocol's path" }
         let segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)

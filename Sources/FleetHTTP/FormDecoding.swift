@@ -1,11 +1,11 @@
 /// `application/x-www-form-urlencoded` (and URL query) decoding: `a=b&c=d`, `+` as space,
 /// `%XX` escapes. A malformed escape or invalid UTF-8 is an error, not a guess.
-public enum FormDecoding {
-    public struct Malformed: Error, CustomStringConvertible {
-        public let description: String
+package enum FormDecoding {
+    package struct Malformed: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public static func pairs(_ text: Substring) throws -> [(name: String, value: String)] {
+    package static func pairs(_ text: Substring) throws -> [(name: String, value: String)] {
         var result: [(String, String)] = []
         for part in text.split(separator: "&", omittingEmptySubsequences: true) {
             let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -16,7 +16,7 @@ public enum FormDecoding {
         return result
     }
 
-    public static func decode(_ text: Substring) throws -> String {
+    package static func decode(_ text: Substring) throws -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

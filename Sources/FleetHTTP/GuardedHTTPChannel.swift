@@ -7,8 +7,8 @@ import NIOHTTP1
 /// timeout (`HTTP_READ_TIMEOUT`, see ``ReadTimeoutHandler``) and any handlers a server adds
 /// (the node's upgrade guard). They see NIO's request parts before Hummingbird does, and
 /// before a WebSocket upgrader decides anything.
-public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
-    public typealias Value = Base.Value
+package struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
+    package typealias Value = Base.Value
 
     let base: Base
     let readTimeout: Duration?
@@ -18,7 +18,7 @@ public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
     ///   - base: the HTTP/1 channel (plain, or with WebSocket upgrades).
     ///   - readTimeout: how long a connection has to send each request; nil for no limit.
     ///   - handlers: more handlers, after the decoder and the read timeout, made for each connection.
-    public init(
+    package init(
         base: Base, readTimeout: Duration?,
         handlers: @escaping @Sendable (any Channel) -> [any ChannelHandler] = { _ in [] }
     ) {
@@ -27,7 +27,7 @@ public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
         self.handlers = handlers
     }
 
-    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         base.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let operations = channel.pipeline.syncOperations
             let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
@@ -40,7 +40,7 @@ public struct GuardedHTTPChannel<Base: ServerChildChannel>: ServerChildChannel {
         }
     }
 
-    public func handle(value: Value, logger: Logger) async {
+    package func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
     }
 }

@@ -3,11 +3,11 @@ import Synchronization
 
 /// The `Date` header's value (RFC 9110 IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`) for
 /// responses written outside Hummingbird, formatted once per second.
-public enum HTTPDate {
+package enum HTTPDate {
     private static let cache = Mutex<(second: Int, value: String)>((-1, ""))
 
     /// Now, to the second.
-    public static func now() -> String {
+    package static func now() -> String {
         let second = Int(Date().timeIntervalSince1970)
         return cache.withLock { cache in
             if cache.second != second { cache = (second, format(epochSecond: second)) }

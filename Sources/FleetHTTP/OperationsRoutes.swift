@@ -4,9 +4,9 @@ import Observability
 
 /// `GET /healthz`, `GET /readyz` and `GET /metrics`, which the node (on its WebSocket port)
 /// and the gateway (on its HTTP port) both serve.
-public struct OperationsRoutes: Sendable {
+package struct OperationsRoutes: Sendable {
     /// The paths, which API metrics leave out.
-    public static let paths: Set<String> = ["/healthz", "/readyz", "/metrics"]
+    package static let paths: Set<String> = ["/healthz", "/readyz", "/metrics"]
 
     let telemetry: Telemetry
     let readiness: @Sendable () async -> ReadinessReport
@@ -15,7 +15,7 @@ public struct OperationsRoutes: Sendable {
     /// - Parameters:
     ///   - readiness: the checks behind `/readyz`.
     ///   - beforeMetrics: brings gauges read on demand up to date before `/metrics` renders.
-    public init(
+    package init(
         telemetry: Telemetry,
         readiness: @escaping @Sendable () async -> ReadinessReport,
         beforeMetrics: @escaping @Sendable () async -> Void = {}
@@ -25,7 +25,7 @@ public struct OperationsRoutes: Sendable {
         self.beforeMetrics = beforeMetrics
     }
 
-    public func add(to router: Router<BasicRequestContext>) {
+    package func add(to router: Router<BasicRequestContext>) {
         // Alive: the process answers HTTP. Nothing else is checked, so that a broker outage
         // makes the process unready, never restarted.
         router.get("/healthz") { _, _ in

@@ -4,23 +4,24 @@ import NIOCore
 import NIOSSL
 import Synchronization
 
+// public while FleetNode's and FleetGateway's public API names it; package once they are.
 /// A server's certificate and key (`TLS_CERT_FILE`, `TLS_KEY_FILE`), read from PEM files and
 /// read again by ``reload()`` (on SIGHUP): connections accepted from then on use the new
 /// ones; open connections keep theirs. A reload that fails keeps the previous certificate.
 public final class TLSCertificateStore: Sendable {
-    public let certificateFile: String
-    public let keyFile: String
+    package let certificateFile: String
+    package let keyFile: String
     private let context: Mutex<NIOSSLContext>
 
     /// Reads both files. - Throws: ``TLSFilesError`` naming the file that cannot be used.
-    public init(certificateFile: String, keyFile: String) throws {
+    package init(certificateFile: String, keyFile: String) throws {
         self.certificateFile = certificateFile
         self.keyFile = keyFile
         self.context = Mutex(try Self.makeContext(certificateFile: certificateFile, keyFile: keyFile))
     }
 
     /// Reads the files again; on failure, throws and keeps serving the previous certificate.
-    public func reload() throws {
+    package func reload() throws {
         let fresh = try Self.makeContext(certificateFile: certificateFile, keyFile: keyFile)
         context.withLock { $0 = fresh }
     }
@@ -56,29 +57,29 @@ public final class TLSCertificateStore: Sendable {
 }
 
 /// A certificate or key file that cannot be used.
-public struct TLSFilesError: Error, CustomStringConvertible {
-    public let file: String
-    public let what: String
-    public let underlying: (any Error)?
-    public var description: String {
+package struct TLSFilesError: Error, CustomStringConvertible {
+    package let file: String
+    package let what: String
+    package let underlying: (any Error)?
+    package var description: String {
         "\(file) is not a usable \(what)" + (underlying.map { ": \($0)" } ?? "")
     }
 }
 
 /// An HTTP server channel behind TLS: the TLS handler goes first in each connection's
 /// pipeline, with the store's certificate of the moment.
-public struct TLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
-    public typealias Value = Base.Value
+package struct TLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
+    package typealias Value = Base.Value
 
     let base: Base
     let certificates: TLSCertificateStore
 
-    public init(base: Base, certificates: TLSCertificateStore) {
+    package init(base: Base, certificates: TLSCertificateStore) {
         self.base = base
         self.certificates = certificates
     }
 
-    public func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+    package func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let context = certificates.current
         return channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
@@ -87,14 +88,14 @@ public struct TLSServerChannel<Base: ServerChildChannel>: ServerChildChannel {
         }
     }
 
-    public func handle(value: Value, logger: Logger) async {
+    package func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
     }
 }
 
 /// Builds the server channel of a node or a gateway: the read timeout and `extra` handlers
 /// after the HTTP decoder, and TLS in front when `certificates` is given.
-public func hardenedServer<Base: ServerChildChannel>(
+package func hardenedServer<Base: ServerChildChannel>(
     _ base: Base, readTimeout: Duration?, certificates: TLSCertificateStore?,
     handlers: @escaping @Sendable (any Channel) -> [any ChannelHandler] = { _ in [] }
 ) -> any ServerChildChannel {

@@ -24,15 +24,15 @@ public struct ClientAuthenticator: Sendable, Hashable {
         self.audience = audience.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    public var isOpen: Bool { tokens.isEmpty && jwtSecret == nil }
+    package var isOpen: Bool { tokens.isEmpty && jwtSecret == nil }
 
     /// A client that may connect, and the user id its token names (from a JWT's `sub`).
-    public struct Admission: Sendable, Hashable {
-        public var userID: String?
+    package struct Admission: Sendable, Hashable {
+        package var userID: String?
     }
 
-    public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
-        public var description: String
+    package struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+        package var description: String
     }
 
     /// Checks the credential of an upgrade request.
@@ -40,7 +40,7 @@ public struct ClientAuthenticator: Sendable, Hashable {
     ///   - queryToken: the `token` query parameter, if any.
     ///   - authorization: the `Authorization` header, if any.
     ///   - now: seconds since 1970, for `exp` and `nbf`.
-    public func admit(queryToken: String?, authorization: String?, now: Double = Date().timeIntervalSince1970) -> Result<Admission, Refusal> {
+    package func admit(queryToken: String?, authorization: String?, now: Double = Date().timeIntervalSince1970) -> Result<Admission, Refusal> {
         guard !isOpen else { return .success(Admission()) }
         guard let credential = queryToken ?? BearerToken.parse(authorization), !credential.isEmpty else {
             return .failure(Refusal(description: "a token is required: ?token=... or Authorization: Bearer ..."))

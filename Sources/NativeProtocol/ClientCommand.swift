@@ -1,7 +1,7 @@
 import FleetCore
 
 /// A command a client sends over the native protocol, as JSON text.
-public enum ClientCommand: Sendable, Hashable {
+package enum ClientCommand: Sendable, Hashable {
     /// `{"type":"ping"}`
     case ping
     /// `{"type":"join","room":"r"}`
@@ -14,10 +14,10 @@ public enum ClientCommand: Sendable, Hashable {
     case reconnect(token: String)
 
     /// The longest room name a client may use.
-    public static let maxRoomLength = 200
+    package static let maxRoomLength = 200
 
     /// Parses one text message. Errors carry the protocol's error code.
-    public static func parse(_ text: String) -> Result<ClientCommand, ProtocolError> {
+    package static func parse(_ text: String) -> Result<ClientCommand, ProtocolError> {
         guard let value = try? JSONValue(parsing: text.utf8) else {
             return .failure(ProtocolError(.invalidJSON, "the message is not valid JSON"))
         }
@@ -64,30 +64,30 @@ public enum ClientCommand: Sendable, Hashable {
 }
 
 /// An error reply of the native protocol: `{"type":"error","code":"...","message":"..."}`.
-public struct ProtocolError: Error, Sendable, Hashable {
-    public struct Code: RawRepresentable, Sendable, Hashable {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
+package struct ProtocolError: Error, Sendable, Hashable {
+    package struct Code: RawRepresentable, Sendable, Hashable {
+        package let rawValue: String
+        package init(rawValue: String) { self.rawValue = rawValue }
 
-        public static let invalidJSON = Code(rawValue: "invalid_json")
-        public static let missingType = Code(rawValue: "missing_type")
-        public static let unknownType = Code(rawValue: "unknown_type")
-        public static let invalidRoom = Code(rawValue: "invalid_room")
-        public static let missingData = Code(rawValue: "missing_data")
-        public static let invalidArgument = Code(rawValue: "invalid_argument")
-        public static let joinNotAllowed = Code(rawValue: "join_not_allowed")
-        public static let roomFull = Code(rawValue: "room_full")
-        public static let tooManyRooms = Code(rawValue: "too_many_rooms")
-        public static let notInRoom = Code(rawValue: "not_in_room")
-        public static let rateLimited = Code(rawValue: "rate_limited")
-        public static let reconnectFailed = Code(rawValue: "reconnect_failed")
-        public static let unavailable = Code(rawValue: "unavailable")
+        package static let invalidJSON = Code(rawValue: "invalid_json")
+        package static let missingType = Code(rawValue: "missing_type")
+        package static let unknownType = Code(rawValue: "unknown_type")
+        package static let invalidRoom = Code(rawValue: "invalid_room")
+        package static let missingData = Code(rawValue: "missing_data")
+        package static let invalidArgument = Code(rawValue: "invalid_argument")
+        package static let joinNotAllowed = Code(rawValue: "join_not_allowed")
+        package static let roomFull = Code(rawValue: "room_full")
+        package static let tooManyRooms = Code(rawValue: "too_many_rooms")
+        package static let notInRoom = Code(rawValue: "not_in_room")
+        package static let rateLimited = Code(rawValue: "rate_limited")
+        package static let reconnectFailed = Code(rawValue: "reconnect_failed")
+        package static let unavailable = Code(rawValue: "unavailable")
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
 
-    public init(_ code: Code, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }

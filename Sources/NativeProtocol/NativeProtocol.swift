@@ -3,10 +3,12 @@ import FleetNode
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import WebSocketCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOWebSocket
+import Observability
+import WebSocketCore
 
 /// The native JSON protocol on `ws://host:PORT/`: `{"cmd":"open","_id":...}` first; `ping`
 /// (text) → `{"cmd":"pong","_id":...}`; JSON commands `ping`, `join`, `leave`, `broadcast`,

@@ -19,7 +19,7 @@ public struct RoomPolicy: Sendable, Hashable {
         public static let standard = ClientJoin.patterns(["room:*"])
 
         /// Parses `all`, `none`, or a comma-separated list of patterns.
-        public init?(_ text: String) {
+        package init?(_ text: String) {
             switch text.trimmingCharacters(in: .whitespaces).lowercased() {
             case "all": self = .all
             case "none": self = .none
@@ -56,7 +56,7 @@ public struct RoomPolicy: Sendable, Hashable {
     }
 
     /// Whether a client may join `room` by itself.
-    public func allowsClientJoin(_ room: String) -> Bool {
+    package func allowsClientJoin(_ room: String) -> Bool {
         switch clientJoin {
         case .all: true
         case .none: false
@@ -68,7 +68,7 @@ public struct RoomPolicy: Sendable, Hashable {
     /// - Parameters:
     ///   - roomsOfConnection: rooms the connection is in now.
     ///   - roomSize: connections in the room across the fleet now.
-    public func checkJoin(_ room: String, roomsOfConnection: Int, roomSize: Int) -> ProtocolError? {
+    package func checkJoin(_ room: String, roomsOfConnection: Int, roomSize: Int) -> ProtocolError? {
         guard allowsClientJoin(room) else {
             let rule = if case .none = clientJoin { "clients may join no room by themselves" } else { "clients may join rooms matching \(clientJoin.summary) by themselves" }
             return ProtocolError(.joinNotAllowed, "\(rule) (CLIENT_JOIN); \"\(room)\" is managed by the API")

@@ -3,7 +3,7 @@ import Synchronization
 
 /// The gateway's metrics: requests by event (or REST route) and status, their latency by
 /// API, node replies that did not arrive in time, and the live nodes it sees.
-public struct APIMeter: Sendable {
+package struct APIMeter: Sendable {
     private let telemetry: Telemetry
     private let timedOut: Counter
     private let nodesAlive: Gauge
@@ -22,7 +22,7 @@ public struct APIMeter: Sendable {
         var status: Int
     }
 
-    public init(telemetry: Telemetry) {
+    package init(telemetry: Telemetry) {
         self.telemetry = telemetry
         timedOut = Counter(label: MetricName.repliesTimedOut, factory: telemetry.factory)
         nodesAlive = Gauge(label: MetricName.nodesAlive, factory: telemetry.factory)
@@ -30,7 +30,7 @@ public struct APIMeter: Sendable {
 
     /// One answered request: `event` is an event API event (each of a batch counts), or a
     /// REST route such as `pusher:/apps/{app_id}/events`; `api` is `event` or `pusher`.
-    public func request(events: [String], api: String, status: Int, duration: Duration) {
+    package func request(events: [String], api: String, status: Int, duration: Duration) {
         let factory = telemetry.factory
         for event in events {
             let key = CounterKey(event: event, status: status)
@@ -54,13 +54,13 @@ public struct APIMeter: Sendable {
     }
 
     /// `count` nodes did not reply before the call's deadline.
-    public func repliesTimedOut(_ count: Int) {
+    package func repliesTimedOut(_ count: Int) {
         guard count > 0 else { return }
         timedOut.increment(by: count)
     }
 
     /// The number of live nodes the gateway sees (`master_ids`).
-    public func nodesAlive(_ count: Int) {
+    package func nodesAlive(_ count: Int) {
         nodesAlive.record(count)
     }
 }

@@ -6,14 +6,14 @@ import Logging
 /// `ts=2026-12-01T15:35:23.123Z level=info role=node node=3f… msg="node listening" port=8090`.
 /// `role` and `node` (when set) come first, then the other fields sorted by key; values with
 /// spaces, quotes, `=` or control characters are quoted and escaped.
-public struct LogfmtLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+package struct LogfmtLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     private let write: @Sendable (String) -> Void
 
     /// A handler writing to standard error.
-    public static func standardError(label: String) -> LogfmtLogHandler {
+    package static func standardError(label: String) -> LogfmtLogHandler {
         LogfmtLogHandler { line in
             // One write(2) per line: lines from concurrent tasks do not interleave.
             var line = line
@@ -29,16 +29,16 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     /// A handler handing each line (newline included) to `write`.
-    public init(write: @escaping @Sendable (String) -> Void) {
+    package init(write: @escaping @Sendable (String) -> Void) {
         self.write = write
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields = metadata
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let explicit = event.metadata { fields.merge(explicit) { _, new in new } }
@@ -47,7 +47,7 @@ public struct LogfmtLogHandler: LogHandler {
     }
 
     /// One line (with its newline) for an event.
-    public static func format(date: Date, level: Logger.Level, message: String, fields: Logger.Metadata) -> String {
+    package static func format(date: Date, level: Logger.Level, message: String, fields: Logger.Metadata) -> String {
         var line = "ts=" + timestamp(date) + " level=" + level.rawValue
         for key in ["role", "node"] {
             if let value = fields[key] { line += " " + key + "=" + quoted("\(value)") }

@@ -4,14 +4,14 @@ import Metrics
 /// A broker that times its commands' round trips (`wscenter_broker_roundtrip_seconds`, by
 /// operation), follows its connection (`wscenter_broker_connected`) and counts reconnects
 /// (`wscenter_redis_reconnects_total`). Everything else passes through to `base`.
-public final class MeteredBroker: Broker {
-    public let base: any Broker
+package final class MeteredBroker: Broker {
+    package let base: any Broker
     private let executeTimer: Timer
     private let publishTimer: Timer
     private let reconnects: Counter
     private let connected: Gauge
 
-    public init(_ base: any Broker, telemetry: Telemetry) {
+    package init(_ base: any Broker, telemetry: Telemetry) {
         self.base = base
         let factory = telemetry.factory
         executeTimer = Timer(label: MetricName.brokerRoundTrip, dimensions: [("operation", "execute")], factory: factory)
@@ -22,7 +22,7 @@ public final class MeteredBroker: Broker {
     }
 
     /// Runs `base`, and follows its events for the metrics.
-    public func run() async throws {
+    package func run() async throws {
         let events = base.events()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -47,36 +47,36 @@ public final class MeteredBroker: Broker {
         }
     }
 
-    public func execute(_ commands: [BrokerCommand], atomically: Bool) async throws -> [BrokerValue] {
+    package func execute(_ commands: [BrokerCommand], atomically: Bool) async throws -> [BrokerValue] {
         let start = ContinuousClock.now
         defer { executeTimer.record(duration: ContinuousClock.now - start) }
         return try await base.execute(commands, atomically: atomically)
     }
 
-    public func scanKeys(matching pattern: String) async throws -> [String] {
+    package func scanKeys(matching pattern: String) async throws -> [String] {
         try await base.scanKeys(matching: pattern)
     }
 
     @discardableResult
-    public func publish(_ message: String, to channel: String) async throws -> Int {
+    package func publish(_ message: String, to channel: String) async throws -> Int {
         let start = ContinuousClock.now
         defer { publishTimer.record(duration: ContinuousClock.now - start) }
         return try await base.publish(message, to: channel)
     }
 
-    public func subscribe(to channels: [String]) async throws -> BrokerSubscription {
+    package func subscribe(to channels: [String]) async throws -> BrokerSubscription {
         try await base.subscribe(to: channels)
     }
 
-    public func subscribe(toPatterns patterns: [String]) async throws -> BrokerSubscription {
+    package func subscribe(toPatterns patterns: [String]) async throws -> BrokerSubscription {
         try await base.subscribe(toPatterns: patterns)
     }
 
-    public func events() -> AsyncStream<BrokerEvent> {
+    package func events() -> AsyncStream<BrokerEvent> {
         base.events()
     }
 
-    public var preferredTaskExecutor: (any TaskExecutor)? {
+    package var preferredTaskExecutor: (any TaskExecutor)? {
         base.preferredTaskExecutor
     }
 }

@@ -2,34 +2,35 @@ import Synchronization
 import BrokerCore
 import FleetCore
 
+// public while FleetNode's and FleetGateway's public API names it; package once they are.
 /// What `GET /readyz` answers: ready (200), or not (503) with the reasons, as JSON.
 public struct ReadinessReport: Sendable, Hashable {
     /// Why the process must not get traffic now; empty when it is ready.
-    public var reasons: [String]
+    package var reasons: [String]
 
-    public init(reasons: [String] = []) {
+    package init(reasons: [String] = []) {
         self.reasons = reasons
     }
 
-    public var isReady: Bool { reasons.isEmpty }
+    package var isReady: Bool { reasons.isEmpty }
 
     /// 200 when ready, 503 otherwise.
-    public var status: Int { isReady ? 200 : 503 }
+    package var status: Int { isReady ? 200 : 503 }
 
     /// `{"status":"ready"}` or `{"reasons":[...],"status":"not ready"}`.
-    public var json: String {
+    package var json: String {
         guard !isReady else { return JSONValue.object(["status": .string("ready")]).text }
         return JSONValue.object(["status": .string("not ready"), "reasons": .array(reasons.map { .string($0) })]).text
     }
 }
 
 /// The readiness checks a node and a gateway share.
-public enum ReadinessCheck {
+package enum ReadinessCheck {
     /// Runs `probe` (one broker round trip) with a deadline; the reason it failed, if it did.
     /// The answer comes by the deadline even when the probe does not honour cancellation (a
     /// Redis command to a frozen server waits for the client's own command timeout): the
     /// probe is then left to end by itself (``withDeadline(_:timeoutError:_:)``).
-    public static func broker<Value: Sendable>(
+    package static func broker<Value: Sendable>(
         within timeout: Duration = .seconds(1), _ probe: @escaping @Sendable () async throws -> Value
     ) async -> Result<Value, BrokerProbeFailure> {
         do {
@@ -48,28 +49,28 @@ public enum ReadinessCheck {
 private struct ProbeTimedOut: Error {}
 
 /// Why a broker probe failed, as `/readyz` says it.
-public struct BrokerProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
-    public var description: String
+package struct BrokerProbeFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    package var description: String
 }
 
 /// Whether the broker's links are up, as its events tell: down from `.disconnected` until
 /// `.reconnected` (every subscription restored). A service starts once its broker is
 /// connected, so the state starts up.
-public final class BrokerLinkState: Sendable {
+package final class BrokerLinkState: Sendable {
     private let up = Atomic<Bool>(true)
     private let reason = Mutex<String>("")
 
-    public init() {}
+    package init() {}
 
-    public var isUp: Bool { up.load(ordering: .relaxed) }
+    package var isUp: Bool { up.load(ordering: .relaxed) }
 
     /// What `/readyz` says while the link is down; nil while it is up.
-    public var unreadyReason: String? {
+    package var unreadyReason: String? {
         isUp ? nil : "broker link down: " + reason.withLock { $0 }
     }
 
     /// Follows `events` until they end or the task is cancelled.
-    public func follow(_ events: AsyncStream<BrokerEvent>) async {
+    package func follow(_ events: AsyncStream<BrokerEvent>) async {
         for await event in events {
             switch event {
             case .connected, .reconnected:

@@ -1,9 +1,10 @@
 import Metrics
 
+// public while FleetNode's and FleetGateway's public API names it; package once they are.
 /// The WebSocket metrics of one client protocol (label `protocol`): connections open,
 /// opened and closed, messages and their bytes in each direction.
 public struct SocketMeter: Sendable {
-    public let protocolName: String
+    package let protocolName: String
     private let connections: Meter
     private let opened: Counter
     private let closed: Counter
@@ -12,7 +13,7 @@ public struct SocketMeter: Sendable {
     private let bytesIn: Counter
     private let bytesOut: Counter
 
-    public init(protocol name: String, telemetry: Telemetry) {
+    package init(protocol name: String, telemetry: Telemetry) {
         let dimensions = [("protocol", name)]
         let factory = telemetry.factory
         protocolName = name
@@ -25,30 +26,30 @@ public struct SocketMeter: Sendable {
         bytesOut = Counter(label: MetricName.bytesOut, dimensions: dimensions, factory: factory)
     }
 
-    public func connectionOpened() {
+    package func connectionOpened() {
         opened.increment()
         connections.increment()
     }
 
-    public func connectionClosed() {
+    package func connectionClosed() {
         closed.increment()
         connections.decrement()
     }
 
     /// A message from a client (text or binary) of `bytes` bytes.
-    public func received(bytes: Int) {
+    package func received(bytes: Int) {
         messagesIn.increment()
         bytesIn.increment(by: bytes)
     }
 
     /// A message written to a client.
-    public func sent(bytes: Int) {
+    package func sent(bytes: Int) {
         messagesOut.increment()
         bytesOut.increment(by: bytes)
     }
 
     /// `messages` messages written to clients, `bytes` in all (a batch counted at once).
-    public func sent(messages: Int, bytes: Int) {
+    package func sent(messages: Int, bytes: Int) {
         messagesOut.increment(by: messages)
         bytesOut.increment(by: bytes)
     }

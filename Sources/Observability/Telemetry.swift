@@ -1,6 +1,7 @@
 import Metrics
 import Prometheus
 
+// public while FleetNode's and FleetGateway's public API names it; package once they are.
 /// A process's metrics: one Prometheus registry that the swift-metrics handles of its node
 /// and gateway write to, rendered by `GET /metrics` in the Prometheus text format.
 ///
@@ -8,13 +9,13 @@ import Prometheus
 /// several services in one test process keep their counts apart, while `wscenter serve`
 /// shares one `Telemetry` between its node and its gateway.
 public final class Telemetry: Sendable {
-    public let registry: PrometheusCollectorRegistry
-    public let factory: PrometheusMetricsFactory
+    package let registry: PrometheusCollectorRegistry
+    package let factory: PrometheusMetricsFactory
     /// Whether this process is draining (1) or serving (0).
     private let draining: Metrics.Gauge
 
     /// Latency buckets from 250 µs (a loopback Redis round trip) to 10 s (a call timing out).
-    public static let latencyBuckets: [Duration] = [
+    package static let latencyBuckets: [Duration] = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5),
         .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
         .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
@@ -31,31 +32,31 @@ public final class Telemetry: Sendable {
     }
 
     /// Notes that the process started draining.
-    public func startedDraining() {
+    package func startedDraining() {
         draining.record(1)
     }
 
     /// The metrics in the Prometheus text exposition format (version 0.0.4).
-    public func render() -> [UInt8] {
+    package func render() -> [UInt8] {
         registry.emitToBuffer()
     }
 }
 
 /// The names of wscenter's metrics (docs/operations.md explains each).
-public enum MetricName {
-    public static let connections = "wscenter_connections"
-    public static let connectionsOpened = "wscenter_connections_opened_total"
-    public static let connectionsClosed = "wscenter_connections_closed_total"
-    public static let messagesIn = "wscenter_messages_in_total"
-    public static let messagesOut = "wscenter_messages_out_total"
-    public static let bytesIn = "wscenter_message_bytes_in_total"
-    public static let bytesOut = "wscenter_message_bytes_out_total"
-    public static let apiRequests = "wscenter_api_requests_total"
-    public static let apiDuration = "wscenter_api_request_duration_seconds"
-    public static let brokerRoundTrip = "wscenter_broker_roundtrip_seconds"
-    public static let brokerConnected = "wscenter_broker_connected"
-    public static let redisReconnects = "wscenter_redis_reconnects_total"
-    public static let repliesTimedOut = "wscenter_replies_timed_out_total"
-    public static let nodesAlive = "wscenter_nodes_alive"
-    public static let draining = "wscenter_draining"
+package enum MetricName {
+    package static let connections = "wscenter_connections"
+    package static let connectionsOpened = "wscenter_connections_opened_total"
+    package static let connectionsClosed = "wscenter_connections_closed_total"
+    package static let messagesIn = "wscenter_messages_in_total"
+    package static let messagesOut = "wscenter_messages_out_total"
+    package static let bytesIn = "wscenter_message_bytes_in_total"
+    package static let bytesOut = "wscenter_message_bytes_out_total"
+    package static let apiRequests = "wscenter_api_requests_total"
+    package static let apiDuration = "wscenter_api_request_duration_seconds"
+    package static let brokerRoundTrip = "wscenter_broker_roundtrip_seconds"
+    package static let brokerConnected = "wscenter_broker_connected"
+    package static let redisReconnects = "wscenter_redis_reconnects_total"
+    package static let repliesTimedOut = "wscenter_replies_timed_out_total"
+    package static let nodesAlive = "wscenter_nodes_alive"
+    package static let draining = "wscenter_draining"
 }

@@ -13,18 +13,18 @@ import PusherCore
 /// connections. Paths are served with and without `/apps/{app_id}` (the Python SDK sends
 /// `/users/...` bare) and under `API_PATH_PREFIX`. Answers about channels are fleet-wide and
 /// exact: they are read from the broker over the live nodes. docs/pusher.md describes it.
-public struct PusherAPI: GatewayRoutes {
-    public struct Configuration: Sendable {
-        public var apps: PusherApps
+package struct PusherAPI: GatewayRoutes {
+    package struct Configuration: Sendable {
+        package var apps: PusherApps
         /// A prefix a reverse proxy adds to the paths (`API_PATH_PREFIX`), e.g. `/pusher`.
-        public var pathPrefix: String
+        package var pathPrefix: String
         /// `AUTH_DEMO`: `POST /pusher/auth` and `/pusher/user-auth` sign anything for the default
         /// app. For demos only: anyone can then subscribe to any private or presence channel.
-        public var authDemo: Bool
+        package var authDemo: Bool
         /// The default app, which the demo auth endpoint signs for.
-        public var defaultAppID: String
+        package var defaultAppID: String
 
-        public init(apps: PusherApps, pathPrefix: String = "", authDemo: Bool = false, defaultAppID: String = "1") {
+        package init(apps: PusherApps, pathPrefix: String = "", authDemo: Bool = false, defaultAppID: String = "1") {
             self.apps = apps
             self.pathPrefix = pathPrefix
             self.authDemo = authDemo
@@ -32,13 +32,13 @@ public struct PusherAPI: GatewayRoutes {
         }
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     let authenticator: RequestAuthenticator
 
     /// Most events in one `batch_events`.
     static let maxBatch = 10
 
-    public init(configuration: Configuration) {
+    package init(configuration: Configuration) {
         self.configuration = configuration
         self.authenticator = RequestAuthenticator(apps: configuration.apps, pathPrefix: configuration.pathPrefix)
     }
@@ -47,7 +47,7 @@ public struct PusherAPI: GatewayRoutes {
         case events, batchEvents, channels, channel, channelUsers, terminate
     }
 
-    public func addRoutes(to router: Router<BasicRequestContext>, gateway: GatewayService) {
+    package func addRoutes(to router: Router<BasicRequestContext>, gateway: GatewayService) {
         let routes: [(HTTPRequest.Method, String, Endpoint)] = [
             (.post, "/events", .events),
             (.post, "/batch_events", .batchEvents),

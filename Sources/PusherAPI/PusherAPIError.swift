@@ -2,18 +2,18 @@ import FleetCore
 
 /// A refused REST request: its HTTP status and a message saying what to change. Answered as
 /// `{"error":"<message>"}` (the server SDKs show the body in their exceptions).
-public struct PusherAPIError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var status: Int
-    public var message: String
+package struct PusherAPIError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var status: Int
+    package var message: String
 
-    public init(_ status: Int, _ message: String) {
+    package init(_ status: Int, _ message: String) {
         self.status = status
         self.message = message
     }
 
-    public var description: String { "\(status) \(message)" }
+    package var description: String { "\(status) \(message)" }
 
-    public var json: String { #"{"error":"# + JSONValue.quoted(message) + "}" }
+    package var json: String { #"{"error":"# + JSONValue.quoted(message) + "}" }
 
     static func badRequest(_ message: String) -> PusherAPIError { PusherAPIError(400, message) }
     static func unauthorized(_ message: String) -> PusherAPIError { PusherAPIError(401, message) }

@@ -4,15 +4,15 @@ import PusherCore
 /// Checks a REST request's signature exactly as Pusher does: `auth_key` names the app,
 /// `auth_timestamp` is within ±600 s, `auth_version` is 1.0, `body_md5` matches a body, and
 /// `auth_signature` is HMAC-SHA256 of `METHOD\nPATH\nQUERY` (see ``PusherSignature``).
-public struct RequestAuthenticator: Sendable {
-    public let apps: PusherApps
+package struct RequestAuthenticator: Sendable {
+    package let apps: PusherApps
     /// A path prefix a reverse proxy adds or strips (`API_PATH_PREFIX`, e.g. `/pusher`): a
     /// signature over the path with or without it is accepted.
-    public let pathPrefix: String
+    package let pathPrefix: String
     /// Largest difference between `auth_timestamp` and the server's clock.
-    public static let maxClockSkew = 600
+    package static let maxClockSkew = 600
 
-    public init(apps: PusherApps, pathPrefix: String = "") {
+    package init(apps: PusherApps, pathPrefix: String = "") {
         self.apps = apps
         var prefix = pathPrefix
         while prefix.hasSuffix("/") { prefix.removeLast() }
@@ -28,7 +28,7 @@ public struct RequestAuthenticator: Sendable {
     ///   - now: seconds since 1970.
     /// - Throws: ``PusherAPIError`` 404 unknown app, 401 bad signature, stale timestamp or
     ///   body_md5, 403 disabled app, 400 missing parameters.
-    public func authenticate(
+    package func authenticate(
         method: String, path: String, appID: String?, parameters: [(String, String)], body: [UInt8]?, now: Int
     ) throws(PusherAPIError) -> PusherApp {
         func parameter(_ name: String) -> String? { parameters.first { $0.0.lowercased() == name }?.1 }

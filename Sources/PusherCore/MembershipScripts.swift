@@ -6,11 +6,11 @@ import BrokerCore
 /// Two hashes per set of members: the fleet hash (member → the nodes holding it, joined by
 /// line breaks) and one node hash per node (member → its value, e.g. user_info). Node ids
 /// never hold whitespace (`NODE_ID` is checked).
-public enum MembershipScripts {
+package enum MembershipScripts {
     /// KEYS: fleet hash, node hash. ARGV: member, node, value, limit (0 = none).
     /// → `.int(1)` the member is new fleet-wide, `.int(0)` it was already there (now on this
     /// node too), `.int(-1)` refused: the fleet already holds `limit` members.
-    public static let join = BrokerScript(
+    package static let join = BrokerScript(
         name: "wsc-membership-join",
         lua: """
             local nodes = redis.call('HGET', KEYS[1], ARGV[1])
@@ -45,7 +45,7 @@ public enum MembershipScripts {
 
     /// KEYS: fleet hash, node hash. ARGV: member, node.
     /// → `.int(1)` the member is gone fleet-wide (it was on no other node), else `.int(0)`.
-    public static let leave = BrokerScript(
+    package static let leave = BrokerScript(
         name: "wsc-membership-leave",
         lua: """
             redis.call('HDEL', KEYS[2], ARGV[1])
@@ -77,7 +77,7 @@ public enum MembershipScripts {
 
     /// A node is gone: every member it held leaves. KEYS: fleet hash, node hash. ARGV: node.
     /// → `.strings` the members gone fleet-wide.
-    public static let nodeGone = BrokerScript(
+    package static let nodeGone = BrokerScript(
         name: "wsc-membership-node-gone",
         lua: """
             local members = redis.call('HKEYS', KEYS[2])

@@ -2,37 +2,37 @@ import Foundation
 
 /// One Pusher application (tenant): its credentials and limits. Apps are isolated: their
 /// channels, presence members, users and counts never mix.
-public struct PusherApp: Sendable, Hashable, Codable {
+package struct PusherApp: Sendable, Hashable, Codable {
     /// The app id; the official server SDKs need it numeric (it is kept as text).
-    public var id: String
+    package var id: String
     /// The public key clients connect with (`/app/{key}`).
-    public var key: String
+    package var key: String
     /// The secret that signs channel auth, user sign-in and REST requests.
-    public var secret: String
+    package var secret: String
     /// Whether `client-` events from clients are relayed.
-    public var enableClientMessages: Bool = true
+    package var enableClientMessages: Bool = true
     /// Connections the app may hold across the fleet; 0 = unlimited.
-    public var maxConnections: Int = 0
+    package var maxConnections: Int = 0
     /// Members a presence channel may hold.
-    public var maxPresenceMembers: Int = 100
+    package var maxPresenceMembers: Int = 100
     /// Largest event payload (the `data` of a triggered or client event), in KiB.
-    public var maxEventPayloadKB: Int = 10
+    package var maxEventPayloadKB: Int = 10
     /// Whether subscribers get `pusher_internal:subscription_count` (throttled, fleet-wide).
-    public var enableSubscriptionCount: Bool = false
+    package var enableSubscriptionCount: Bool = false
     /// Whether a connection must sign in (`pusher:signin`) within `signinTimeout` seconds.
-    public var requireSignin: Bool = false
+    package var requireSignin: Bool = false
     /// Seconds a connection has to sign in when `requireSignin` is set.
-    public var signinTimeout: Double = 30
+    package var signinTimeout: Double = 30
     /// Client events a connection may send per second (excess: `pusher:error` 4301).
-    public var clientEventRate: Double = 10
+    package var clientEventRate: Double = 10
     /// Whether clients may connect and the REST API answers (403 / close 4003 otherwise).
-    public var enabled: Bool = true
+    package var enabled: Bool = true
     /// Webhook endpoints, kept as given for the webhooks work (not delivered yet).
-    public var webhooks: [Webhook] = []
+    package var webhooks: [Webhook] = []
 
-    public struct Webhook: Sendable, Hashable, Codable {
-        public var url: String
-        public var eventTypes: [String]?
+    package struct Webhook: Sendable, Hashable, Codable {
+        package var url: String
+        package var eventTypes: [String]?
 
         enum CodingKeys: String, CodingKey {
             case url
@@ -40,17 +40,17 @@ public struct PusherApp: Sendable, Hashable, Codable {
         }
     }
 
-    public init(id: String, key: String, secret: String) {
+    package init(id: String, key: String, secret: String) {
         self.id = id
         self.key = key
         self.secret = secret
     }
 
     /// The largest `max_event_payload_kb` accepted (64 MiB).
-    public static let maxEventPayloadLimitKB = 65_536
+    package static let maxEventPayloadLimitKB = 65_536
 
     /// The largest payload in bytes.
-    public var maxEventPayloadBytes: Int { maxEventPayloadKB * 1024 }
+    package var maxEventPayloadBytes: Int { maxEventPayloadKB * 1024 }
 
     enum CodingKeys: String, CodingKey {
         case id, key, secret, enabled, webhooks
@@ -64,7 +64,7 @@ public struct PusherApp: Sendable, Hashable, Codable {
         case clientEventRate = "client_event_rate"
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         // An id may be written as a number or a string.
         if let number = try? container.decode(Int.self, forKey: .id) {
@@ -87,7 +87,7 @@ public struct PusherApp: Sendable, Hashable, Codable {
     }
 
     /// What is wrong with the app's settings, if anything.
-    public func problems() -> [String] {
+    package func problems() -> [String] {
         var problems: [String] = []
         if id.isEmpty || id.contains(where: { !$0.isLetter && !$0.isNumber && $0 != "-" && $0 != "_" }) {
             problems.append("app id \"\(id)\" must be letters, digits, - or _")
@@ -109,13 +109,13 @@ public struct PusherApp: Sendable, Hashable, Codable {
 }
 
 /// The apps a node or gateway serves, found by id or by key.
-public struct PusherApps: Sendable, Hashable {
-    public let all: [PusherApp]
+package struct PusherApps: Sendable, Hashable {
+    package let all: [PusherApp]
     private let byID: [String: PusherApp]
     private let byKey: [String: PusherApp]
 
     /// - Throws: ``PusherAppsError`` when an app is invalid or an id or key is used twice.
-    public init(_ apps: [PusherApp]) throws {
+    package init(_ apps: [PusherApp]) throws {
         var problems = apps.flatMap { $0.problems() }
         var byID: [String: PusherApp] = [:]
         var byKey: [String: PusherApp] = [:]
@@ -129,14 +129,14 @@ public struct PusherApps: Sendable, Hashable {
         self.byKey = byKey
     }
 
-    public func app(id: String) -> PusherApp? { byID[id] }
-    public func app(key: String) -> PusherApp? { byKey[key] }
+    package func app(id: String) -> PusherApp? { byID[id] }
+    package func app(key: String) -> PusherApp? { byKey[key] }
 
     /// The default app (from `APP_ID`, `APP_KEY`, `APP_SECRET`, `APP_ENABLE_CLIENT_MESSAGES`)
     /// followed by the apps of `APPS_FILE`, if given; an app of the file with the default
     /// app's id replaces it.
     /// - Throws: ``PusherAppsError`` when the file cannot be read or parsed, or an app is invalid.
-    public static func load(defaultApp: PusherApp, file: String?) throws -> PusherApps {
+    package static func load(defaultApp: PusherApp, file: String?) throws -> PusherApps {
         guard let file else { return try PusherApps([defaultApp]) }
         let data: Data
         do {
@@ -148,7 +148,7 @@ public struct PusherApps: Sendable, Hashable {
     }
 
     /// As ``load(defaultApp:file:)``, from the file's contents.
-    public init(defaultApp: PusherApp, fileContents data: Data, name: String = "APPS_FILE") throws {
+    package init(defaultApp: PusherApp, fileContents data: Data, name: String = "APPS_FILE") throws {
         struct Wrapped: Decodable { let apps: [PusherApp] }
         let listed: [PusherApp]
         do {
@@ -179,7 +179,7 @@ public struct PusherApps: Sendable, Hashable {
     }
 }
 
-public struct PusherAppsError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct PusherAppsError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -1,6 +1,6 @@
 /// A Pusher channel name and what its prefix makes it.
-public struct PusherChannel: Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: Sendable, Hashable {
+package struct PusherChannel: Sendable, Hashable, CustomStringConvertible {
+    package enum Kind: Sendable, Hashable {
         /// Anyone may subscribe.
         case `public`
         /// `private-`: a signed `auth` over `socket_id:channel`.
@@ -14,18 +14,18 @@ public struct PusherChannel: Sendable, Hashable, CustomStringConvertible {
         case serverToUser(userID: String)
     }
 
-    public let name: String
-    public let kind: Kind
+    package let name: String
+    package let kind: Kind
     /// `cache-` channels (also `private-cache-`, `private-encrypted-cache-`, `presence-cache-`)
     /// keep their last event and replay it on subscribe.
-    public let isCache: Bool
+    package let isCache: Bool
 
     /// Longest channel name, in characters.
-    public static let maxLength = 200
+    package static let maxLength = 200
 
     /// The channel `name`, or nil when the name is not valid: 1–200 characters from
     /// `A-Z a-z 0-9 _ - = @ , . ;` (and the reserved `#server-to-user-` prefix).
-    public init?(_ name: String) {
+    package init?(_ name: String) {
         guard !name.isEmpty, name.count <= Self.maxLength else { return nil }
         self.name = name
         if name.hasPrefix(Self.serverToUserPrefix) {
@@ -52,7 +52,7 @@ public struct PusherChannel: Sendable, Hashable, CustomStringConvertible {
         isCache = rest.hasPrefix("cache-")
     }
 
-    public static let serverToUserPrefix = "#server-to-user-"
+    package static let serverToUserPrefix = "#server-to-user-"
 
     static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar {
@@ -62,22 +62,22 @@ public struct PusherChannel: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether subscribing needs a signed `auth`.
-    public var needsAuth: Bool {
+    package var needsAuth: Bool {
         switch kind {
         case .private, .privateEncrypted, .presence: true
         case .public, .serverToUser: false
         }
     }
 
-    public var isPresence: Bool { kind == .presence }
+    package var isPresence: Bool { kind == .presence }
 
     /// Whether clients may send `client-` events on it (not on encrypted channels, as on Pusher).
-    public var allowsClientEvents: Bool {
+    package var allowsClientEvents: Bool {
         switch kind {
         case .private, .presence: true
         case .public, .privateEncrypted, .serverToUser: false
         }
     }
 
-    public var description: String { name }
+    package var description: String { name }
 }

@@ -4,18 +4,18 @@ import FleetCore
 /// Reads of the fleet-wide Pusher state: channel occupancy, subscription counts, presence
 /// members and connection counts, summed or united over the **live** nodes only, so a dead
 /// node's entries never show, even before the janitor removes them.
-public struct PusherFleetState: Sendable {
-    public let broker: any Broker
-    public let keys: PusherKeys
+package struct PusherFleetState: Sendable {
+    package let broker: any Broker
+    package let keys: PusherKeys
 
-    public init(broker: any Broker, keys: PusherKeys) {
+    package init(broker: any Broker, keys: PusherKeys) {
         self.broker = broker
         self.keys = keys
     }
 
     /// Subscription count of every occupied channel of the app (optionally only names with
     /// `prefix`), summed over `nodes`.
-    public func subscriptionCounts(app: String, prefix: String? = nil, nodes: [String]) async throws -> [String: Int] {
+    package func subscriptionCounts(app: String, prefix: String? = nil, nodes: [String]) async throws -> [String: Int] {
         guard !nodes.isEmpty else { return [:] }
         let values = try await broker.execute(nodes.map { .hashGetAll(key: keys.nodeChannels(app: app, node: $0)) }, atomically: false)
         var counts: [String: Int] = [:]
@@ -29,7 +29,7 @@ public struct PusherFleetState: Sendable {
     }
 
     /// One channel's subscription count, summed over `nodes`.
-    public func subscriptionCount(app: String, channel: String, nodes: [String]) async throws -> Int {
+    package func subscriptionCount(app: String, channel: String, nodes: [String]) async throws -> Int {
         guard !nodes.isEmpty else { return 0 }
         let values = try await broker.execute(nodes.map { .hashGet(key: keys.nodeChannels(app: app, node: $0), field: channel) }, atomically: false)
         return values.reduce(0) { total, value in
@@ -40,7 +40,7 @@ public struct PusherFleetState: Sendable {
 
     /// The members of a presence channel on `nodes`: user id → user_info JSON text, one entry
     /// per user however many nodes and connections hold it (the first node's info, in node order).
-    public func presenceMembers(app: String, channel: String, nodes: [String]) async throws -> [(id: String, info: String)] {
+    package func presenceMembers(app: String, channel: String, nodes: [String]) async throws -> [(id: String, info: String)] {
         guard !nodes.isEmpty else { return [] }
         let values = try await broker.execute(
             nodes.sorted().map { .hashGetAll(key: keys.nodePresence(app: app, channel: channel, node: $0)) }, atomically: false
@@ -54,7 +54,7 @@ public struct PusherFleetState: Sendable {
 
     /// How many distinct users the presence channels of the app have on `nodes`
     /// (for `info=user_count`).
-    public func userCounts(app: String, channels: [String], nodes: [String]) async throws -> [String: Int] {
+    package func userCounts(app: String, channels: [String], nodes: [String]) async throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for channel in channels {
             counts[channel] = try await presenceMembers(app: app, channel: channel, nodes: nodes).count
@@ -63,13 +63,13 @@ public struct PusherFleetState: Sendable {
     }
 
     /// Connections the app holds on `nodes`.
-    public func connectionCount(app: String, nodes: [String]) async throws -> Int {
+    package func connectionCount(app: String, nodes: [String]) async throws -> Int {
         let counts = try await broker.hashGetAll(keys.connections(app: app))
         return nodes.reduce(0) { $0 + (counts[$1].flatMap(Int.init) ?? 0) }
     }
 
     /// Whether `user` has a signed-in connection on any of `nodes`.
-    public func onlineUsers(app: String, among users: [String], nodes: [String]) async throws -> Set<String> {
+    package func onlineUsers(app: String, among users: [String], nodes: [String]) async throws -> Set<String> {
         guard !users.isEmpty, !nodes.isEmpty else { return [] }
         let values = try await broker.execute(users.map { .hashGet(key: keys.users(app: app), field: $0) }, atomically: false)
         let live = Set(nodes)

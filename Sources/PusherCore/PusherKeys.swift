@@ -1,68 +1,68 @@
 /// Every Redis key and pub/sub channel of the Pusher side, under `REDIS_PREFIX` + `pusher:`.
 /// Per-app names start with the app id, so apps never share a key. docs/redis.md describes
 /// each with its type, writer and lifetime.
-public struct PusherKeys: Sendable, Hashable {
-    public let prefix: String
+package struct PusherKeys: Sendable, Hashable {
+    package let prefix: String
 
     /// - Parameter prefix: `REDIS_PREFIX` (`wsc:`); the Pusher names go under `<prefix>pusher:`.
-    public init(prefix: String) { self.prefix = prefix + "pusher:" }
+    package init(prefix: String) { self.prefix = prefix + "pusher:" }
 
     // MARK: Pub/sub
 
     /// Pub/sub: the events of one channel, as ``PusherBusMessage`` texts. A node subscribes
     /// while it has local subscribers of the channel, so a channel nobody on a node listens to
     /// costs that node nothing.
-    public func channelTopic(app: String, channel: String) -> String { prefix + app + ":ch:" + channel }
+    package func channelTopic(app: String, channel: String) -> String { prefix + app + ":ch:" + channel }
     /// Pub/sub: commands for every node (terminate a user's connections), as ``PusherControl``.
-    public var controlTopic: String { prefix + "control" }
+    package var controlTopic: String { prefix + "control" }
     /// Pub/sub: a signed-in user of the app came online or went offline fleet-wide
     /// (`online\n<user>` / `offline\n<user>`), for the watchlists.
-    public func userStatusTopic(app: String) -> String { prefix + app + ":users:status" }
+    package func userStatusTopic(app: String) -> String { prefix + app + ":users:status" }
 
     // MARK: Channels and counts (each node writes its own entries)
 
     /// Hash: channel → how many of this node's connections are subscribed to it.
-    public func nodeChannels(app: String, node: String) -> String { prefix + app + ":node:" + node + ":channels" }
+    package func nodeChannels(app: String, node: String) -> String { prefix + app + ":node:" + node + ":channels" }
     /// Hash: node → how many connections of the app the node holds.
-    public func connections(app: String) -> String { prefix + app + ":connections" }
+    package func connections(app: String) -> String { prefix + app + ":connections" }
     /// Set: the apps a node has written state for, so that the janitor can find it all.
-    public func nodeApps(node: String) -> String { prefix + "node:" + node + ":apps" }
+    package func nodeApps(node: String) -> String { prefix + "node:" + node + ":apps" }
 
     // MARK: Presence and users (fleet-wide, changed by scripts only)
 
     /// Hash: user id → the nodes where the user is a member of the presence channel
     /// (node ids joined by line breaks). A user is added and removed exactly once.
-    public func presence(app: String, channel: String) -> String { prefix + app + ":presence:" + channel }
+    package func presence(app: String, channel: String) -> String { prefix + app + ":presence:" + channel }
     /// Hash: user id → user_info JSON, the members of the presence channel on one node.
-    public func nodePresence(app: String, channel: String, node: String) -> String {
+    package func nodePresence(app: String, channel: String, node: String) -> String {
         prefix + app + ":presence:" + channel + ":node:" + node
     }
     /// Hash: user id → the nodes where the user has a signed-in connection.
-    public func users(app: String) -> String { prefix + app + ":users" }
+    package func users(app: String) -> String { prefix + app + ":users" }
     /// Hash: user id → "" for the users signed in on one node.
-    public func nodeUsers(app: String, node: String) -> String { prefix + app + ":users:node:" + node }
+    package func nodeUsers(app: String, node: String) -> String { prefix + app + ":users:node:" + node }
 
     // MARK: Cache channels
 
     /// String with a TTL (30 minutes): the last event of a cache channel, as its frame.
-    public func cache(app: String, channel: String) -> String { prefix + app + ":cache:" + channel }
+    package func cache(app: String, channel: String) -> String { prefix + app + ":cache:" + channel }
 }
 
 /// A message on a channel topic: the frame to write to every local subscriber (encoded once,
 /// by whoever published it) and the socket that must not get it. On the wire:
 /// `<socket_id or empty>\n<frame>`.
-public struct PusherBusMessage: Sendable, Hashable {
-    public var excludedSocketID: String?
-    public var frame: String
+package struct PusherBusMessage: Sendable, Hashable {
+    package var excludedSocketID: String?
+    package var frame: String
 
-    public init(frame: String, excluding socketID: String? = nil) {
+    package init(frame: String, excluding socketID: String? = nil) {
         self.frame = frame
         self.excludedSocketID = socketID
     }
 
-    public var encoded: String { (excludedSocketID ?? "") + "\n" + frame }
+    package var encoded: String { (excludedSocketID ?? "") + "\n" + frame }
 
-    public init?(decoding payload: String) {
+    package init?(decoding payload: String) {
         guard let newline = payload.firstIndex(of: "\n") else { return nil }
         let excluded = payload[..<newline]
         excludedSocketID = excluded.isEmpty ? nil : String(excluded)
@@ -72,16 +72,16 @@ public struct PusherBusMessage: Sendable, Hashable {
 
 /// A command on ``PusherKeys/controlTopic``: `terminate\n<app>\n<user>` closes the user's
 /// connections on every node.
-public enum PusherControl: Sendable, Hashable {
+package enum PusherControl: Sendable, Hashable {
     case terminate(app: String, userID: String)
 
-    public var encoded: String {
+    package var encoded: String {
         switch self {
         case .terminate(let app, let user): "terminate\n" + app + "\n" + user
         }
     }
 
-    public init?(decoding payload: String) {
+    package init?(decoding payload: String) {
         let parts = payload.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "terminate" else { return nil }
         self = .terminate(app: String(parts[1]), userID: String(parts[2]))

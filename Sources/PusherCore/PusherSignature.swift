@@ -3,25 +3,25 @@ import Foundation
 
 /// Pusher's signatures: channel authorization, user sign-in, and signed REST requests, all
 /// HMAC-SHA256 in lowercase hex, compared in constant time.
-public enum PusherSignature {
+package enum PusherSignature {
     /// `hex(HMAC_SHA256(secret, text))`.
-    public static func sign(_ text: String, secret: String) -> String {
+    package static func sign(_ text: String, secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         return hex(mac)
     }
 
     /// Whether `signature` is `sign(text, secret)`, compared in constant time.
-    public static func verify(_ signature: String, of text: String, secret: String) -> Bool {
+    package static func verify(_ signature: String, of text: String, secret: String) -> Bool {
         constantTimeEquals(signature, sign(text, secret: secret))
     }
 
     /// `hex(MD5(body))`, the REST API's `body_md5`.
-    public static func md5(_ body: some Sequence<UInt8>) -> String {
+    package static func md5(_ body: some Sequence<UInt8>) -> String {
         hex(Insecure.MD5.hash(data: Array(body)))
     }
 
     /// Compares two strings in time that depends only on their lengths.
-    public static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+    package static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
         let a = Array(lhs.utf8), b = Array(rhs.utf8)
         var difference = UInt8(a.count == b.count ? 0 : 1)
         for index in 0..<min(a.count, b.count) { difference |= a[index] ^ b[index] }
@@ -42,23 +42,23 @@ public enum PusherSignature {
 
     /// What a `private-`/`presence-` subscription's `auth` signs:
     /// `socket_id:channel` or `socket_id:channel:channel_data`.
-    public static func channelAuthText(socketID: String, channel: String, channelData: String?) -> String {
+    package static func channelAuthText(socketID: String, channel: String, channelData: String?) -> String {
         guard let channelData else { return socketID + ":" + channel }
         return socketID + ":" + channel + ":" + channelData
     }
 
     /// The `auth` a client presents: `key:signature`.
-    public static func channelAuth(app: PusherApp, socketID: String, channel: String, channelData: String?) -> String {
+    package static func channelAuth(app: PusherApp, socketID: String, channel: String, channelData: String?) -> String {
         app.key + ":" + sign(channelAuthText(socketID: socketID, channel: channel, channelData: channelData), secret: app.secret)
     }
 
     /// The `auth` of `pusher:signin`: `key:HMAC(secret, "socket_id::user::user_data")`.
-    public static func signinAuth(app: PusherApp, socketID: String, userData: String) -> String {
+    package static func signinAuth(app: PusherApp, socketID: String, userData: String) -> String {
         app.key + ":" + sign(socketID + "::user::" + userData, secret: app.secret)
     }
 
     /// Whether `auth` (`key:signature`) is the app's signature of `text`.
-    public static func verifyAuth(_ auth: String, app: PusherApp, text: String) -> Bool {
+    package static func verifyAuth(_ auth: String, app: PusherApp, text: String) -> Bool {
         guard let colon = auth.firstIndex(of: ":") else { return false }
         let key = auth[..<colon], signature = auth[auth.index(after: colon)...]
         // Both compared, whatever the first says, so the time does not tell which was wrong.
@@ -72,7 +72,7 @@ public enum PusherSignature {
     /// The text a REST request's `auth_signature` signs: `METHOD\nPATH\nQUERY`, where QUERY is
     /// every parameter but `auth_signature`, keys lowercased, sorted by key, `key=value`
     /// joined by `&`, values not URL-encoded.
-    public static func requestText(method: String, path: String, parameters: [(String, String)]) -> String {
+    package static func requestText(method: String, path: String, parameters: [(String, String)]) -> String {
         var pairs: [(key: String, value: String)] = []
         for (key, value) in parameters where key.lowercased() != "auth_signature" {
             pairs.append((key.lowercased(), value))
@@ -83,7 +83,7 @@ public enum PusherSignature {
     }
 
     /// The query parameters of a signed request, as the server SDKs build them.
-    public static func signedParameters(
+    package static func signedParameters(
         app: PusherApp, method: String, path: String, parameters: [(String, String)] = [], body: [UInt8]? = nil, timestamp: Int
     ) -> [(String, String)] {
         var all = parameters

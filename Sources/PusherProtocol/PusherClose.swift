@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a Pusher connection ends: a `pusher:error` with this code and message, then a close
 /// with the same code.
 struct PusherClose: Sendable, Hashable, Error {

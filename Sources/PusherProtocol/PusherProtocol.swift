@@ -13,23 +13,23 @@ import WebSocketCore
 /// pusher-js, pysher and the other Pusher clients connect unchanged. Channels, presence
 /// members and signed-in users are shared by the whole fleet through the broker; docs/pusher.md
 /// describes what is supported and every error code.
-public struct PusherProtocol: ClientProtocol {
-    public struct Configuration: Sendable {
-        public var apps: PusherApps
+package struct PusherProtocol: ClientProtocol {
+    package struct Configuration: Sendable {
+        package var apps: PusherApps
         /// Seconds of silence after which the server pings a client (sent in
         /// `connection_established`; clients ping after the same time).
-        public var activityTimeout: Int = 120
+        package var activityTimeout: Int = 120
         /// Seconds a pinged client has to answer before it is closed (4201).
-        public var pongTimeout: Duration = .seconds(30)
+        package var pongTimeout: Duration = .seconds(30)
         /// Channels one connection may be subscribed to (`MAX_CHANNELS_PER_CONNECTION`); a
         /// subscription past it gets `pusher:subscription_error` with status 429.
-        public var maxChannelsPerConnection: Int = 100
+        package var maxChannelsPerConnection: Int = 100
         /// Protocol messages per second a connection may send besides client events
         /// (subscribe, unsubscribe, signin, ping), which have the app's own limit: over it
         /// they are refused with 4301, and a client that keeps on is closed with 4301.
-        public var commandRate: Double = 20
+        package var commandRate: Double = 20
 
-        public init(
+        package init(
             apps: PusherApps, activityTimeout: Int = 120, pongTimeout: Duration = .seconds(30),
             maxChannelsPerConnection: Int = 100, commandRate: Double = 20
         ) {
@@ -41,16 +41,16 @@ public struct PusherProtocol: ClientProtocol {
         }
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     let shared: Shared
 
-    public init(configuration: Configuration) {
+    package init(configuration: Configuration) {
         self.configuration = configuration
         self.shared = Shared()
     }
 
-    public var path: RouterPath { "/app/{key}" }
-    public var name: String { "pusher" }
+    package var path: RouterPath { "/app/{key}" }
+    package var name: String { "pusher" }
 
     /// The node-wide state every connection shares: the registry, and the writer made on
     /// first use (it needs the node's broker) with the deliveries to the node's sockets.
@@ -74,7 +74,7 @@ public struct PusherProtocol: ClientProtocol {
 
     // MARK: ClientProtocol
 
-    public func run(on node: NodeService) async {
+    package func run(on node: NodeService) async {
         let writer = shared.writer(for: node, apps: configuration.apps)
         await withDiscardingTaskGroup { group in
             group.addTask { await writer.run() }
@@ -82,7 +82,7 @@ public struct PusherProtocol: ClientProtocol {
         }
     }
 
-    public func resync(on node: NodeService) {
+    package func resync(on node: NodeService) {
         shared.writer(for: node, apps: configuration.apps).resync()
     }
 
@@ -111,7 +111,7 @@ public struct PusherProtocol: ClientProtocol {
     /// Removes what node `nodeID` wrote for Pusher: its counts, and its presence members and
     /// signed-in users, announcing `member_removed` (and users going offline) for those it
     /// was the last to hold.
-    public func forgetNode(_ nodeID: String, on node: NodeService) async throws {
+    package func forgetNode(_ nodeID: String, on node: NodeService) async throws {
         let broker = node.broker
         let keys = PusherKeys(prefix: node.configuration.prefix)
         for app in try await broker.setMembers(keys.nodeApps(node: nodeID)).sorted() {
@@ -161,7 +161,7 @@ public struct PusherProtocol: ClientProtocol {
 
     // MARK: Connections
 
-    public func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
+    package func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
         PusherSocketSession(request: request, node: node, writer: shared.writer(for: node, apps: configuration.apps), configuration: configuration)
     }
 

@@ -2,8 +2,10 @@ import BrokerCore
 import FleetCore
 import FleetNode
 import Foundation
+import Logging
 import NIOCore
 import PusherCore
+import WebSocketCore
 
 /// The messages of one Pusher connection, handled on its event loop in the order they came;
 /// what needs the broker runs in a command's task (``PusherSocketSession/run(_:)``).

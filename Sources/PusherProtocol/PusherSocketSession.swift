@@ -1,3 +1,4 @@
+import FleetCore
 import FleetNode
 import Foundation
 import Logging

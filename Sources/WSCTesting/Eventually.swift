@@ -3,7 +3,7 @@ import Testing
 /// Waits until `condition` holds, checking every 20 ms (an error counts as "not yet"); after
 /// `timeout` it checks once more, and if that fails too records an issue at the caller's
 /// line and throws. One definition for every test target: wait on a condition, never sleep.
-public func eventually(
+package func eventually(
     within timeout: Duration = .seconds(5),
     _ what: String,
     sourceLocation: SourceLocation = #_sourceLocation,
@@ -20,8 +20,8 @@ public func eventually(
 }
 
 /// What ``eventually(within:_:sourceLocation:_:)`` throws when its condition never held.
-public struct EventuallyTimeout: Error, CustomStringConvertible {
-    public let what: String
-    public let timeout: Duration
-    public var description: String { "not within \(timeout): \(what)" }
+package struct EventuallyTimeout: Error, CustomStringConvertible {
+    package let what: String
+    package let timeout: Duration
+    package var description: String { "not within \(timeout): \(what)" }
 }

@@ -1,6 +1,6 @@
 /// The first element of `sequence` that satisfies `predicate`, or `nil` when none came
 /// within `timeout` (or the sequence ended): lets a test wait for an event without hanging.
-public func firstElement<S: AsyncSequence & Sendable>(
+package func firstElement<S: AsyncSequence & Sendable>(
     of sequence: S,
     within timeout: Duration,
     where predicate: @escaping @Sendable (S.Element) -> Bool

@@ -6,7 +6,7 @@
 ///
 /// - Returns: the port number.
 /// - Throws: ``WSCTestingError`` with code `systemCallFailed` if a socket call fails.
-public func freeTCPPort() throws -> Int {
+package func freeTCPPort() throws -> Int {
     let socket = try LoopbackSocket()
     defer { socket.close() }
     try socket.bind(port: 0)
@@ -15,11 +15,11 @@ public func freeTCPPort() throws -> Int {
 
 /// A TCP port on 127.0.0.1 that refuses connections for as long as this value lives: a
 /// socket bound to it without listening holds it, so no other process can take it.
-public final class RefusingTCPPort: @unchecked Sendable {
+package final class RefusingTCPPort: @unchecked Sendable {
     private let socket: LoopbackSocket
-    public let port: Int
+    package let port: Int
 
-    public init() throws {
+    package init() throws {
         socket = try LoopbackSocket()
         do {
             try socket.bind(port: 0)

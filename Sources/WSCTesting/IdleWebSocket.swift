@@ -11,12 +11,12 @@ import Darwin
 
 /// A WebSocket client that completes the opening handshake and then reads nothing more:
 /// the kind of client a server must cut off rather than queue messages for without bound.
-public final class IdleWebSocket: @unchecked Sendable {
+package final class IdleWebSocket: @unchecked Sendable {
     private let socket: LoopbackSocket
     private let isClosed = Atomic<Bool>(false)
 
     /// Connects to `ws://127.0.0.1:port/` and reads the 101 response (only that).
-    public init(port: Int) throws {
+    package init(port: Int) throws {
         socket = try LoopbackSocket()
         guard socket.connect(port: port) else {
             socket.close()
@@ -41,7 +41,7 @@ public final class IdleWebSocket: @unchecked Sendable {
 
     /// ``init(port:)`` on a thread of its own, not on the concurrency pool the server under
     /// test needs.
-    public static func open(port: Int) async throws -> IdleWebSocket {
+    package static func open(port: Int) async throws -> IdleWebSocket {
         try await RawHTTP.onThread { try IdleWebSocket(port: port) }
     }
 
@@ -49,7 +49,7 @@ public final class IdleWebSocket: @unchecked Sendable {
 
     /// Closes the connection from the client's side, without a close frame (once; later
     /// calls do nothing).
-    public func close() {
+    package func close() {
         if !isClosed.exchange(true, ordering: .relaxed) { socket.close() }
     }
 
@@ -108,13 +108,13 @@ public final class IdleWebSocket: @unchecked Sendable {
     }
 
     /// ``drainUntilClosed(seconds:)`` on a thread of its own.
-    public func waitUntilClosed(seconds: Int) async -> Bool {
+    package func waitUntilClosed(seconds: Int) async -> Bool {
         (try? await RawHTTP.onThread { [self] in drainUntilClosed(seconds: seconds) }) ?? false
     }
 
     /// Reads (and discards) everything the server sent, and tells whether the server closed
     /// the connection: true when the stream ends within `seconds`.
-    public func drainUntilClosed(seconds: Int) -> Bool {
+    package func drainUntilClosed(seconds: Int) -> Bool {
         socket.setTimeouts(milliseconds: 200)
         let deadline = Date().addingTimeInterval(TimeInterval(seconds))
         var buffer = [UInt8](repeating: 0, count: 65_536)

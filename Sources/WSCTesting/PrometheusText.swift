@@ -2,22 +2,22 @@
 /// output a Prometheus server would reject: every sample line is `name{labels} value`,
 /// names and label names are valid, `# TYPE` names a known type once per family, and a
 /// histogram's buckets are cumulative and end in `+Inf` equal to its `_count`.
-public struct PrometheusText: Sendable {
-    public struct Sample: Sendable, Hashable {
-        public var name: String
-        public var labels: [String: String]
-        public var value: Double
+package struct PrometheusText: Sendable {
+    package struct Sample: Sendable, Hashable {
+        package var name: String
+        package var labels: [String: String]
+        package var value: Double
     }
 
-    public private(set) var samples: [Sample] = []
+    package private(set) var samples: [Sample] = []
     /// Each family's type, by family name.
-    public private(set) var types: [String: String] = [:]
+    package private(set) var types: [String: String] = [:]
 
-    public struct ParseError: Error, CustomStringConvertible {
-        public let description: String
+    package struct ParseError: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public init(parsing text: String) throws {
+    package init(parsing text: String) throws {
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
             let line = String(raw)
             func fail(_ why: String) -> ParseError { ParseError(description: "line \(index + 1): \(why): \(line)") }
@@ -37,13 +37,13 @@ public struct PrometheusText: Sendable {
     }
 
     /// The value of the sample `name` whose labels include `labels`, if exactly one matches.
-    public func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
+    package func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
         let matching = samples.filter { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }
         return matching.count == 1 ? matching[0].value : nil
     }
 
     /// The sum of every sample `name` whose labels include `labels` (0 when none).
-    public func sum(_ name: String, _ labels: [String: String] = [:]) -> Double {
+    package func sum(_ name: String, _ labels: [String: String] = [:]) -> Double {
         samples.filter { sample in sample.name == name && labels.allSatisfy { sample.labels[$0.key] == $0.value } }.reduce(0) { $0 + $1.value }
     }
 

@@ -10,33 +10,33 @@ import Darwin
 
 /// What a server answered to bytes sent as they are: the response head, and whatever came
 /// after it within the wait (WebSocket frames after a 101, a body otherwise).
-public struct RawHTTPResponse: Sendable, CustomStringConvertible {
+package struct RawHTTPResponse: Sendable, CustomStringConvertible {
     /// The response head, up to and without the blank line; empty when none came.
-    public let head: String
+    package let head: String
     /// The bytes after the head.
-    public let after: [UInt8]
+    package let after: [UInt8]
     /// Whether the server closed the connection within the wait.
-    public let closed: Bool
+    package let closed: Bool
 
     /// The status code of the head, 0 when none came.
-    public var status: Int {
+    package var status: Int {
         let parts = head.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/") else { return 0 }
         return Int(parts[1]) ?? 0
     }
 
     /// The text of the bytes after the head, read leniently (frames are mostly binary).
-    public var afterText: String { String(decoding: after, as: UTF8.self) }
+    package var afterText: String { String(decoding: after, as: UTF8.self) }
 
-    public var description: String { "\(head.isEmpty ? "(no response head)" : head) + \(after.count) bytes\(closed ? ", closed" : "")" }
+    package var description: String { "\(head.isEmpty ? "(no response head)" : head) + \(after.count) bytes\(closed ? ", closed" : "")" }
 }
 
 /// A client that sends exact bytes: the spellings a library client never produces (`GET //`,
 /// `Upgrade: x, websocket`, a header split over lines, a request that never ends).
-public enum RawHTTP {
+package enum RawHTTP {
     /// A WebSocket upgrade request for `target` with the usual handshake headers; `extra`
     /// lines (each without its CRLF) come after them, `upgrade` is the Upgrade header's value.
-    public static func upgradeRequest(_ target: String, upgrade: String = "websocket", extra: [String] = []) -> String {
+    package static func upgradeRequest(_ target: String, upgrade: String = "websocket", extra: [String] = []) -> String {
         var lines = [
             "GET \(target) HTTP/1.1", "Host: 127.0.0.1", "Upgrade: \(upgrade)", "Connection: Upgrade",
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13",
@@ -49,11 +49,11 @@ public enum RawHTTP {
     /// what follows until the server closes or `linger` seconds pass without more bytes.
     /// The blocking socket calls run on a thread of their own, never on the concurrency pool
     /// that the server under test needs.
-    public static func exchange(port: Int, _ request: String, linger: Double = 0.5, timeout: Double = 5) async throws -> RawHTTPResponse {
+    package static func exchange(port: Int, _ request: String, linger: Double = 0.5, timeout: Double = 5) async throws -> RawHTTPResponse {
         try await exchange(port: port, Array(request.utf8), linger: linger, timeout: timeout)
     }
 
-    public static func exchange(port: Int, _ request: [UInt8], linger: Double = 0.5, timeout: Double = 5) async throws -> RawHTTPResponse {
+    package static func exchange(port: Int, _ request: [UInt8], linger: Double = 0.5, timeout: Double = 5) async throws -> RawHTTPResponse {
         try await onThread { try blockingExchange(port: port, request, linger: linger, timeout: timeout) }
     }
 
@@ -62,7 +62,7 @@ public enum RawHTTP {
     /// `Connection: close`, or the wait includes `linger`). Other tests that keep the
     /// concurrency pool busy cannot lengthen the measure, as they can an `await` timed around
     /// a request.
-    public static func timedExchange(port: Int, _ request: String, linger: Double = 0.5, timeout: Double = 5) async throws -> (response: RawHTTPResponse, took: Duration) {
+    package static func timedExchange(port: Int, _ request: String, linger: Double = 0.5, timeout: Double = 5) async throws -> (response: RawHTTPResponse, took: Duration) {
         try await onThread {
             let clock = ContinuousClock()
             let start = clock.now
@@ -72,7 +72,7 @@ public enum RawHTTP {
     }
 
     /// Runs `body` on a new thread and returns its result.
-    public static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    package static func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread { continuation.resume(with: Result { try body() }) }
             thread.start()
@@ -116,7 +116,7 @@ public enum RawHTTP {
     /// Connects, sends `request`, and reads the response head and what follows until
     /// `satisfied` holds for the bytes after the head, the server closes, or `timeout` passes:
     /// for an answer that comes when it comes (a loaded machine), not within a pause.
-    public static func exchange(port: Int, _ request: String, until satisfied: @escaping @Sendable ([UInt8]) -> Bool, timeout: Double = 10) async throws -> RawHTTPResponse {
+    package static func exchange(port: Int, _ request: String, until satisfied: @escaping @Sendable ([UInt8]) -> Bool, timeout: Double = 10) async throws -> RawHTTPResponse {
         try await onThread {
             let socket = try LoopbackSocket()
             defer { socket.close() }

@@ -2,9 +2,9 @@ import Foundation
 
 /// WebSocket frames as raw bytes, for tests that send what a library client never would
 /// (floods of pings, frames after a close) and read exactly what the server wrote.
-public enum RawWebSocket {
+package enum RawWebSocket {
     /// A client frame: FIN set, masked (with a zero key, which leaves the payload as is).
-    public static func frame(opcode: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
+    package static func frame(opcode: UInt8, _ payload: [UInt8] = []) -> [UInt8] {
         var bytes: [UInt8] = [0x80 | opcode]
         switch payload.count {
         case ..<126:
@@ -19,25 +19,25 @@ public enum RawWebSocket {
         return bytes + payload
     }
 
-    public static func text(_ text: String) -> [UInt8] { frame(opcode: 0x1, Array(text.utf8)) }
-    public static func ping(_ payload: [UInt8] = []) -> [UInt8] { frame(opcode: 0x9, payload) }
+    package static func text(_ text: String) -> [UInt8] { frame(opcode: 0x1, Array(text.utf8)) }
+    package static func ping(_ payload: [UInt8] = []) -> [UInt8] { frame(opcode: 0x9, payload) }
 
     /// A server frame: its opcode and payload.
-    public struct Frame: Sendable, Equatable {
-        public let opcode: UInt8
-        public let payload: [UInt8]
+    package struct Frame: Sendable, Equatable {
+        package let opcode: UInt8
+        package let payload: [UInt8]
 
         /// The close code of a close frame.
-        public var closeCode: Int? {
+        package var closeCode: Int? {
             guard opcode == 0x8, payload.count >= 2 else { return nil }
             return Int(payload[0]) << 8 | Int(payload[1])
         }
 
-        public var text: String { String(decoding: payload, as: UTF8.self) }
+        package var text: String { String(decoding: payload, as: UTF8.self) }
     }
 
     /// The (unmasked) frames a server wrote, in order; an incomplete last frame is left out.
-    public static func frames(in bytes: [UInt8]) -> [Frame] {
+    package static func frames(in bytes: [UInt8]) -> [Frame] {
         var frames: [Frame] = []
         var index = 0
         while index + 2 <= bytes.count {
@@ -68,7 +68,7 @@ extension RawWebSocket {
     /// response head and every frame after the upgrade, the first one included.
     /// With `until`, reading goes on (up to 10 s) until it holds for the frames read, or the
     /// server closes, rather than stopping at the first pause of `linger`.
-    public static func afterOpen(
+    package static func afterOpen(
         port: Int, path: String = "/", send bytes: [UInt8], linger: Double = 1, until satisfied: (@Sendable ([Frame]) -> Bool)? = nil
     ) async throws -> RawHTTPResponse {
         try await RawHTTP.onThread {

@@ -24,13 +24,13 @@ import Darwin
 /// ```
 ///
 /// `kill()`, `stop()` and `restart()` must not be called concurrently with each other.
-public final class RedisServerProcess: @unchecked Sendable {
+package final class RedisServerProcess: @unchecked Sendable {
     /// The port the server listens on, on 127.0.0.1. It stays the same across ``restart()``.
-    public let port: Int
+    package let port: Int
     /// The arguments given to ``start(port:extraArguments:)`` after the defaults.
-    public let extraArguments: [String]
+    package let extraArguments: [String]
     /// The URL to connect to: `redis://127.0.0.1:PORT`.
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    package var url: String { "redis://127.0.0.1:\(port)" }
 
     let executable: URL
     let directory: URL
@@ -54,7 +54,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// - Returns: the running server.
     /// - Throws: ``WSCTestingError`` if `redis-server` is not installed, exits, or does not
     ///   answer within 10 seconds; the error includes the tail of the server's output.
-    public static func start(port: Int? = nil, extraArguments: [String] = []) async throws -> RedisServerProcess {
+    package static func start(port: Int? = nil, extraArguments: [String] = []) async throws -> RedisServerProcess {
         let executable = try findExecutable()
         var attempt = 0
         while true {
@@ -85,23 +85,23 @@ public final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// The process id of the running server, or nil when it is not running.
-    public var processIdentifier: Int32? {
+    package var processIdentifier: Int32? {
         lock.withLock { process.flatMap { $0.isRunning ? $0.pid : nil } }
     }
 
     /// Whether the server process is running.
-    public var isRunning: Bool { processIdentifier != nil }
+    package var isRunning: Bool { processIdentifier != nil }
 
     /// The last lines the server wrote to stdout and stderr since it was first started.
     /// - Parameter maxLines: how many lines to return at most.
     /// - Returns: the lines, joined with newlines.
-    public func outputTail(maxLines: Int = 40) -> String {
+    package func outputTail(maxLines: Int = 40) -> String {
         Self.tail(of: logFile, from: 0, maxLines: maxLines)
     }
 
     /// Kills the server with SIGKILL (no shutdown, clients see the connection drop) and
     /// waits until it has exited. Does nothing if it is not running.
-    public func kill() {
+    package func kill() {
         guard let process = takeProcess() else { return }
         process.send(SIGKILL)
         process.waitUntilExit()
@@ -109,7 +109,7 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Stops the server with SIGTERM and waits until it has exited (SIGKILL after
     /// 10 seconds, or at once if the task is cancelled). Does nothing if it is not running.
-    public func stop() async {
+    package func stop() async {
         guard let process = takeProcess() else { return }
         process.send(SIGTERM)
         let deadline = ContinuousClock.now + .seconds(10)
@@ -128,7 +128,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     ///
     /// If the port is briefly busy, starting is retried for a few seconds.
     /// - Throws: ``WSCTestingError`` if the server does not come back.
-    public func restart() async throws {
+    package func restart() async throws {
         await stop()
         try await launch(retryingBusyPortFor: Self.busyPortRetryWindow)
     }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A long-running child process (a `wscenter` role in fleet tests), its output captured in a
 /// temporary file. Killed when released.
-public final class ServiceProcess: @unchecked Sendable {
+package final class ServiceProcess: @unchecked Sendable {
     private let child: ChildProcess
     private let outputPath: String
 
@@ -18,39 +18,39 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     /// Starts `executable` with `arguments`; the environment is inherited except `removing`.
-    public static func start(executable: String, arguments: [String], removing: Set<String> = []) throws -> ServiceProcess {
+    package static func start(executable: String, arguments: [String], removing: Set<String> = []) throws -> ServiceProcess {
         let outputPath = FileManager.default.temporaryDirectory
             .appendingPathComponent("wsctesting-\(URL(fileURLWithPath: executable).lastPathComponent)-\(UUID().uuidString.prefix(8)).log").path
         let child = try ChildProcess.spawn(executable: executable, arguments: arguments, outputPath: outputPath, removing: removing)
         return ServiceProcess(child: child, outputPath: outputPath)
     }
 
-    public var pid: Int32 { child.pid }
-    public var isRunning: Bool { child.isRunning }
+    package var pid: Int32 { child.pid }
+    package var isRunning: Bool { child.isRunning }
 
     /// Sends `signal` (SIGKILL by default) and waits until the process has exited.
-    public func kill(_ signal: Int32 = SIGKILL) {
+    package func kill(_ signal: Int32 = SIGKILL) {
         child.send(signal)
         child.waitUntilExit()
     }
 
     /// Sends `signal` without waiting for the process to react.
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         child.send(signal)
     }
 
     /// How the process ended, e.g. "exit status 0" or "signal 9"; nil while it runs.
-    public var termination: String? { child.termination }
+    package var termination: String? { child.termination }
 
     /// Everything the process wrote to stdout and stderr so far.
-    public func output() -> String {
+    package func output() -> String {
         (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     }
 
     /// The port a `wscenter` role started with port 0 listens on, read from its log line
     /// `msg="<role> listening" host=... port=N` (ports picked in advance could be taken by
     /// another test's process in between).
-    public func listeningPort(role: String, within timeout: Duration = .seconds(20)) async throws -> Int {
+    package func listeningPort(role: String, within timeout: Duration = .seconds(20)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             for line in output().split(separator: "\n") where line.contains("msg=\"\(role) listening\"") {

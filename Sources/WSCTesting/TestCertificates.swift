@@ -4,16 +4,16 @@ import Foundation
 /// `openssl` command (Debian's `openssl`, which `make deps` installs): the CA's certificate
 /// (`ca.pem`), and for each name asked for, `<name>.pem` and `<name>-key.pem`, made out to
 /// 127.0.0.1 and localhost, with the name as the common name.
-public struct TestCertificates: Sendable {
-    public let directory: URL
+package struct TestCertificates: Sendable {
+    package let directory: URL
 
-    public var caFile: String { directory.appendingPathComponent("ca.pem").path }
-    public func certificateFile(_ name: String) -> String { directory.appendingPathComponent("\(name).pem").path }
-    public func keyFile(_ name: String) -> String { directory.appendingPathComponent("\(name)-key.pem").path }
+    package var caFile: String { directory.appendingPathComponent("ca.pem").path }
+    package func certificateFile(_ name: String) -> String { directory.appendingPathComponent("\(name).pem").path }
+    package func keyFile(_ name: String) -> String { directory.appendingPathComponent("\(name)-key.pem").path }
 
     /// Makes the CA and a server certificate for each of `names` in a new temporary directory
     /// (with `openssl`, waited for on a thread of its own, not on the concurrency pool).
-    public static func make(_ names: [String] = ["server"]) async throws -> TestCertificates {
+    package static func make(_ names: [String] = ["server"]) async throws -> TestCertificates {
         try await RawHTTP.onThread { try makeBlocking(names) }
     }
 
@@ -37,7 +37,7 @@ public struct TestCertificates: Sendable {
     }
 
     /// Removes the files.
-    public func remove() {
+    package func remove() {
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -5,13 +5,13 @@ import Foundation
 /// `make test` starts a throwaway `redis-server` and exports `REDIS_URL` for the whole
 /// test run; every test then uses its own key and channel namespace on that one Redis,
 /// so tests can run in parallel.
-public enum TestEnvironment {
+package enum TestEnvironment {
     /// The Redis that tests should use, from the `REDIS_URL` environment variable.
     ///
     /// - Returns: the URL, e.g. `redis://127.0.0.1:6379`.
     /// - Throws: ``WSCTestingError`` with code `environmentVariableMissing` when
     ///   `REDIS_URL` is unset or empty, saying how to provide it.
-    public static func redisURL() throws -> String {
+    package static func redisURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["REDIS_URL"], !url.isEmpty else {
             throw WSCTestingError(
                 .environmentVariableMissing,

@@ -4,9 +4,9 @@
 /// Unlike errors on the wire, ``description`` carries the detail (including the tail of
 /// `redis-server`'s output): these errors are read by a developer in a test report, and
 /// a generic message would hide the one thing they need.
-public struct WSCTestingError: Error, CustomStringConvertible, CustomDebugStringConvertible {
+package struct WSCTestingError: Error, CustomStringConvertible, CustomDebugStringConvertible {
     /// What went wrong, as an extensible set of codes.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         enum Base: String, Hashable, Sendable {
             case environmentVariableMissing
             case executableNotFound
@@ -18,30 +18,30 @@ public struct WSCTestingError: Error, CustomStringConvertible, CustomDebugString
         let base: Base
 
         /// A required environment variable (such as `REDIS_URL`) is not set.
-        public static let environmentVariableMissing = Code(base: .environmentVariableMissing)
+        package static let environmentVariableMissing = Code(base: .environmentVariableMissing)
         /// No `redis-server` executable was found on `PATH` or in `/usr/bin`.
-        public static let executableNotFound = Code(base: .executableNotFound)
+        package static let executableNotFound = Code(base: .executableNotFound)
         /// `redis-server` exited before it answered `PING`.
-        public static let serverExited = Code(base: .serverExited)
+        package static let serverExited = Code(base: .serverExited)
         /// `redis-server` did not answer `PING` within the start timeout.
-        public static let serverStartTimedOut = Code(base: .serverStartTimedOut)
+        package static let serverStartTimedOut = Code(base: .serverStartTimedOut)
         /// A system call (`socket`, `bind`, `getsockname`, `open`) failed.
-        public static let systemCallFailed = Code(base: .systemCallFailed)
+        package static let systemCallFailed = Code(base: .systemCallFailed)
 
         /// The code's name, e.g. `serverExited`.
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
     /// What went wrong.
-    public var code: Code
+    package var code: Code
     /// A sentence for the developer reading the test report.
-    public var message: String
+    package var message: String
     /// The last lines `redis-server` wrote to stdout and stderr, when a server was involved.
-    public var serverOutput: String?
+    package var serverOutput: String?
     /// Where the error was raised.
-    public var file: String
+    package var file: String
     /// The line where the error was raised.
-    public var line: Int
+    package var line: Int
 
     /// Creates an error.
     /// - Parameters:
@@ -50,7 +50,7 @@ public struct WSCTestingError: Error, CustomStringConvertible, CustomDebugString
     ///   - serverOutput: the tail of `redis-server`'s output, if a server was involved.
     ///   - file: where the error was raised (defaults to the caller).
     ///   - line: the line where the error was raised (defaults to the caller).
-    public init(
+    package init(
         _ code: Code,
         _ message: String,
         serverOutput: String? = nil,
@@ -65,13 +65,13 @@ public struct WSCTestingError: Error, CustomStringConvertible, CustomDebugString
     }
 
     /// The message, followed by the server's output if there is any.
-    public var description: String {
+    package var description: String {
         guard let serverOutput, !serverOutput.isEmpty else { return message }
         return "\(message)\n--- redis-server output (last lines) ---\n\(serverOutput)\n---"
     }
 
     /// The description, with the code and the place the error was raised.
-    public var debugDescription: String {
+    package var debugDescription: String {
         "WSCTestingError(\(code), \(file):\(line)): \(description)"
     }
 }

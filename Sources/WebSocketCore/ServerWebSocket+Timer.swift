@@ -1,4 +1,5 @@
 import NIOCore
+import NIOWebSocket
 
 extension ServerWebSocket {
     /// The socket's one timer: the keep-alive tick while open, the close timeout after our

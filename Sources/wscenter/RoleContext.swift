@@ -14,6 +14,7 @@ import PusherCore
 import PusherProtocol
 import Redis
 import ServiceLifecycle
+import UnixSignals
 
 /// What every role sets up the same way: logging, its node id, its broker.
 struct RoleContext {

@@ -2,7 +2,7 @@ import FleetCore
 import Testing
 
 @testable import PusherAPI
-@testable import PusherCore
+import PusherCore
 
 /// The REST API's request checks, without a server: signatures (with and without a proxy's
 /// path prefix, stale timestamps, body_md5) and the parsing of a trigger.

@@ -1,4 +1,4 @@
-@testable import Redis
+import Redis
 import Testing
 
 /// A deterministic generator: always the lowest or highest value of a range.

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOWebSocket
 import Testing
 import WSCTesting
 @testable import WebSocketCore

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import NIOWebSocket
 import Testing
 import WSCTesting
 @testable import WebSocketCore

@@ -2,7 +2,7 @@ import FleetCore
 import Foundation
 import Testing
 
-@testable import NativeProtocol
+import NativeProtocol
 import FleetNode
 
 // Unit tests for the I/O-free parts of the native WebSocket protocol: command parsing, the
