@@ -86,6 +86,7 @@ if [[ -z "$up" ]]; then
 fi
 
 export REDIS_URL="redis://127.0.0.1:$port"
+export REDIS_PID=$pid  # for scripts that measure it (Benchmarks/fleet/gateway-cpu.sh)
 echo "with-redis: started redis-server (pid $pid) at $REDIS_URL" >&2
 
 status=0
