@@ -1,24 +1,20 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// Each module declares what it imports (STYLE.md, "Our own code").
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-]
-
-// Each module declares what it imports. FleetCore, BrokerCore, BrokerEmbedded, BrokerRedis,
-// FleetNode, FleetGateway and the tests that mix them (BrokerCoreTests, BrokerTests,
-// FleetTests, FuzzTests) follow after the bus codec rewrite; then this is `swiftSettings`.
-let memberImportSettings: [SwiftSetting] = swiftSettings + [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
     name: "wscenter",
     platforms: [.macOS(.v15)],
-    // Library products: the two standalone libraries (Redis, WebSocketCore), what Benchmarks/
-    // and the embedding example of docs/protocol.md import, and the modules of the bus codec
-    // rewrite (reviewed after it). Pusher, Echo, Observability and FleetHTTP are the
-    // application's own: other modules reach them through `package`.
+    // Library products: the two standalone libraries (Redis, WebSocketCore), and what
+    // Benchmarks/ (BrokerCore, FleetCore, FleetNode) and the embedding example of
+    // docs/protocol.md (BrokerEmbedded or BrokerRedis, FleetNode, NativeProtocol) import.
+    // The rest (Pusher, Echo, Observability, FleetHTTP, FleetGateway) is the application's
+    // own: other modules reach it through `package`.
     products: [
         .executable(name: "wscenter", targets: ["wscenter"]),
         .library(name: "Redis", targets: ["Redis"]),
@@ -27,7 +23,6 @@ let package = Package(
         .library(name: "BrokerRedis", targets: ["BrokerRedis"]),
         .library(name: "FleetCore", targets: ["FleetCore"]),
         .library(name: "FleetNode", targets: ["FleetNode"]),
-        .library(name: "FleetGateway", targets: ["FleetGateway"]),
         .library(name: "NativeProtocol", targets: ["NativeProtocol"]),
         .library(name: "WebSocketCore", targets: ["WebSocketCore"]),
     ],
@@ -62,7 +57,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // The broker contract the node and gateway program against, and helpers built on it.
         .target(
@@ -105,7 +100,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // What the node's and the gateway's HTTP servers share: /healthz, /readyz, /metrics;
         // the read timeout and TLS (reloadable certificates) of every connection; waiting,
@@ -123,7 +118,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // The WebSocket node: connections in memory, bindings and heartbeat in the broker,
         // calls from the bus.
@@ -164,7 +159,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // An echo on ECHO_PATH, plugged into the node: conformance testing only (Autobahn).
         .target(
@@ -178,7 +173,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // Pusher Channels, shared by the node's protocol and the gateway's REST API: apps,
         // signatures, channel names, the Redis layout, fleet-wide membership scripts and reads.
@@ -189,7 +184,7 @@ let package = Package(
                 "FleetCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // The Pusher Channels protocol on ws://host:PORT/app/{key}, plugged into the node.
         .target(
@@ -206,7 +201,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // The stateless HTTP gateway: the event API over the bus.
         .target(
@@ -237,7 +232,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // The executable: reads configuration, wires services together.
         .executableTarget(
@@ -265,7 +260,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // A server WebSocket as one channel handler on its event loop: the upgrader, the
         // frames written pre-encoded, keep-alive, close handshake, slow consumers. Knows
@@ -278,13 +273,13 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         // Helpers for tests: throwaway redis-server processes, the test Redis URL.
         .target(
             name: "WSCTesting",
             dependencies: [],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RedisTests",
@@ -294,7 +289,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "WebSocketCoreTests",
@@ -307,7 +302,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore"], swiftSettings: swiftSettings),
         .testTarget(
@@ -319,7 +314,7 @@ let package = Package(
                 "WSCTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "BrokerTests",
@@ -386,7 +381,7 @@ let package = Package(
         .testTarget(
             name: "WSCenterTests",
             dependencies: ["WSCTesting"],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PusherTests",
@@ -394,7 +389,7 @@ let package = Package(
                 "BrokerCore", "BrokerEmbedded", "BrokerRedis", "FleetCore", "FleetNode", "PusherAPI", "PusherCore", "PusherProtocol", "Redis", "WSCTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            swiftSettings: memberImportSettings
+            swiftSettings: swiftSettings
         ),
     ]
 )

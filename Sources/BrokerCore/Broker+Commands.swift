@@ -1,7 +1,7 @@
 /// Typed one-command helpers over ``Broker/execute(_:atomically:)``.
 extension Broker {
     /// Runs one command.
-    public func execute(_ command: BrokerCommand) async throws -> BrokerValue {
+    package func execute(_ command: BrokerCommand) async throws -> BrokerValue {
         let values = try await execute([command], atomically: false)
         guard let first = values.first else {
             throw BrokerError(.commandFailed, "\(command.name) returned no value")
@@ -9,91 +9,91 @@ extension Broker {
         return first
     }
 
-    public func get(_ key: String) async throws -> String? {
+    package func get(_ key: String) async throws -> String? {
         try await execute(.get(key: key)).expectOptionalString(for: "GET")
     }
 
-    public func set(_ key: String, to value: String, ttl: Duration? = nil) async throws {
+    package func set(_ key: String, to value: String, ttl: Duration? = nil) async throws {
         _ = try await execute(.set(key: key, value: value, ttl: ttl))
     }
 
     /// Sets `key` only if it does not exist. - Returns: whether it was set.
-    public func setIfAbsent(_ key: String, to value: String, ttl: Duration? = nil) async throws -> Bool {
+    package func setIfAbsent(_ key: String, to value: String, ttl: Duration? = nil) async throws -> Bool {
         try await execute(.setIfAbsent(key: key, value: value, ttl: ttl)).expectBool(for: "SET NX")
     }
 
     @discardableResult
-    public func delete(_ keys: String...) async throws -> Int {
+    package func delete(_ keys: String...) async throws -> Int {
         try await execute(.delete(keys: keys)).expectInt(for: "DEL")
     }
 
     /// Removes `key` only if it holds `value`. - Returns: whether it was removed.
     @discardableResult
-    public func deleteIfEquals(_ key: String, value: String) async throws -> Bool {
+    package func deleteIfEquals(_ key: String, value: String) async throws -> Bool {
         try await execute(.deleteIfEquals(key: key, value: value)).expectBool(for: "DELIFEQ")
     }
 
     @discardableResult
-    public func expire(_ key: String, after ttl: Duration) async throws -> Bool {
+    package func expire(_ key: String, after ttl: Duration) async throws -> Bool {
         try await execute(.expire(key: key, ttl: ttl)).expectBool(for: "PEXPIRE")
     }
 
     /// Milliseconds until `key` expires; `-1` no expiry; `-2` no such key.
-    public func ttl(_ key: String) async throws -> Int {
+    package func ttl(_ key: String) async throws -> Int {
         try await execute(.ttl(key: key)).expectInt(for: "PTTL")
     }
 
     @discardableResult
-    public func increment(_ key: String, by amount: Int = 1) async throws -> Int {
+    package func increment(_ key: String, by amount: Int = 1) async throws -> Int {
         try await execute(.incrementBy(key: key, amount: amount)).expectInt(for: "INCRBY")
     }
 
     @discardableResult
-    public func hashSet(_ key: String, _ fields: [String: String]) async throws -> Int {
+    package func hashSet(_ key: String, _ fields: [String: String]) async throws -> Int {
         try await execute(.hashSet(key: key, fields: fields)).expectInt(for: "HSET")
     }
 
-    public func hashGet(_ key: String, field: String) async throws -> String? {
+    package func hashGet(_ key: String, field: String) async throws -> String? {
         try await execute(.hashGet(key: key, field: field)).expectOptionalString(for: "HGET")
     }
 
-    public func hashGetAll(_ key: String) async throws -> [String: String] {
+    package func hashGetAll(_ key: String) async throws -> [String: String] {
         try await execute(.hashGetAll(key: key)).expectHash(for: "HGETALL")
     }
 
     @discardableResult
-    public func hashDelete(_ key: String, fields: [String]) async throws -> Int {
+    package func hashDelete(_ key: String, fields: [String]) async throws -> Int {
         try await execute(.hashDelete(key: key, fields: fields)).expectInt(for: "HDEL")
     }
 
     @discardableResult
-    public func hashIncrement(_ key: String, field: String, by amount: Int = 1) async throws -> Int {
+    package func hashIncrement(_ key: String, field: String, by amount: Int = 1) async throws -> Int {
         try await execute(.hashIncrementBy(key: key, field: field, amount: amount)).expectInt(for: "HINCRBY")
     }
 
-    public func hashLength(_ key: String) async throws -> Int {
+    package func hashLength(_ key: String) async throws -> Int {
         try await execute(.hashLength(key: key)).expectInt(for: "HLEN")
     }
 
     @discardableResult
-    public func setAdd(_ key: String, _ members: [String]) async throws -> Int {
+    package func setAdd(_ key: String, _ members: [String]) async throws -> Int {
         try await execute(.setAdd(key: key, members: members)).expectInt(for: "SADD")
     }
 
     @discardableResult
-    public func setRemove(_ key: String, _ members: [String]) async throws -> Int {
+    package func setRemove(_ key: String, _ members: [String]) async throws -> Int {
         try await execute(.setRemove(key: key, members: members)).expectInt(for: "SREM")
     }
 
-    public func setMembers(_ key: String) async throws -> Set<String> {
+    package func setMembers(_ key: String) async throws -> Set<String> {
         Set(try await execute(.setMembers(key: key)).expectStrings(for: "SMEMBERS"))
     }
 
-    public func setCardinality(_ key: String) async throws -> Int {
+    package func setCardinality(_ key: String) async throws -> Int {
         try await execute(.setCardinality(key: key)).expectInt(for: "SCARD")
     }
 
-    public func setIsMember(_ key: String, _ member: String) async throws -> Bool {
+    package func setIsMember(_ key: String, _ member: String) async throws -> Bool {
         try await execute(.setIsMember(key: key, member: member)).expectBool(for: "SISMEMBER")
     }
 }
@@ -115,17 +115,17 @@ extension BrokerValue {
         }
     }
 
-    public func expectInt(for command: String) throws -> Int {
+    package func expectInt(for command: String) throws -> Int {
         guard case .int(let value) = self else { throw mismatch(command) }
         return value
     }
 
-    public func expectBool(for command: String) throws -> Bool {
+    package func expectBool(for command: String) throws -> Bool {
         guard case .bool(let value) = self else { throw mismatch(command) }
         return value
     }
 
-    public func expectOptionalString(for command: String) throws -> String? {
+    package func expectOptionalString(for command: String) throws -> String? {
         switch self {
         case .string(let value): return value
         case .null: return nil
@@ -133,12 +133,12 @@ extension BrokerValue {
         }
     }
 
-    public func expectStrings(for command: String) throws -> [String] {
+    package func expectStrings(for command: String) throws -> [String] {
         guard case .strings(let value) = self else { throw mismatch(command) }
         return value
     }
 
-    public func expectHash(for command: String) throws -> [String: String] {
+    package func expectHash(for command: String) throws -> [String: String] {
         guard case .hash(let value) = self else { throw mismatch(command) }
         return value
     }

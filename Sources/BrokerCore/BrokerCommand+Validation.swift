@@ -4,7 +4,7 @@ extension BrokerCommand {
     /// Rejects what Redis would refuse before running anything: empty key, field or member
     /// lists (a wrong number of arguments) and a non-positive or unrepresentable TTL on `SET`.
     /// - Throws: ``BrokerError/Code/invalidArgument``.
-    public func validate() throws {
+    package func validate() throws {
         switch self {
         case .set(_, _, let ttl?), .setIfAbsent(_, _, let ttl?):
             guard let milliseconds = Self.milliseconds(ttl), milliseconds > 0 else {
@@ -38,7 +38,7 @@ extension BrokerCommand {
 
     /// `duration` in whole milliseconds, rounded up (so a positive duration is never 0 ms),
     /// or `nil` when it does not fit in `Int64` milliseconds.
-    public static func milliseconds(_ duration: Duration) -> Int64? {
+    package static func milliseconds(_ duration: Duration) -> Int64? {
         let (seconds, attoseconds) = duration.components
         let (wholeMilliseconds, overflow1) = seconds.multipliedReportingOverflow(by: 1_000)
         let perMillisecond: Int64 = 1_000_000_000_000_000

@@ -60,7 +60,7 @@ public enum BrokerValue: Sendable, Hashable {
 
 extension BrokerCommand {
     /// The command's name as Redis spells it, for errors and logs.
-    public var name: String {
+    package var name: String {
         switch self {
         case .get: "GET"
         case .set: "SET"

@@ -1,3 +1,4 @@
+// public (encode, decode, the fields): Benchmarks/ (FleetBenchmarks) measures the bus codec.
 /// A call sent over the broker: whoever handles it answers on `replyTo` with the same `id`.
 /// On the wire: `wscreq1`, the id and the reply channel on a line each, then the body as is
 /// (no second layer of JSON around the caller's own encoding).
@@ -10,13 +11,13 @@ public struct BrokerRequest: Sendable, Hashable {
     /// view into the message it came in: its text is not copied.
     public var body: Substring
 
-    public init(id: String, replyTo: String, body: Substring) {
+    package init(id: String, replyTo: String, body: Substring) {
         self.id = id
         self.replyTo = replyTo
         self.body = body
     }
 
-    public init(id: String, replyTo: String, body: String) {
+    package init(id: String, replyTo: String, body: String) {
         self.init(id: id, replyTo: replyTo, body: body[...])
     }
 
@@ -26,7 +27,7 @@ public struct BrokerRequest: Sendable, Hashable {
     }
 
     /// The text to publish. - Throws: when the id or reply channel holds a line break.
-    public func encoded() throws -> String {
+    package func encoded() throws -> String {
         try Self.encode(id: id, replyTo: replyTo, bodySize: body.utf8.count) { $0.append(contentsOf: body) }
     }
 
@@ -51,13 +52,13 @@ public struct BrokerReply: Sendable, Hashable {
     /// The answer itself; in a received reply, a view into the message it came in.
     public var body: Substring
 
-    public init(id: String, from: String, body: Substring) {
+    package init(id: String, from: String, body: Substring) {
         self.id = id
         self.from = from
         self.body = body
     }
 
-    public init(id: String, from: String, body: String) {
+    package init(id: String, from: String, body: String) {
         self.init(id: id, from: from, body: body[...])
     }
 
@@ -65,7 +66,7 @@ public struct BrokerReply: Sendable, Hashable {
         (id, from, body) = try Envelope.decode(Self.tag, payload)
     }
 
-    public func encoded() throws -> String {
+    package func encoded() throws -> String {
         try Self.encode(id: id, from: from, bodySize: body.utf8.count) { $0.append(contentsOf: body) }
     }
 

@@ -1,11 +1,11 @@
 import Synchronization
 
 /// What came back for one request before its deadline.
-public struct BrokerResponses: Sendable {
+package struct BrokerResponses: Sendable {
     /// At most one reply per responder, in order of arrival.
-    public var replies: [BrokerReply]
+    package var replies: [BrokerReply]
     /// Whether every expected responder answered (otherwise the deadline passed first).
-    public var isComplete: Bool
+    package var isComplete: Bool
 }
 
 /// Publishes requests and gathers their replies: one reply channel per requester,
@@ -20,7 +20,7 @@ public struct BrokerResponses: Sendable {
 /// group.addTask { await requester.run() }
 /// let responses = try await requester.request(body, on: "wsc:all", expecting: liveNodes.count, timeout: .seconds(2))
 /// ```
-public final class BrokerRequester: Sendable {
+package final class BrokerRequester: Sendable {
     private let broker: any Broker
     private let replyChannel: String
     private let subscription: BrokerSubscription
@@ -34,14 +34,14 @@ public final class BrokerRequester: Sendable {
 
     /// Subscribes to `replyChannel`; replies are received, and deadlines kept, once ``run()``
     /// is running.
-    public static func start(broker: any Broker, replyChannel: String) async throws -> BrokerRequester {
+    package static func start(broker: any Broker, replyChannel: String) async throws -> BrokerRequester {
         let subscription = try await broker.subscribe(to: [replyChannel])
         return BrokerRequester(broker: broker, replyChannel: replyChannel, subscription: subscription)
     }
 
     /// Routes replies to their requests and ends the requests whose deadline passed, until
     /// the calling task is cancelled.
-    public func run() async {
+    package func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.sweep() }
             await withTaskCancellationHandler {
@@ -59,7 +59,7 @@ public final class BrokerRequester: Sendable {
     /// Publishes `body` on `channel` and waits for `count` distinct responders, or `timeout`.
     /// - Returns: the replies that came in time; never throws for missing replies.
     /// - Throws: ``BrokerError`` when the request cannot be published.
-    public func request(
+    package func request(
         _ body: String,
         on channel: String,
         expecting count: Int,
@@ -70,7 +70,7 @@ public final class BrokerRequester: Sendable {
 
     /// Publishes `body` on `channel` and collects one reply from each of `responders` (others
     /// are ignored) until all have answered or `timeout` passes.
-    public func request(
+    package func request(
         _ body: String,
         on channel: String,
         awaiting responders: Set<String>,
@@ -83,7 +83,7 @@ public final class BrokerRequester: Sendable {
     /// string built on its own and copied in) on `channel`, and collects one reply from each
     /// of `responders` until all have answered or `timeout` passes.
     /// - Parameter bodySize: about how many bytes `writeBody` appends (reserved at once).
-    public func request(
+    package func request(
         on channel: String,
         awaiting responders: Set<String>,
         timeout: Duration,
@@ -324,13 +324,13 @@ struct PendingTable: ~Copyable {
 
 extension Broker {
     /// Answers `request` on its reply channel.
-    public func reply(to request: BrokerRequest, from responder: String, body: String) async throws {
+    package func reply(to request: BrokerRequest, from responder: String, body: String) async throws {
         try await publish(try BrokerReply(id: request.id, from: responder, body: body).encoded(), to: request.replyTo)
     }
 
     /// Answers `request` on its reply channel with a body that `writeBody` appends straight
     /// into the message. - Parameter bodySize: about how many bytes it appends.
-    public func reply(to request: BrokerRequest, from responder: String, bodySize: Int = 0, writeBody: (inout String) -> Void) async throws {
+    package func reply(to request: BrokerRequest, from responder: String, bodySize: Int = 0, writeBody: (inout String) -> Void) async throws {
         try await publish(try BrokerReply.encode(id: request.id, from: responder, bodySize: bodySize, writeBody: writeBody), to: request.replyTo)
     }
 }

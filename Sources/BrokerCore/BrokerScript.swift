@@ -9,17 +9,17 @@
 /// `nil`/`false` `.null`. `body` must return one of those four.
 public struct BrokerScript: Sendable, Hashable, CustomStringConvertible {
     /// Runs one command inside the script (the embedded broker's side of `redis.call`).
-    public typealias Run = (BrokerCommand) throws -> BrokerValue
-    public typealias Body = @Sendable (_ keys: [String], _ arguments: [String], _ run: Run) throws -> BrokerValue
+    package typealias Run = (BrokerCommand) throws -> BrokerValue
+    package typealias Body = @Sendable (_ keys: [String], _ arguments: [String], _ run: Run) throws -> BrokerValue
 
     /// A name for errors and logs; scripts are equal when their names are.
     public let name: String
     /// The Lua source Redis runs, with `KEYS` and `ARGV`.
-    public let lua: String
+    package let lua: String
     /// The same program over ``BrokerCommand``s, for the embedded broker.
-    public let body: Body
+    package let body: Body
 
-    public init(name: String, lua: String, body: @escaping Body) {
+    package init(name: String, lua: String, body: @escaping Body) {
         self.name = name
         self.lua = lua
         self.body = body

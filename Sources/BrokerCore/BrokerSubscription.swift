@@ -8,7 +8,7 @@ public struct BrokerMessage: Sendable, Hashable {
     public var pattern: String?
     public var payload: String
 
-    public init(channel: String, pattern: String? = nil, payload: String) {
+    package init(channel: String, pattern: String? = nil, payload: String) {
         self.channel = channel
         self.pattern = pattern
         self.payload = payload
@@ -30,7 +30,7 @@ public final class BrokerSubscription: AsyncSequence, Sendable {
     private let sink: Sink
 
     /// Where an implementation pushes messages for one subscription.
-    public final class Sink: Sendable {
+    package final class Sink: Sendable {
         let continuation: AsyncStream<BrokerMessage>.Continuation
         let dropped = Atomic<Int>(0)
 
@@ -41,7 +41,7 @@ public final class BrokerSubscription: AsyncSequence, Sendable {
         /// Delivers `message`; drops and counts it when the buffer is full.
         /// - Returns: `false` once the subscription has ended (the implementation may forget it).
         @discardableResult
-        public func deliver(_ message: BrokerMessage) -> Bool {
+        package func deliver(_ message: BrokerMessage) -> Bool {
             switch continuation.yield(message) {
             case .enqueued:
                 return true
@@ -56,7 +56,7 @@ public final class BrokerSubscription: AsyncSequence, Sendable {
         }
 
         /// Ends the sequence (the consumer's loop finishes after the buffered messages).
-        public func finish() {
+        package func finish() {
             continuation.finish()
         }
     }
@@ -67,7 +67,7 @@ public final class BrokerSubscription: AsyncSequence, Sendable {
     ///   - onTermination: called once when the consumer cancels or the sequence ends;
     ///     the implementation unsubscribes there. It must not block.
     /// - Returns: the subscription to hand out and the sink to deliver into.
-    public static func make(
+    package static func make(
         bufferLimit: Int = BrokerSubscription.defaultBufferLimit,
         onTermination: @escaping @Sendable () -> Void
     ) -> (BrokerSubscription, Sink) {

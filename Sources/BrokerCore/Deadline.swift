@@ -10,7 +10,7 @@ import Synchronization
 /// cancelled at the deadline and left to end by itself; its result is then dropped.
 ///
 /// Cancelling the caller ends the wait at once with `CancellationError`.
-public func withDeadline<Value: Sendable>(
+package func withDeadline<Value: Sendable>(
     _ timeout: Duration,
     timeoutError: @escaping @Sendable () -> any Error,
     _ operation: @escaping @Sendable () async throws -> Value

@@ -18,14 +18,14 @@
 /// such as `a*a*a*…b` cannot make it exponential (Redis CVE-2022-36021). Unlike Redis,
 /// it has no nesting cutoff at 1,000 stars, so very star-heavy patterns still match
 /// where they should.
-public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
+package struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
     /// The pattern as written.
-    public let pattern: String
+    package let pattern: String
     private let tokens: [Token]
 
     /// Compiles `pattern`. Every string is a valid pattern.
     /// - Parameter pattern: the glob, e.g. `wsc:node:*`.
-    public init(_ pattern: String) {
+    package init(_ pattern: String) {
         self.pattern = pattern
         self.tokens = Token.parse(Array(pattern.utf8))
     }
@@ -33,21 +33,21 @@ public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
     /// Whether `string` matches the whole pattern.
     /// - Parameter string: the key or channel name to test.
     /// - Returns: `true` when the pattern matches all of `string`.
-    public func matches(_ string: String) -> Bool {
+    package func matches(_ string: String) -> Bool {
         var string = string
         return string.withUTF8 { match($0) }
     }
 
     /// The pattern as written.
-    public var description: String { pattern }
+    package var description: String { pattern }
 
     /// Patterns are equal when their bytes are (not merely Unicode-equivalent text).
-    public static func == (lhs: GlobPattern, rhs: GlobPattern) -> Bool {
+    package static func == (lhs: GlobPattern, rhs: GlobPattern) -> Bool {
         lhs.pattern.utf8.elementsEqual(rhs.pattern.utf8)
     }
 
     /// Hashes the pattern's bytes.
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         var pattern = pattern
         pattern.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }

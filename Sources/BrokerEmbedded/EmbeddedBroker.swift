@@ -92,14 +92,14 @@ public final class EmbeddedBroker: Broker {
 
     /// How many keys are held in memory, counting expired keys that neither an access nor
     /// the sweep has removed yet.
-    public var storedKeyCount: Int {
+    package var storedKeyCount: Int {
         store.withLock { $0.entries.count }
     }
 
     /// Removes every key whose TTL has passed. ``run()`` calls it periodically.
     /// - Returns: how many keys were removed.
     @discardableResult
-    public func removeExpiredKeys() -> Int {
+    package func removeExpiredKeys() -> Int {
         var total = 0
         while true {
             // In slices, so commands are not held up behind a mass expiry.

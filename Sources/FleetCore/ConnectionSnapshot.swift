@@ -1,13 +1,13 @@
 import BrokerCore
 
 /// What the fleet's Redis state says of one connection: its owner, bound user and groups.
-public struct ConnectionSnapshot: Sendable, Hashable {
-    public var connectionID: String
-    public var node: String
-    public var id: String?
-    public var groups: Set<String>
+package struct ConnectionSnapshot: Sendable, Hashable {
+    package var connectionID: String
+    package var node: String
+    package var id: String?
+    package var groups: Set<String>
 
-    public init(connectionID: String, node: String, id: String? = nil, groups: Set<String> = []) {
+    package init(connectionID: String, node: String, id: String? = nil, groups: Set<String> = []) {
         self.connectionID = connectionID
         self.node = node
         self.id = id
@@ -15,7 +15,7 @@ public struct ConnectionSnapshot: Sendable, Hashable {
     }
 
     /// Reads the `conn:<_id>` hash back (nil when it does not name a node).
-    public init?(connectionID: String, hash: [String: String]) {
+    package init?(connectionID: String, hash: [String: String]) {
         guard let node = hash["node"], !node.isEmpty else { return nil }
         let id = hash["id"].flatMap { $0.isEmpty ? nil : $0 }
         let groups = (hash["groups"] ?? "").split(separator: ",").map(String.init)
@@ -27,7 +27,7 @@ extension FleetKeys {
     /// The commands that take Redis from `before` to `after` for one connection: nil
     /// `before` is a new connection (or a rebuild), nil `after` a closed one. Run them in
     /// one MULTI/EXEC.
-    public func commands(from before: ConnectionSnapshot?, to after: ConnectionSnapshot?) -> [BrokerCommand] {
+    package func commands(from before: ConnectionSnapshot?, to after: ConnectionSnapshot?) -> [BrokerCommand] {
         guard let snapshot = after ?? before else { return [] }
         let cid = snapshot.connectionID
         var commands: [BrokerCommand] = []

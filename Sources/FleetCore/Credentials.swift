@@ -9,17 +9,17 @@ import Foundation
 public struct Credentials: Sendable, Hashable {
     private let digests: [[UInt8]]
 
-    public init(_ secrets: some Sequence<String>) {
+    package init(_ secrets: some Sequence<String>) {
         digests = Set(secrets).filter { !$0.isEmpty }.map { Array(SHA256.hash(data: Data($0.utf8))) }.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
     /// No secret configured: whatever checks these is open.
-    public var isEmpty: Bool { digests.isEmpty }
+    package var isEmpty: Bool { digests.isEmpty }
 
-    public var count: Int { digests.count }
+    package var count: Int { digests.count }
 
     /// Whether `candidate` is one of the secrets.
-    public func contains(_ candidate: String) -> Bool {
+    package func contains(_ candidate: String) -> Bool {
         let digest = Array(SHA256.hash(data: Data(candidate.utf8)))
         var found: UInt8 = 1
         for secret in digests {
@@ -33,10 +33,10 @@ public struct Credentials: Sendable, Hashable {
 }
 
 /// Where an HTTP request may carry a bearer credential: `Authorization: Bearer <token>`.
-public enum BearerToken {
+package enum BearerToken {
     /// The token of an `Authorization` header value, if it is a bearer one (scheme in any
     /// case, as RFC 7235 has it); nil for other schemes, "" for `Bearer` with nothing after it.
-    public static func parse(_ authorization: String?) -> String? {
+    package static func parse(_ authorization: String?) -> String? {
         guard let authorization else { return nil }
         let trimmed = authorization.trimmingCharacters(in: .whitespaces)
         guard trimmed.count >= 6, trimmed.prefix(6).lowercased() == "bearer" else { return nil }

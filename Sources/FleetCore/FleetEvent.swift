@@ -11,7 +11,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     case getStats, getGroupStats
 
     /// The parameters the event requires, in the order the docs list them.
-    public var parameters: [FleetParameter] {
+    package var parameters: [FleetParameter] {
         switch self {
         case .getConnectionCount, .getIds, .get_Ids, .getGroupIds, .getStats: []
         case .isOnlineId, .unBindId, .leaveAllGroupById, .getGroupIdsById: [.id]
@@ -28,7 +28,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     }
 
     /// What one node answers.
-    public var resultKind: ResultKind {
+    package var resultKind: ResultKind {
         switch self {
         case .isOnlineId, .isOnline_Id, .isInGroupById, .isInGroupBy_Id: .bool
         case .getIds, .get_Ids, .getGroupIds, .getGroupIdsById, .getGroupIdsBy_Id: .strings
@@ -38,7 +38,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     }
 
     /// Whether `groupId` may name several groups, comma-separated.
-    public var acceptsGroupList: Bool {
+    package var acceptsGroupList: Bool {
         switch self {
         case .joinGroupById, .joinGroupBy_Id, .leaveGroupById, .leaveGroupBy_Id, .sendToGroup: true
         default: false
@@ -46,7 +46,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     }
 
     /// Which nodes have to run the event.
-    public var routing: Routing {
+    package var routing: Routing {
         switch self {
         case .isOnline_Id, .bindId, .unBind_Id, .joinGroupBy_Id, .leaveGroupBy_Id, .leaveAllGroupBy_Id,
             .getGroupIdsBy_Id, .isInGroupBy_Id, .sendMessageTo_Id:
@@ -58,11 +58,11 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
         }
     }
 
-    public enum ResultKind: Sendable, Hashable {
+    package enum ResultKind: Sendable, Hashable {
         case int, bool, strings, object
 
         /// The answer of a node that did not have to run the event.
-        public var neutral: OperationResult {
+        package var neutral: OperationResult {
             switch self {
             case .int: .int(0)
             case .bool: .bool(false)
@@ -72,7 +72,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
         }
     }
 
-    public enum Routing: Sendable, Hashable {
+    package enum Routing: Sendable, Hashable {
         /// Every live node runs it on its own connections.
         case everyNode
         /// Only the node that owns the `_id` can change or answer anything.
@@ -84,7 +84,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
 }
 
 /// A parameter of an event, by its wire name.
-public enum FleetParameter: String, Sendable, CaseIterable, Hashable {
+package enum FleetParameter: String, Sendable, CaseIterable, Hashable {
     case id
     case connectionID = "_id"
     case groupID = "groupId"

@@ -43,7 +43,7 @@ public enum JSONValue: Decodable, Sendable, Hashable {
     /// Inlinable, so that a caller in another module gets a copy specialized for its sequence
     /// type instead of a generic one that looks up type metadata on every call.
     @inlinable
-    public init(parsing text: some Sequence<UInt8>) throws {
+    package init(parsing text: some Sequence<UInt8>) throws {
         // Strings, arrays and `Data` lend their bytes as they are; only other sequences are copied.
         if let value = try text.withContiguousStorageIfAvailable({ try Self.parsing($0) }) {
             self = value
@@ -74,7 +74,7 @@ public enum JSONValue: Decodable, Sendable, Hashable {
     }
 
     /// "a boolean", "an object"…, for error messages.
-    public var kind: String {
+    package var kind: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
@@ -86,13 +86,13 @@ public enum JSONValue: Decodable, Sendable, Hashable {
     }
 
     /// The value as compact JSON text (object keys sorted).
-    public var text: String {
+    package var text: String {
         var out = ""
         write(to: &out)
         return out
     }
 
-    public func write(to out: inout String) {
+    package func write(to out: inout String) {
         switch self {
         case .null: out += "null"
         case .bool(let flag): out += flag ? "true" : "false"
@@ -119,7 +119,7 @@ public enum JSONValue: Decodable, Sendable, Hashable {
 
     /// Appends `value` as a JSON string literal; non-ASCII text is kept as UTF-8. The runs
     /// between characters to escape are appended whole (most values have none).
-    public static func appendString(_ value: String, to out: inout String) {
+    package static func appendString(_ value: String, to out: inout String) {
         out += "\""
         // Most values have nothing to escape: one pass over their bytes, then one append.
         let plain = value.utf8.withContiguousStorageIfAvailable { bytes in
@@ -172,7 +172,7 @@ public enum JSONValue: Decodable, Sendable, Hashable {
     }
 
     /// `value` as a JSON string literal.
-    public static func quoted(_ value: String) -> String {
+    package static func quoted(_ value: String) -> String {
         var out = ""
         appendString(value, to: &out)
         return out

@@ -11,7 +11,7 @@
 
 extension NodeCall {
     /// The call's JSON body: `{"ops":[…]}`.
-    public func wireText() -> String {
+    package func wireText() -> String {
         var out = ""
         out.reserveCapacity(estimatedWireSize)
         write(to: &out)
@@ -44,7 +44,7 @@ extension NodeCall {
     }
 
     /// Reads a call's JSON body. - Throws: as ``init(wireText:)-(Substring)``.
-    public init(wireText text: String) throws {
+    package init(wireText text: String) throws {
         var text = text
         self = try text.withUTF8 { try NodeCall(reading: $0) }
     }
@@ -71,7 +71,7 @@ extension NodeCall {
 
 extension NodeCallReply {
     /// The reply's JSON body: `{"results":[…]}`.
-    public func wireText() -> String {
+    package func wireText() -> String {
         var out = ""
         out.reserveCapacity(estimatedWireSize)
         write(to: &out)
@@ -102,7 +102,7 @@ extension NodeCallReply {
     }
 
     /// Reads a reply's JSON body. - Throws: `DecodingError` when it is not one.
-    public init(wireText text: String) throws {
+    package init(wireText text: String) throws {
         var text = text
         self = try text.withUTF8 { try NodeCallReply(reading: $0) }
     }

@@ -4,7 +4,7 @@ extension BrokerRequester {
     /// Sends `operations` to the nodes listening on `channel` and collects each of `nodes`'
     /// results until `timeout`. A node missing from the answer did not reply in time; a reply
     /// that cannot be read gives a `failure` per operation.
-    public func call(
+    package func call(
         _ operations: [NodeOperation],
         on channel: String,
         awaiting nodes: Set<String>,

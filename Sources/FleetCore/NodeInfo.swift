@@ -1,19 +1,19 @@
 import Foundation
 
 /// What a node says of itself in its heartbeat (`nodes` hash and `node:<id>` key).
-public struct NodeInfo: Codable, Sendable, Hashable {
-    public var id: String
+package struct NodeInfo: Codable, Sendable, Hashable {
+    package var id: String
     /// The address clients connect to (the bind address, or the host name when that is 0.0.0.0).
-    public var host: String
-    public var port: Int
+    package var host: String
+    package var port: Int
     /// Milliseconds since 1970.
-    public var startedAt: Int64
-    public var connections: Int
-    public var version: String
+    package var startedAt: Int64
+    package var connections: Int
+    package var version: String
     /// Milliseconds since 1970 after which the node counts as dead unless it beats again.
-    public var expiresAt: Int64
+    package var expiresAt: Int64
 
-    public init(id: String, host: String, port: Int, startedAt: Int64, connections: Int, version: String, expiresAt: Int64) {
+    package init(id: String, host: String, port: Int, startedAt: Int64, connections: Int, version: String, expiresAt: Int64) {
         self.id = id
         self.host = host
         self.port = port
@@ -29,23 +29,23 @@ public struct NodeInfo: Codable, Sendable, Hashable {
         case expiresAt = "expires_at"
     }
 
-    public func encoded() -> String {
+    package func encoded() -> String {
         // A struct of strings and integers always encodes.
         String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    public init(decoding text: String) throws {
+    package init(decoding text: String) throws {
         self = try JSONDecoder().decode(Self.self, from: Data(text.utf8))
     }
 
     /// Whether the node is alive at `now` (milliseconds since 1970).
-    public func isAlive(at now: Int64) -> Bool { expiresAt > now }
+    package func isAlive(at now: Int64) -> Bool { expiresAt > now }
 }
 
 /// Milliseconds since 1970, the clock of heartbeats.
-public func epochMilliseconds(_ date: Date = Date()) -> Int64 {
+package func epochMilliseconds(_ date: Date = Date()) -> Int64 {
     Int64((date.timeIntervalSince1970 * 1000).rounded())
 }
 
 /// The version nodes report in their heartbeat.
-public let wscenterVersion = "0.3.0"
+package let wscenterVersion = "0.3.0"

@@ -1,16 +1,18 @@
+// public: the operations, calls and results that Benchmarks/ (FleetBenchmarks) and embedders
+// (NodeHub.execute, docs/protocol.md) build; their fields and the rest of FleetCore are package.
 /// The arguments of an event once the gateway has checked them. Unused ones are nil.
 public struct EventArguments: Sendable, Hashable {
     /// A user id.
-    public var id: String?
+    package var id: String?
     /// A connection id.
-    public var connectionID: String?
+    package var connectionID: String?
     /// One or more groups (`groupId`, split on commas where the event allows a list).
-    public var groups: [String]?
+    package var groups: [String]?
     /// The message text, delivered as is.
-    public var message: String?
+    package var message: String?
     /// The message's id, unique per send, set by whoever sends it (gateway or node): a message
     /// both recorded for a session and delivered live to its new connection is replayed once.
-    public var messageID: String?
+    package var messageID: String?
 
     public init(id: String? = nil, connectionID: String? = nil, groups: [String]? = nil, message: String? = nil, messageID: String? = nil) {
         self.id = id
@@ -21,7 +23,7 @@ public struct EventArguments: Sendable, Hashable {
     }
 
     /// A new message id (16 random hex digits).
-    public static func makeMessageID() -> String {
+    package static func makeMessageID() -> String {
         var generator = SystemRandomNumberGenerator()
         let hex = String(generator.next() as UInt64, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
@@ -49,23 +51,23 @@ public enum NodeOperation: Sendable, Hashable {
 
 /// An away session as one node hands it to another.
 public struct HandedSession: Sendable, Hashable {
-    public var token: String
+    package var token: String
     /// The `_id` of the connection that ended.
-    public var connectionID: String
-    public var id: String?
-    public var groups: [String]
+    package var connectionID: String
+    package var id: String?
+    package var groups: [String]
     /// Messages recorded so far (the mailbox's numbering goes on from there).
-    public var recorded: Int
+    package var recorded: Int
     /// Milliseconds left before the session expires.
-    public var remaining: Int64
+    package var remaining: Int64
     /// Sizes of the messages its mailbox keeps, oldest first (nil: none known).
-    public var kept: [Int]?
+    package var kept: [Int]?
     /// False when its replay is known to be incomplete (nil: complete).
-    public var complete: Bool?
+    package var complete: Bool?
     /// The client address it connected from (nil: unknown).
-    public var address: String?
+    package var address: String?
 
-    public init(token: String, connectionID: String, id: String?, groups: [String], recorded: Int, remaining: Int64) {
+    package init(token: String, connectionID: String, id: String?, groups: [String], recorded: Int, remaining: Int64) {
         self.token = token
         self.connectionID = connectionID
         self.id = id
@@ -77,6 +79,6 @@ public struct HandedSession: Sendable, Hashable {
 
 /// The body of a call from a gateway (or a node) to a node: operations to run in order.
 public struct NodeCall: Sendable, Hashable {
-    public var operations: [NodeOperation]
+    package var operations: [NodeOperation]
     public init(operations: [NodeOperation]) { self.operations = operations }
 }

@@ -99,7 +99,7 @@ extension ClaimAnswer {
     /// Appends the answer as JSON: `{"session":"away","recorded":n,"complete":b,"id":…,"groupId":[…]}`
     /// or `{"session":"live"}` or `{}`, with `"seen":[…]` from the node of the resuming
     /// connection. (The same text on the bus and wherever else it is shown.)
-    public func write(to out: inout String) {
+    package func write(to out: inout String) {
         var first = true
         func key(_ quotedKey: String) {
             out += first ? "{" : ","

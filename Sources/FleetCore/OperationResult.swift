@@ -12,7 +12,7 @@ public enum OperationResult: Sendable, Hashable {
     case failure(code: Int, message: String)
 
     /// What the gateway reports for a node that did not answer in time.
-    public static let timeout = OperationResult.failure(code: 3, message: "timeout")
+    package static let timeout = OperationResult.failure(code: 3, message: "timeout")
 }
 
 /// One node's answer to ``NodeOperation/claimSession(token:connectionID:id:groups:)``: what
@@ -31,10 +31,10 @@ public struct ClaimAnswer: Sendable, Hashable {
     }
 
     /// Nil when this node held nothing of the session.
-    public var session: Session?
+    package var session: Session?
     /// Set by the node of the resuming connection only: the ids of the messages that
     /// connection received live since it opened, which its replay skips.
-    public var seen: [String]?
+    package var seen: [String]?
 
     public init(session: Session? = nil, seen: [String]? = nil) {
         self.session = session
@@ -44,6 +44,6 @@ public struct ClaimAnswer: Sendable, Hashable {
 
 /// A node's reply: one result per operation, in order.
 public struct NodeCallReply: Sendable, Hashable {
-    public var results: [OperationResult]
+    package var results: [OperationResult]
     public init(results: [OperationResult]) { self.results = results }
 }

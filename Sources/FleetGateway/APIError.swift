@@ -1,17 +1,17 @@
 /// An error the event API answers with: an HTTP status and the seed's `code` / `msg`.
-public struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var status: Int
+package struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var status: Int
     /// 1: bad token or bad request; 2: the broker is unreachable.
-    public var code: Int
-    public var message: String
+    package var code: Int
+    package var message: String
 
-    public init(status: Int, code: Int, _ message: String) {
+    package init(status: Int, code: Int, _ message: String) {
         self.status = status
         self.code = code
         self.message = message
     }
 
-    public var description: String { "\(status) code \(code): \(message)" }
+    package var description: String { "\(status) code \(code): \(message)" }
 
     static func badRequest(_ message: String) -> APIError { APIError(status: 400, code: 1, message) }
     static func unauthorized(_ message: String) -> APIError { APIError(status: 401, code: 1, message) }

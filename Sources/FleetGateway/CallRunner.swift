@@ -3,19 +3,19 @@ import FleetCore
 import Foundation
 
 /// What a request's events came to, node by node, before it is written as JSON.
-public struct APIResult: Sendable, Hashable {
-    public var masterIDs: [String]
+package struct APIResult: Sendable, Hashable {
+    package var masterIDs: [String]
     /// Nodes that did not answer in time, sorted.
-    public var extra: [String]
+    package var extra: [String]
     /// For each event, in request order: each live node's result.
-    public var data: [(event: FleetEvent, results: [String: OperationResult])]
+    package var data: [(event: FleetEvent, results: [String: OperationResult])]
 
-    public static func == (lhs: APIResult, rhs: APIResult) -> Bool {
+    package static func == (lhs: APIResult, rhs: APIResult) -> Bool {
         lhs.masterIDs == rhs.masterIDs && lhs.extra == rhs.extra
             && lhs.data.map(\.event) == rhs.data.map(\.event) && lhs.data.map(\.results) == rhs.data.map(\.results)
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(masterIDs)
         hasher.combine(extra)
         for (event, results) in data {

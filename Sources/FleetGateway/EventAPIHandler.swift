@@ -1,7 +1,9 @@
+import BrokerCore
 import FleetCore
 import FleetHTTP
 import NIOCore
 import NIOHTTP1
+import Observability
 
 /// What the event API needs to answer a request, shared by every connection of a gateway.
 struct EventAPIResponder: Sendable {

@@ -3,11 +3,11 @@ import FleetCore
 import Foundation
 
 /// One event of a request, with its checked arguments.
-public struct EventCall: Sendable, Hashable {
-    public var event: FleetEvent
-    public var arguments: EventArguments
+package struct EventCall: Sendable, Hashable {
+    package var event: FleetEvent
+    package var arguments: EventArguments
 
-    public init(event: FleetEvent, arguments: EventArguments) {
+    package init(event: FleetEvent, arguments: EventArguments) {
         self.event = event
         self.arguments = arguments
     }
@@ -18,14 +18,14 @@ public struct EventCall: Sendable, Hashable {
 /// (`{"NAME": {"param": value}}`) or a form body (`NAME[param]=value`). Every event is
 /// checked before anything runs: one bad parameter rejects the whole batch.
 /// (`token` is the gateway's to check, before this.)
-public struct EventRequest: Sendable, Hashable {
-    public var calls: [EventCall]
+package struct EventRequest: Sendable, Hashable {
+    package var calls: [EventCall]
 
     /// Groups one event may name in its comma-separated `groupId` (`joinGroupById`…): more is
     /// answered 400, so that one call cannot make every node work through an unbounded list.
-    public static let maxGroupsPerEvent = 1000
+    package static let maxGroupsPerEvent = 1000
 
-    public enum BodyFormat: Sendable {
+    package enum BodyFormat: Sendable {
         case json, form
     }
 
@@ -34,7 +34,7 @@ public struct EventRequest: Sendable, Hashable {
     ///   - body: the request body, if any.
     ///   - contentType: the `Content-Type` header; a body without one is read as JSON if it
     ///     starts with `{`, else as a form.
-    public static func parse(query: Substring, body: [UInt8]? = nil, contentType: String? = nil) throws(APIError) -> EventRequest {
+    package static func parse(query: Substring, body: [UInt8]? = nil, contentType: String? = nil) throws(APIError) -> EventRequest {
         let pairs: [(name: String, value: String)]
         do {
             pairs = try FormDecoding.pairs(query)

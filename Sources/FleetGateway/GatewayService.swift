@@ -11,25 +11,25 @@ import ServiceLifecycle
 import Synchronization
 
 /// How a gateway runs.
-public struct GatewayConfiguration: Sendable {
-    public var gatewayID: String
-    public var host: String
+package struct GatewayConfiguration: Sendable {
+    package var gatewayID: String
+    package var host: String
     /// HTTP port; 0 picks a free one.
-    public var port: Int
-    public var prefix: String
+    package var port: Int
+    package var prefix: String
     /// Accepted API tokens; empty = the API is open.
-    public var tokens: Set<String>
+    package var tokens: Set<String>
     /// How long to wait for the nodes' replies.
-    public var callTimeout: Duration = .seconds(2)
+    package var callTimeout: Duration = .seconds(2)
     /// Largest request body accepted (bytes).
-    public var maxBodySize: Int = 1 << 20
+    package var maxBodySize: Int = 1 << 20
     /// How long a connection has to send each request (head and body), and may idle between
     /// requests, before it is closed; nil for no limit (`HTTP_READ_TIMEOUT`).
-    public var httpReadTimeout: Duration? = .seconds(30)
+    package var httpReadTimeout: Duration? = .seconds(30)
     /// The certificate the gateway serves `https://` with (`TLS_CERT_FILE`, `TLS_KEY_FILE`); nil: plain HTTP.
-    public var tls: TLSCertificateStore?
+    package var tls: TLSCertificateStore?
 
-    public init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
+    package init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
         self.gatewayID = gatewayID
         self.host = host
         self.port = port
@@ -40,26 +40,26 @@ public struct GatewayConfiguration: Sendable {
 
 /// More HTTP routes a gateway serves beside the event API (the Pusher REST API), each API
 /// in its own module.
-public protocol GatewayRoutes: Sendable {
+package protocol GatewayRoutes: Sendable {
     /// Adds the routes; `gateway` gives the broker, the live nodes and the configuration.
     func addRoutes(to router: Router<BasicRequestContext>, gateway: GatewayService)
 }
 
 /// The stateless HTTP gateway: parses event API requests, runs them across the live nodes
 /// through the broker, and answers in the seed's JSON shape.
-public final class GatewayService: Sendable {
-    public let configuration: GatewayConfiguration
+package final class GatewayService: Sendable {
+    package let configuration: GatewayConfiguration
     /// The broker, for the routes of other APIs.
-    public let broker: any Broker
+    package let broker: any Broker
     let keys: FleetKeys
-    public let logger: Logger
+    package let logger: Logger
     /// The live nodes (`master_ids`).
-    public let directory: NodeDirectory
+    package let directory: NodeDirectory
     private let routes: [any GatewayRoutes]
     /// The API tokens, for constant-time checks.
     let credentials: Credentials
     /// The process's metrics (shared with a node in the same process).
-    public let telemetry: Telemetry
+    package let telemetry: Telemetry
     let meter: APIMeter
     private let draining = Atomic<Bool>(false)
     /// Where the gateway is in its life: its call runner exists only while it runs, and its
@@ -68,7 +68,7 @@ public final class GatewayService: Sendable {
     /// Whether the broker's links are up (replies arrive by pub/sub), for readiness.
     private let brokerLink = BrokerLinkState()
 
-    public init(
+    package init(
         configuration: GatewayConfiguration, broker: any Broker, logger: Logger, routes: [any GatewayRoutes] = [],
         telemetry: Telemetry = Telemetry()
     ) {
@@ -93,26 +93,26 @@ public final class GatewayService: Sendable {
     /// both at once. The broker must run (and stop) outside these services: before them in the
     /// same group, or around it.
     /// - Parameter onListening: told the HTTP port once the server listens.
-    public func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
+    package func services(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> [any Service] {
         [self, GatewayServer(gateway: self, onListening: onListening)]
     }
 
     // MARK: Operations
 
     /// Whether the gateway is draining: `/readyz` answers 503 while it finishes its requests.
-    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+    package var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Starts the drain: `/readyz` answers 503 at once, so that load balancers stop sending
     /// requests. The server's graceful shutdown does this, as it closes the listener and
     /// finishes the requests in flight.
-    public func drain() {
+    package func drain() {
         guard !draining.exchange(true, ordering: .relaxed) else { return }
         telemetry.startedDraining()
         logger.notice("draining: not ready; requests in flight will finish")
     }
 
     /// Ready when not draining and the broker answers.
-    public func readiness() async -> ReadinessReport {
+    package func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
         if isDraining { report.reasons.append("draining: this gateway is shutting down") }
         if let down = brokerLink.unreadyReason { report.reasons.append(down) }
@@ -224,7 +224,7 @@ public final class GatewayService: Sendable {
     }
 
     /// A JSON response.
-    public static func response(_ status: Int, _ json: String) -> Response {
+    package static func response(_ status: Int, _ json: String) -> Response {
         Response(
             status: HTTPResponse.Status(code: status),
             headers: [.contentType: "application/json; charset=utf-8"],
@@ -239,7 +239,7 @@ extension GatewayService: Service {
     /// ``services(onListening:)``), stopped before this one on a graceful shutdown: until
     /// then the replies of the requests in flight keep arriving. Returns on a graceful
     /// shutdown or cancellation.
-    public func run() async throws {
+    package func run() async throws {
         defer { lifecycle.stop() }
         guard await broker.waitUntilConnected() else { return }
         if configuration.tokens.isEmpty {

@@ -4,11 +4,10 @@ import NIOCore
 import NIOSSL
 import Synchronization
 
-// public while FleetNode's and FleetGateway's public API names it; package once they are.
 /// A server's certificate and key (`TLS_CERT_FILE`, `TLS_KEY_FILE`), read from PEM files and
 /// read again by ``reload()`` (on SIGHUP): connections accepted from then on use the new
 /// ones; open connections keep theirs. A reload that fails keeps the previous certificate.
-public final class TLSCertificateStore: Sendable {
+package final class TLSCertificateStore: Sendable {
     package let certificateFile: String
     package let keyFile: String
     private let context: Mutex<NIOSSLContext>

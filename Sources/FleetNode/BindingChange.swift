@@ -3,13 +3,13 @@ import FleetCore
 /// A change of one connection's binding state, for the broker's copy. nil `before`: opened;
 /// nil `after`: closed.
 public struct BindingChange: Sendable, Hashable {
-    public var before: ConnectionSnapshot?
-    public var after: ConnectionSnapshot?
+    package var before: ConnectionSnapshot?
+    package var after: ConnectionSnapshot?
     /// On a close: the session that turns away with it (written in the same step as the
     /// bindings' removal, so the broker never holds neither).
-    public var awaySession: String?
+    package var awaySession: String?
 
-    public init(before: ConnectionSnapshot?, after: ConnectionSnapshot?, awaySession: String? = nil) {
+    package init(before: ConnectionSnapshot?, after: ConnectionSnapshot?, awaySession: String? = nil) {
         self.before = before
         self.after = after
         self.awaySession = awaySession

@@ -7,7 +7,7 @@ import WebSocketCore
 /// reach it in the order they were queued. What the hub knows of the connection (its session,
 /// the message ids it got) lives in the hub's state machine, not here.
 public final class HubSocket: @unchecked Sendable {
-    public let id: String
+    package let id: String
     let socket: ServerWebSocket
     let shard: DeliveryShard
     /// Written to since the shard's last flush (touched only on the socket's event loop).

@@ -1,4 +1,7 @@
 import FleetHTTP
+
+// public: embedders configure their node (docs/protocol.md). `tls` and `allowedOrigins`,
+// whose types are the application's own, are package.
 /// How a node runs.
 public struct NodeConfiguration: Sendable {
     public var nodeID: String
@@ -58,9 +61,9 @@ public struct NodeConfiguration: Sendable {
     /// 429 before the upgrade. 0 = unlimited (`MAX_CONNECTIONS_PER_IP`).
     public var maxConnectionsPerIP: Int = 0
     /// The certificate the node serves `wss://` with (`TLS_CERT_FILE`, `TLS_KEY_FILE`); nil: plain `ws://`.
-    public var tls: TLSCertificateStore?
+    package var tls: TLSCertificateStore?
     /// Which `Origin` a browser's upgrade may carry (`ALLOWED_ORIGINS`); others get 403.
-    public var allowedOrigins: OriginPolicy = .any
+    package var allowedOrigins: OriginPolicy = .any
 
     public init(nodeID: String, host: String = "0.0.0.0", port: Int = 8090, prefix: String = "wsc:") {
         self.nodeID = nodeID

@@ -7,19 +7,19 @@ import WebSocketCore
 
 /// A client's connection as a protocol sees it: its `_id`, and sending through the hub, in
 /// the hub's order. The node's API reaches it through the hub by the same `_id`.
-public struct NodeConnection: Sendable {
-    public let id: String
+package struct NodeConnection: Sendable {
+    package let id: String
     let hub: NodeHub
     let socket: HubSocket
 
     /// Queues a text message; false if the connection has left the hub.
     @discardableResult
-    public func send(_ text: String) -> Bool {
+    package func send(_ text: String) -> Bool {
         hub.send(text, to: id)
     }
 
     /// Closes the connection with `code` once the messages queued so far are written.
-    public func close(_ code: WebSocketErrorCode, reason: String) {
+    package func close(_ code: WebSocketErrorCode, reason: String) {
         hub.close(socket, code: code, reason: reason)
     }
 }
@@ -27,7 +27,7 @@ public struct NodeConnection: Sendable {
 extension NodeService {
     /// The close code a drain sends: 1012, service restart. Clients reconnect (to another
     /// node, behind a load balancer) and resume their session there.
-    public static let serviceRestart = WebSocketErrorCode(codeNumber: 1012)
+    package static let serviceRestart = WebSocketErrorCode(codeNumber: 1012)
 
     /// Registers an open socket with the hub under a new `_id` and queues `greeting` first.
     /// Call on the socket's event loop, from the protocol's `webSocketDidOpen`; the
@@ -35,7 +35,7 @@ extension NodeService {
     /// - Parameters:
     ///   - greeting: the first messages, given the connection's `_id`.
     ///   - drain: what the drain does to the socket (see ``DrainableSocket``).
-    public func openConnection(
+    package func openConnection(
         _ socket: ServerWebSocket, greeting: (String) -> [String], sessionToken: String? = nil, drain: any DrainableSocket
     ) -> NodeConnection {
         var hubSocket: HubSocket?
@@ -53,19 +53,19 @@ extension NodeService {
 
     /// The connection's socket has closed: it leaves the hub (its session, if any, turns
     /// away), and the drain forgets it.
-    public func closeConnection(_ connection: NodeConnection, drain: any DrainableSocket) {
+    package func closeConnection(_ connection: NodeConnection, drain: any DrainableSocket) {
         hub.close(connection.id)
         socketClosed(drain, protocol: "native")
     }
 
     /// A socket of `protocol` opened: the drain knows it and the metrics count it.
-    public func socketOpened(_ socket: any DrainableSocket, protocol name: String) {
+    package func socketOpened(_ socket: any DrainableSocket, protocol name: String) {
         meter(named: name).connectionOpened()
         sockets.open(socket)
     }
 
     /// A socket of `protocol` closed.
-    public func socketClosed(_ socket: any DrainableSocket, protocol name: String) {
+    package func socketClosed(_ socket: any DrainableSocket, protocol name: String) {
         sockets.close(socket)
         meter(named: name).connectionClosed()
     }

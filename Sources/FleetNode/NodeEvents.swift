@@ -1,3 +1,4 @@
+import FleetCore
 import Synchronization
 
 /// What happens to a node's connections, for Swift code that embeds the node (webhooks,

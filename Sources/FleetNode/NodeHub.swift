@@ -5,6 +5,8 @@ import Observability
 import Synchronization
 import WebSocketCore
 
+// public (init, open, close, execute): Benchmarks/ (FleetBenchmarks) drives a hub directly, and
+// the embedding example of docs/protocol.md calls node.hub.execute.
 /// One node's live connections: runs the API's operations on them and delivers messages.
 ///
 /// A shell around ``HubStateMachine``, which keeps the books without I/O. Each call takes the
@@ -38,7 +40,7 @@ public final class NodeHub: Sendable {
     public typealias Recording = AwayRecording
     typealias Machine = HubStateMachine<HubSocket>
 
-    public let nodeID: String
+    package let nodeID: String
     private let state: Mutex<Machine>
     private let onChange: @Sendable (BindingChange) -> Void
     private let onRecord: @Sendable (Recording) -> Bool
@@ -47,7 +49,7 @@ public final class NodeHub: Sendable {
     /// The delivery shard of each event loop that holds sockets.
     private let deliveries: SocketDeliveries
     /// Milliseconds since 1970 when the hub started.
-    public let startedAt = epochMilliseconds()
+    package let startedAt = epochMilliseconds()
     private let messagesReceived = Atomic<Int>(0)
 
     /// - Parameters:
@@ -81,7 +83,7 @@ public final class NodeHub: Sendable {
         self.state = Mutex(Machine(nodeID: nodeID, awayTTL: awayTTL, awayLimits: awayLimits))
     }
 
-    public var connectionCount: Int { state.withLock { $0.connectionCount } }
+    package var connectionCount: Int { state.withLock { $0.connectionCount } }
 
     /// Registers a connection on `socket` and queues `greeting` before any other message can
     /// reach it. Nil if the id is taken.
@@ -110,30 +112,30 @@ public final class NodeHub: Sendable {
 
     /// Queues `prefix`, then the messages held since the connection claimed its session, and
     /// ends the hold.
-    public func releaseHold(_ connectionID: String, prefix: [String]) {
+    package func releaseHold(_ connectionID: String, prefix: [String]) {
         step { machine in ((), machine.releaseHold(connectionID, prefix: prefix)) }
     }
 
     /// The connection will not resume a session (it did something else first): stop noting
     /// the message ids it receives.
-    public func settle(_ connectionID: String) {
+    package func settle(_ connectionID: String) {
         state.withLock { $0.settle(connectionID) }
     }
 
     /// The sessions away on this node, to hand over when it stops.
-    public func awaySessions() -> [HandedSession] {
+    package func awaySessions() -> [HandedSession] {
         state.withLock { machine in machine.awaySessions(now: clock()) }
     }
 
     /// A connection's user id and groups, or nil when it is not here.
-    public func binding(of connectionID: String) -> (id: String?, groups: [String])? {
+    package func binding(of connectionID: String) -> (id: String?, groups: [String])? {
         state.withLock { $0.binding(of: connectionID) }
     }
 
     /// Queues a text message for one connection, after everything queued for it before;
     /// false if it is not here.
     @discardableResult
-    public func send(_ message: String, to connectionID: String) -> Bool {
+    package func send(_ message: String, to connectionID: String) -> Bool {
         state.withLock { machine in
             guard let delivery = machine.send(message, to: connectionID) else { return false }
             performInOrder(delivery, on: &machine)
@@ -144,22 +146,22 @@ public final class NodeHub: Sendable {
     /// Closes `socket` with `code` after everything queued for it so far (whether or not it
     /// is still in the hub: a drained connection leaves the hub before its close). Queued
     /// under the lock, like a delivery, so that it stays behind every message sent before.
-    public func close(_ socket: HubSocket, code: WebSocketErrorCode, reason: String) {
+    package func close(_ socket: HubSocket, code: WebSocketErrorCode, reason: String) {
         state.withLock { _ in socket.shard.enqueue(.close(socket, code, reason)) }
     }
 
     /// Counts a message received from a client (for `getStats`).
-    public func countReceived() {
+    package func countReceived() {
         messagesReceived.add(1, ordering: .relaxed)
     }
 
     /// The groups (rooms) a connection is in, sorted; empty when it is not here.
-    public func groups(of connectionID: String) -> [String] {
+    package func groups(of connectionID: String) -> [String] {
         state.withLock { $0.groups(of: connectionID) }
     }
 
     /// Every connection's state, for rebuilding the broker's copy.
-    public func snapshots() -> [ConnectionSnapshot] {
+    package func snapshots() -> [ConnectionSnapshot] {
         state.withLock { $0.snapshots() }
     }
 

@@ -79,8 +79,8 @@ struct NodeServer: Service {
 }
 
 /// Connection ids: 32 random hex digits, unique across the fleet and over restarts.
-public enum ConnectionID {
-    public static func make() -> String {
+package enum ConnectionID {
+    package static func make() -> String {
         RandomHex.make(words: 2)
     }
 }

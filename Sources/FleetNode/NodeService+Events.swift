@@ -18,7 +18,7 @@ extension NodeService {
     }
 
     /// Reports a client's text message to ``events()`` readers (called by client protocols).
-    public func received(_ text: String, from connectionID: String) {
+    package func received(_ text: String, from connectionID: String) {
         hub.countReceived()
         if eventHub.hasSubscribers { eventHub.publish(.message(connectionID: connectionID, text: text)) }
     }
@@ -28,7 +28,7 @@ extension NodeService {
     /// Sends `message` to every member of `room` on every live node, except `excluding`;
     /// returns how many connections it reached (nodes that do not answer in time count 0).
     /// - Throws: when the broker is unreachable.
-    public func broadcast(toRoom room: String, message: String, excluding: String?) async throws -> Int {
+    package func broadcast(toRoom room: String, message: String, excluding: String?) async throws -> Int {
         guard let requester = self.requester else { throw BrokerError(.unavailable, "the node is not running") }
         let answers = try await requester.call(
             [.sendToGroups([room], message: message, excluding: excluding, messageID: EventArguments.makeMessageID())],
@@ -42,7 +42,7 @@ extension NodeService {
 
     /// Connections in `room` across the fleet, as the broker's `group:<room>` hash holds them
     /// (changes reach it asynchronously, so a join made a moment ago may not count yet).
-    public func roomSize(_ room: String) async throws -> Int {
+    package func roomSize(_ room: String) async throws -> Int {
         try await broker.hashLength(keys.group(room))
     }
 }

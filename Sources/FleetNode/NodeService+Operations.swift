@@ -11,12 +11,12 @@ extension NodeService {
     // MARK: Operations
 
     /// The WebSocket metrics of the protocol called `name`.
-    public func meter(named name: String) -> SocketMeter {
+    package func meter(named name: String) -> SocketMeter {
         meters[name] ?? SocketMeter(protocol: name, telemetry: telemetry)
     }
 
     /// Whether the node is draining: it refuses new WebSockets and is not ready.
-    public var isDraining: Bool { sockets.isDraining }
+    package var isDraining: Bool { sockets.isDraining }
 
     /// Starts the drain and waits (at most `timeout`) until every WebSocket has closed: new
     /// upgrades are refused with 503, `/readyz` answers 503, and every connection is closed
@@ -26,7 +26,7 @@ extension NodeService {
     /// The node stays in the fleet (heartbeat, calls, session claims) meanwhile: ``run()``
     /// drains it this way on a graceful shutdown, then hands the sessions over and leaves
     /// `master_ids`.
-    public func drain(within timeout: Duration) async {
+    package func drain(within timeout: Duration) async {
         let open = sockets.count
         guard sockets.drainAll() else { return }
         telemetry.startedDraining()
@@ -69,7 +69,7 @@ extension NodeService {
 
     /// Ready when not draining, the broker answers, and this node's heartbeat is current
     /// (written within its TTL, and its key present in the broker).
-    public func readiness() async -> ReadinessReport {
+    package func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
         if isDraining { report.reasons.append("draining: this node is shutting down") }
         if let down = brokerLink.unreadyReason { report.reasons.append(down) }

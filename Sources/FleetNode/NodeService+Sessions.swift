@@ -11,14 +11,14 @@ extension NodeService {
     // MARK: Sessions, for client protocols
 
     /// The resumable sessions of this node's clients.
-    public var sessions: SessionStore {
+    package var sessions: SessionStore {
         SessionStore(broker: broker, keys: keys, nodeID: configuration.nodeID, ttl: configuration.reconnectionTTL)
     }
 
     /// What a claim found: whether a node still held the session (away: with how many messages
     /// it recorded; live: its connection was still open), and the messages to replay.
-    public struct Claim: Sendable {
-        public enum Found: Sendable, Hashable {
+    package struct Claim: Sendable {
+        package enum Found: Sendable, Hashable {
             /// A node had recorded `recorded` messages for it since its connection ended;
             /// `complete` is false when it missed some it should have recorded (a cap of
             /// ``AwaySessionLimits``, or the broker falling behind).
@@ -28,12 +28,12 @@ extension NodeService {
             /// No node answered for it: its node died (or the session expired there).
             case lost
         }
-        public var found: Found
+        package var found: Found
         /// The recorded messages still kept (at most `REPLAY_MAX`), before skipping the ones
         /// the new connection already got.
-        public var stored: Int
+        package var stored: Int
         /// The messages to replay, oldest first.
-        public var messages: [String]
+        package var messages: [String]
     }
 
     /// Resumes the session `token` on `connectionID` (a connection of this node), with the
@@ -41,7 +41,7 @@ extension NodeService {
     /// order, so each message is either recorded for the session or delivered to the new
     /// connection, never both and never neither. The new connection's live messages are held
     /// until ``finishResume(_:prefix:)``.
-    public func claimSession(_ token: String, for connectionID: String, id: String?, groups: [String]) async throws -> Claim {
+    package func claimSession(_ token: String, for connectionID: String, id: String?, groups: [String]) async throws -> Claim {
         guard let requester = self.requester else { throw BrokerError(.unavailable, "the node is not running") }
         var nodes = Set(try await directory.liveNodes())
         nodes.insert(configuration.nodeID)
@@ -98,7 +98,7 @@ extension NodeService {
 
     /// Queues `prefix` (the reply and the replay) on a resumed connection, then the live
     /// messages held since its claim, and tells ``events()`` readers.
-    public func finishResume(_ connectionID: String, previousID: String, missed: Int, prefix: [String]) {
+    package func finishResume(_ connectionID: String, previousID: String, missed: Int, prefix: [String]) {
         hub.releaseHold(connectionID, prefix: prefix)
         eventHub.publish(.reconnected(connectionID: connectionID, previousID: previousID, missed: missed))
     }

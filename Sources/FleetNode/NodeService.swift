@@ -8,22 +8,23 @@ import Observability
 import ServiceLifecycle
 import Synchronization
 
+// public (init, events(), services(), hub): the embedding example of docs/protocol.md.
 /// A WebSocket node: the hub of local connections, their bindings mirrored to the broker, a
 /// heartbeat, a share of the janitor's work, and the calls that arrive on the bus.
 public final class NodeService: Sendable {
-    public let configuration: NodeConfiguration
+    package let configuration: NodeConfiguration
     public let hub: NodeHub
     /// The broker, for client protocols that keep state of their own in it.
-    public let broker: any Broker
+    package let broker: any Broker
     let keys: FleetKeys
-    public let logger: Logger
+    package let logger: Logger
     let startedAt = epochMilliseconds()
     let sync: BindingSync
     let eventHub: NodeEventHub
     let mailboxes: MailboxWriter
     let protocols: [any ClientProtocol]
     /// The live nodes, for client protocols.
-    public let directory: NodeDirectory
+    package let directory: NodeDirectory
     /// Where the node is in its life: its bus requester exists only while it runs, and its
     /// server waits until it does.
     let lifecycle = LifecycleState<BrokerRequester>()
@@ -34,7 +35,7 @@ public final class NodeService: Sendable {
     /// When the last heartbeat was written (epoch ms; 0: never).
     let lastBeat = Atomic<Int64>(0)
     /// The process's metrics (shared with a gateway in the same process).
-    public let telemetry: Telemetry
+    package let telemetry: Telemetry
     /// WebSocket metrics by protocol name.
     let meters: [String: SocketMeter]
     /// The open WebSockets, for the drain.

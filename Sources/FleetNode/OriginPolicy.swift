@@ -1,8 +1,10 @@
+import Foundation
+
 /// Which `Origin` header a WebSocket upgrade may carry (`ALLOWED_ORIGINS`). Browsers always
 /// send one, so a page on another site cannot open a socket with its visitor's cookies or
 /// network position; clients that are not browsers send none, and are let through (they
 /// can send any header they like, so an Origin check could not stop them anyway).
-public enum OriginPolicy: Sendable, Hashable {
+package enum OriginPolicy: Sendable, Hashable {
     case any
     /// Exact origins (`https://app.example.com`, compared without case) and subdomain
     /// patterns (`https://*.example.com`: any subdomain, not the domain itself).
@@ -10,7 +12,7 @@ public enum OriginPolicy: Sendable, Hashable {
 
     /// Parses a comma-separated list; `*` (or an empty list) is ``any``. Each entry must be
     /// `scheme://host[:port]` with no path, `scheme://*.domain[:port]`, or `null`.
-    public init(parsing text: String) throws(OriginPolicyError) {
+    package init(parsing text: String) throws(OriginPolicyError) {
         let entries = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
         if entries.isEmpty || entries == ["*"] {
             self = .any
@@ -34,7 +36,7 @@ public enum OriginPolicy: Sendable, Hashable {
 
     /// Whether an upgrade with these `Origin` header values may proceed. No header: allowed.
     /// More than one: refused (a browser sends exactly one).
-    public func allows(_ origins: [String]) -> Bool {
+    package func allows(_ origins: [String]) -> Bool {
         guard case .only(let allowed) = self, !origins.isEmpty else { return true }
         guard origins.count == 1 else { return false }
         let origin = origins[0].trimmingCharacters(in: .whitespaces).lowercased()
@@ -52,8 +54,8 @@ public enum OriginPolicy: Sendable, Hashable {
     }
 }
 
-public struct OriginPolicyError: Error, Sendable, CustomStringConvertible {
-    public let entry: String
-    public let reason: String
-    public var description: String { "\"\(entry)\": \(reason)" }
+package struct OriginPolicyError: Error, Sendable, CustomStringConvertible {
+    package let entry: String
+    package let reason: String
+    package var description: String { "\"\(entry)\": \(reason)" }
 }

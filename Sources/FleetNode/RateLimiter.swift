@@ -1,15 +1,15 @@
 /// A token bucket per connection: `rate` messages per second on average, bursts up to `rate`.
 /// A message over the limit is refused; a client that keeps sending past the limit (more than
 /// `rate` refused messages without a pause that refills the bucket) is abusive.
-public struct RateLimiter: Sendable, Hashable {
-    public enum Decision: Sendable, Hashable {
+package struct RateLimiter: Sendable, Hashable {
+    package enum Decision: Sendable, Hashable {
         case allowed
         case limited
         /// Refused, and the client has ignored the limit long enough to be disconnected.
         case abusive
     }
 
-    public let rate: Double
+    package let rate: Double
     private var tokens: Double
     private var last: Double
     private var refusedInARow = 0
@@ -17,7 +17,7 @@ public struct RateLimiter: Sendable, Hashable {
     /// - Parameters:
     ///   - rate: messages per second; 0 or less turns limiting off.
     ///   - now: the current time in seconds (any monotonic origin).
-    public init(rate: Double, now: Double) {
+    package init(rate: Double, now: Double) {
         self.rate = rate
         self.tokens = max(rate, 1)
         self.last = now
@@ -28,7 +28,7 @@ public struct RateLimiter: Sendable, Hashable {
     private var capacity: Double { max(rate, 1) }
 
     /// Counts one message arriving at `now` (seconds, monotonic).
-    public mutating func admit(at now: Double) -> Decision {
+    package mutating func admit(at now: Double) -> Decision {
         guard rate > 0 else { return .allowed }
         tokens = min(capacity, tokens + max(0, now - last) * rate)
         last = max(last, now)

@@ -7,19 +7,19 @@ import FleetCore
 /// `away` with the user id and groups, for `ttl`, in the same step that removes the
 /// connection's bindings (``BindingSync``; the janitor for a dead node). A resume claims it
 /// atomically, once.
-public struct SessionStore: Sendable {
+package struct SessionStore: Sendable {
     let broker: any Broker
     let keys: FleetKeys
     let nodeID: String
-    public let ttl: Duration
+    package let ttl: Duration
 
     /// 64 random hex digits (256 bits).
-    public static func makeToken() -> String {
+    package static func makeToken() -> String {
         RandomHex.make(words: 4)
     }
 
     /// Records a live connection's session.
-    public func open(token: String, connectionID: String) async throws {
+    package func open(token: String, connectionID: String) async throws {
         _ = try await broker.execute([
             .hashSet(key: keys.session(token), fields: ["conn": connectionID, "node": nodeID, "state": "live"]),
             .hashSet(key: keys.connectionSessions, fields: [connectionID: token]),
@@ -48,22 +48,22 @@ public struct SessionStore: Sendable {
     }
 
     /// A session as the broker holds it.
-    public struct Record: Sendable, Hashable {
-        public var connectionID: String
-        public var node: String?
-        public var isLive: Bool
-        public var id: String?
-        public var groups: [String]
+    package struct Record: Sendable, Hashable {
+        package var connectionID: String
+        package var node: String?
+        package var isLive: Bool
+        package var id: String?
+        package var groups: [String]
     }
 
     /// Reads a session; nil when the token is unknown, expired or already used.
-    public func read(_ token: String) async throws -> Record? {
+    package func read(_ token: String) async throws -> Record? {
         Self.record(try await broker.hashGetAll(keys.session(token)))
     }
 
     /// Takes the session: deletes it so that no one else can, and returns what it held (nil if
     /// someone else took it first or it expired).
-    public func claim(_ token: String) async throws -> Record? {
+    package func claim(_ token: String) async throws -> Record? {
         let values = try await broker.execute([
             .hashGetAll(key: keys.session(token)),
             .delete(keys: [keys.session(token)]),
@@ -75,7 +75,7 @@ public struct SessionStore: Sendable {
 
     /// What the broker's binding records say of a connection (its user and groups): for a
     /// session whose node died before the janitor turned it away.
-    public func recordedBinding(of connectionID: String) async throws -> (id: String?, groups: [String])? {
+    package func recordedBinding(of connectionID: String) async throws -> (id: String?, groups: [String])? {
         let hash = try await broker.hashGetAll(keys.connection(connectionID))
         return ConnectionSnapshot(connectionID: connectionID, hash: hash).map { ($0.id, $0.groups.sorted()) }
     }

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// What the drain does to one open WebSocket. Called from any thread.
-public protocol DrainableSocket: AnyObject, Sendable {
+package protocol DrainableSocket: AnyObject, Sendable {
     /// Closes it for a drain (1012), after what was queued for it, with the protocol's last
     /// words first.
     func drain()

@@ -11,22 +11,22 @@ import NIOHTTP1
 /// the router.
 public struct UpgradeRequest: Sendable {
     /// The URI, parsed as the router parses it.
-    public let uri: URI
-    public let headers: HTTPFields
+    package let uri: URI
+    package let headers: HTTPFields
 
-    public init(uri: URI, headers: HTTPFields) {
+    package init(uri: URI, headers: HTTPFields) {
         self.uri = uri
         self.headers = headers
     }
 
     /// The request the router and the protocols see.
-    public init(_ request: Request) {
+    package init(_ request: Request) {
         self.init(uri: request.uri, headers: request.headers)
     }
 
     /// A request head from NIO's HTTP/1 decoder. A header whose name HTTPTypes refuses is
     /// dropped: such a request never reaches the router either.
-    public init(head: HTTPRequestHead) {
+    package init(head: HTTPRequestHead) {
         var fields = HTTPFields()
         for (name, value) in head.headers {
             guard let field = HTTPField.Name(name) else { continue }
@@ -37,22 +37,22 @@ public struct UpgradeRequest: Sendable {
 
     /// The path's segments as the router matches them: split on `/`, empty segments dropped
     /// (`//`, `/`, and an empty path are all the root).
-    public var pathSegments: [Substring] {
+    package var pathSegments: [Substring] {
         uri.path.split(separator: "/", omittingEmptySubsequences: true)
     }
 
     /// The first value of the query parameter `name`, percent-decoded.
-    public func query(_ name: String) -> String? {
+    package func query(_ name: String) -> String? {
         uri.queryParameters.get(name)
     }
 
     /// Every value of the header `name`, in order (one per header line).
-    public func headerValues(_ name: HTTPField.Name) -> [String] {
+    package func headerValues(_ name: HTTPField.Name) -> [String] {
         headers[values: name]
     }
 
     /// Whether the request asks for a WebSocket, as NIO's upgrader reads it.
-    public static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
+    package static func asksForWebSocket(_ head: HTTPRequestHead) -> Bool {
         HTTPUpgrade.asksForWebSocket(head)
     }
 }

@@ -2,9 +2,8 @@ import Synchronization
 import BrokerCore
 import FleetCore
 
-// public while FleetNode's and FleetGateway's public API names it; package once they are.
 /// What `GET /readyz` answers: ready (200), or not (503) with the reasons, as JSON.
-public struct ReadinessReport: Sendable, Hashable {
+package struct ReadinessReport: Sendable, Hashable {
     /// Why the process must not get traffic now; empty when it is ready.
     package var reasons: [String]
 

@@ -1,6 +1,6 @@
 import Metrics
 
-// public while FleetNode's and FleetGateway's public API names it; package once they are.
+// public: FleetNode's public NodeHub.init (Benchmarks/) takes one.
 /// The WebSocket metrics of one client protocol (label `protocol`): connections open,
 /// opened and closed, messages and their bytes in each direction.
 public struct SocketMeter: Sendable {

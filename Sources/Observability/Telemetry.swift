@@ -1,7 +1,7 @@
 import Metrics
 import Prometheus
 
-// public while FleetNode's and FleetGateway's public API names it; package once they are.
+// public (with init()): FleetNode's public NodeService.init takes one, Telemetry() by default.
 /// A process's metrics: one Prometheus registry that the swift-metrics handles of its node
 /// and gateway write to, rendered by `GET /metrics` in the Prometheus text format.
 ///

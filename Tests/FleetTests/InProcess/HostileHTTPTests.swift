@@ -1,3 +1,5 @@
+import BrokerCore
+import FleetGateway
 @testable import FleetHTTP
 @testable import FleetNode
 import FleetCore

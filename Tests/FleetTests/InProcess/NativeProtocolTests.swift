@@ -1,3 +1,4 @@
+import BrokerCore
 import FleetCore
 import FleetNode
 import Foundation

@@ -1,3 +1,4 @@
+import BrokerCore
 import BrokerEmbedded
 import FleetCore
 import FleetNode

@@ -1,7 +1,9 @@
 import FleetCore
 import NIOWebSocket
 import Foundation
+import PusherAPI
 import PusherCore
+import PusherProtocol
 import Testing
 import WSCTesting
 

@@ -1,6 +1,8 @@
+import BrokerCore
 import FleetCore
 import FleetNode
 import Foundation
+import NativeProtocol
 import NIOWebSocket
 import Testing
 import WSCTesting

@@ -3,6 +3,7 @@ import BrokerRedis
 import FleetCore
 import FleetNode
 import Foundation
+import HummingbirdWSClient
 import NIOCore
 import Redis
 import Synchronization
