@@ -72,6 +72,9 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// under way: it closes after the answer (Hummingbird, which does not see the request,
     /// would close it at once).
     private var quiescing = false
+    /// A decoding error that came while an event API request was under way: passed on (to
+    /// Hummingbird, which answers 400 and closes) once the requests before it are answered.
+    private var pendingError: (any Error)?
 
     init(responder: EventAPIResponder) {
         self.responder = responder
@@ -97,6 +100,14 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if machine.isBusy, pendingError == nil {
+            pendingError = error
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -159,8 +170,17 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if !machine.isBusy { context.close(promise: nil) }
             return
         }
+        var forwarded = false
         while let action = machine.nextQueued() {
+            if case .forward = action { forwarded = true }
             perform(action, context: context)
+        }
+        // Hummingbird's async channel hands the parts read to its request loop at the end of
+        // a read; parts replayed from the queue come outside one, so end it here.
+        if forwarded { context.fireChannelReadComplete() }
+        if let error = pendingError, !machine.isBusy {
+            pendingError = nil
+            context.fireErrorCaught(error)
         }
         if readPending, !machine.holdsReads {
             readPending = false

@@ -39,6 +39,27 @@ struct HostileHTTPTests {
         }
     }
 
+    @Test("the gateway answers pipelined event API and other requests in order, and a request before garbage")
+    func pipelinedInOrder() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let port = fleet.gatewayPorts[0]
+            let event = "GET /?event=getConnectionCount HTTP/1.1\r\nHost: x\r\n\r\n"
+            let pipelined = String(repeating: event, count: 20) + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /?event=getIds HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            let all = try await RawHTTP.exchange(port: port, pipelined) { String(decoding: $0, as: UTF8.self).contains("getIds") }
+            let text = all.head + all.afterText
+            #expect(text.components(separatedBy: "HTTP/1.1 200").count - 1 == 22, "\(text)")
+            let health = try #require(text.range(of: "text/plain"), "no /healthz answer: \(text)")
+            let ids = try #require(text.range(of: "getIds"))
+            #expect(health.lowerBound < ids.lowerBound, "answered out of order")
+            #expect(text.components(separatedBy: "getConnectionCount").count - 1 == 20)
+
+            // A complete request, then bytes that are not HTTP: the request is answered first.
+            let garbage = try await RawHTTP.exchange(port: port, "GET /?event=getIds HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n", linger: 1)
+            #expect(garbage.status == 200 && garbage.afterText.contains("getIds"), "\(garbage)")
+        }
+    }
+
     @Test("the gateway refuses a caller without a token before reading its body; Authorization: Bearer works")
     func tokenBeforeBody() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1, tokens: ["s3cret-api"]) { fleet in
