@@ -211,6 +211,7 @@ let package = Package(
                 "FleetCore",
                 "FleetHTTP",
                 "Observability",
+                "Redis",  // EventLoopTaskExecutor only
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

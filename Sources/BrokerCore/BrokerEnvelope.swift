@@ -116,11 +116,7 @@ enum Envelope {
     static func decode(_ tag: StaticString, _ payload: String) throws -> (String, String, Substring) {
         var payload = payload
         let header = payload.withUTF8 { bytes -> (first: String, second: String, bodyStart: Int)? in
-            let tagBytes = UnsafeBufferPointer(start: tag.utf8Start, count: tag.utf8CodeUnitCount)
-            guard bytes.count > tagBytes.count, bytes[tagBytes.count] == newline,
-                UnsafeBufferPointer(rebasing: bytes[..<tagBytes.count]).elementsEqual(tagBytes)
-            else { return nil }
-            let firstStart = tagBytes.count + 1
+            guard let firstStart = startAfterTag(tag, in: bytes) else { return nil }
             guard let firstEnd = line(in: bytes, from: firstStart) else { return nil }
             guard let secondEnd = line(in: bytes, from: firstEnd + 1) else { return nil }
             // Cut at line feeds, which are ASCII: each part is valid UTF-8 as the whole is.
@@ -138,7 +134,16 @@ enum Envelope {
         return (header.first, header.second, body)
     }
 
-    private static func holdsLineFeed(_ text: String) -> Bool {
+    /// Where the line after the tag line starts, when `bytes` start with the line `tag`.
+    static func startAfterTag(_ tag: StaticString, in bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let tagBytes = UnsafeBufferPointer(start: tag.utf8Start, count: tag.utf8CodeUnitCount)
+        guard bytes.count > tagBytes.count, bytes[tagBytes.count] == newline,
+            UnsafeBufferPointer(rebasing: bytes[..<tagBytes.count]).elementsEqual(tagBytes)
+        else { return nil }
+        return tagBytes.count + 1
+    }
+
+    static func holdsLineFeed(_ text: String) -> Bool {
         text.utf8.withContiguousStorageIfAvailable { $0.contains(newline) } ?? text.utf8.contains(newline)
     }
 
@@ -152,5 +157,5 @@ enum Envelope {
         return nil
     }
 
-    private static let newline = UInt8(ascii: "\n")
+    static let newline = UInt8(ascii: "\n")
 }

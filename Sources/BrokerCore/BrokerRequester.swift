@@ -15,6 +15,11 @@ package struct BrokerResponses: Sendable {
 /// where they arrive, and the deadlines of all requests are kept by one sweeper in
 /// ``run()`` (no task, stream or timer per request).
 ///
+/// With `batches`, requests to the same channel travel together: the first of a batch yields
+/// once to its executor, and the requests made meanwhile (on a gateway under load, the other
+/// request tasks ready on the same event loop) join it, up to ``maxBatch``; then one message
+/// carries them all (``BrokerBatch``). Alone, a request goes out as it is, one yield later.
+///
 /// ```swift
 /// let requester = try await BrokerRequester.start(broker: broker, replyChannel: "wsc:reply:gw1")
 /// group.addTask { await requester.run() }
@@ -25,18 +30,24 @@ package final class BrokerRequester: Sendable {
     private let replyChannel: String
     private let subscription: BrokerSubscription
     private let table = Mutex(PendingTable())
+    private let batches: Bool
 
-    private init(broker: any Broker, replyChannel: String, subscription: BrokerSubscription) {
+    private init(broker: any Broker, replyChannel: String, subscription: BrokerSubscription, batches: Bool) {
         self.broker = broker
         self.replyChannel = replyChannel
         self.subscription = subscription
+        self.batches = batches
     }
 
     /// Subscribes to `replyChannel`; replies are received, and deadlines kept, once ``run()``
     /// is running.
-    package static func start(broker: any Broker, replyChannel: String) async throws -> BrokerRequester {
+    /// - Parameter batches: whether requests to one channel travel together (see above). For
+    ///   callers that make many requests from tasks on an event loop, as a gateway does: the
+    ///   first request of a batch yields once, which on an event loop is one turn of the loop,
+    ///   and on the shared global executor of a busy process may be much longer.
+    package static func start(broker: any Broker, replyChannel: String, batches: Bool = false) async throws -> BrokerRequester {
         let subscription = try await broker.subscribe(to: [replyChannel])
-        return BrokerRequester(broker: broker, replyChannel: replyChannel, subscription: subscription)
+        return BrokerRequester(broker: broker, replyChannel: replyChannel, subscription: subscription, batches: batches)
     }
 
     /// Routes replies to their requests and ends the requests whose deadline passed, until
@@ -46,8 +57,9 @@ package final class BrokerRequester: Sendable {
             group.addTask { await self.sweep() }
             await withTaskCancellationHandler {
                 for await message in subscription {
-                    guard let reply = try? BrokerReply(decoding: message.payload) else { continue }
-                    table.withLock { $0.deliver(reply) }?.resume()
+                    guard let replies = try? BrokerReplies.decode(message.payload) else { continue }
+                    let callers = table.withLock { table in replies.compactMap { table.deliver($0) } }
+                    for caller in callers { caller.resume() }
                 }
             } onCancel: {
                 subscription.cancel()
@@ -93,6 +105,9 @@ package final class BrokerRequester: Sendable {
         try await request(on: channel, timeout: timeout, expecting: .responders(responders), bodySize: bodySize, writeBody)
     }
 
+    /// The most requests one message carries.
+    package static let maxBatch = 64
+
     private func request(
         on channel: String,
         timeout: Duration,
@@ -101,19 +116,27 @@ package final class BrokerRequester: Sendable {
         _ writeBody: (inout String) -> Void
     ) async throws -> BrokerResponses {
         let id = Self.makeID()
-        let encoded = try BrokerRequest.encode(id: id, replyTo: replyChannel, bodySize: bodySize, writeBody: writeBody)
+        var body = ""
+        body.reserveCapacity(bodySize)
+        writeBody(&body)
         if expected.isSatisfied(by: []) {
-            try await broker.publish(encoded, to: channel)
+            try await broker.publish(try BrokerBatch.encodeRequests([.init(id: id, body: body)], replyTo: replyChannel), to: channel)
             return BrokerResponses(replies: [], isComplete: true)
         }
         // Registered before it is published: a reply may come back before `publish` returns.
-        let sweeperToWake = table.withLock { $0.add(id, expected, deadline: .now + timeout) }
-        sweeperToWake?.resume()
-        do {
-            try await broker.publish(encoded, to: channel)
-        } catch {
-            table.withLock { $0.remove(id) }
-            throw error
+        let role = table.withLock { table in
+            table.add(id, expected, deadline: .now + timeout)
+            return batches ? table.enqueue(.init(id: id, body: body), on: channel, limit: Self.maxBatch) : .closes([.init(id: id, body: body)])
+        }
+        switch role {
+        case .leads:
+            // Requests made while this task waits for its turn join the batch.
+            await Task.yield()
+            await publish(table.withLock { $0.takeBatch(on: channel) }, on: channel)
+        case .joins:
+            break
+        case .closes(let batch):
+            await publish(batch, on: channel)
         }
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -125,7 +148,21 @@ package final class BrokerRequester: Sendable {
         }
         // What came until now: replies routed before this task runs again count, as they
         // would had it been waiting for them.
-        return table.withLock { $0.take(id) }
+        return try table.withLock { try $0.take(id) }
+    }
+
+    /// Publishes a batch; when it cannot be, its requests end with the error.
+    private func publish(_ batch: [BrokerBatch.Entry], on channel: String) async {
+        guard !batch.isEmpty else { return }
+        let outcome: BrokerError?
+        do {
+            try await broker.publish(try BrokerBatch.encodeRequests(batch, replyTo: replyChannel), to: channel)
+            outcome = nil
+        } catch {
+            outcome = error as? BrokerError ?? BrokerError(.unavailable, "\(error)")
+        }
+        let toResume = table.withLock { $0.published(batch.lazy.map(\.id), failure: outcome, at: .now) }
+        for continuation in toResume { continuation.resume() }
     }
 
     /// Ends the requests whose deadline has passed, with what they have; sleeps until the
@@ -218,6 +255,16 @@ struct PendingTable: ~Copyable {
         case ended
     }
 
+    /// What a request does about the batch it was queued in.
+    enum BatchRole {
+        /// It opened the batch: it publishes whatever the batch holds after a yield.
+        case leads
+        /// Another request publishes it.
+        case joins
+        /// It filled the batch: it publishes these now (the batch's leader finds it gone).
+        case closes([BrokerBatch.Entry])
+    }
+
     private struct Entry {
         var expected: Expected
         var deadline: ContinuousClock.Instant
@@ -225,21 +272,59 @@ struct PendingTable: ~Copyable {
         var replies: [BrokerReply] = []
         var heard: Set<String> = []
         var caller: CheckedContinuation<Void, Never>?
+        /// Whether its message went out: until then its deadline does not end it.
+        var published = false
+        /// Why it could not be published (it is ended): its caller throws this.
+        var failure: BrokerError?
     }
 
     private var entries: [String: Entry] = [:]
+    /// Requests queued per channel, not yet published.
+    private var batches: [String: [BrokerBatch.Entry]] = [:]
     private var sweeper: CheckedContinuation<Void, Never>?
     private var sweeperStopped = false
 
-    /// Adds a request. - Returns: the parked sweeper, to wake.
-    mutating func add(_ id: String, _ expected: Expected, deadline: ContinuousClock.Instant) -> CheckedContinuation<Void, Never>? {
+    /// Adds a request; its deadline counts once it is ``published(_:failure:at:)``.
+    mutating func add(_ id: String, _ expected: Expected, deadline: ContinuousClock.Instant) {
         entries[id] = Entry(expected: expected, deadline: deadline)
-        defer { sweeper = nil }
-        return sweeper
     }
 
-    mutating func remove(_ id: String) {
-        entries[id] = nil
+    /// Queues a request's message for `channel`, in a batch of at most `limit`.
+    mutating func enqueue(_ request: BrokerBatch.Entry, on channel: String, limit: Int) -> BatchRole {
+        guard var batch = batches.removeValue(forKey: channel) else {
+            batches[channel] = [request]
+            return .leads
+        }
+        batch.append(request)
+        if batch.count >= limit { return .closes(batch) }
+        batches[channel] = batch
+        return .joins
+    }
+
+    /// Takes the requests queued for `channel` (none when a full batch was already taken).
+    mutating func takeBatch(on channel: String) -> [BrokerBatch.Entry] {
+        batches.removeValue(forKey: channel) ?? []
+    }
+
+    /// The message of requests `ids` went out, or could not (`failure`): only now does a
+    /// deadline end them, so that a request that could not be published throws, as it
+    /// would had its caller published it alone, whatever its deadline.
+    /// - Returns: the callers to resume (failed, or past their deadline) and the parked
+    ///   sweeper, which now has deadlines to keep.
+    mutating func published(_ ids: some Sequence<String>, failure: BrokerError?, at now: ContinuousClock.Instant) -> [CheckedContinuation<Void, Never>] {
+        var toResume: [CheckedContinuation<Void, Never>] = []
+        for id in ids {
+            guard var entry = entries[id], entry.phase != .complete else { continue }
+            entry.published = true
+            entry.failure = failure
+            entries[id] = entry
+            if failure != nil || entry.deadline <= now, let caller = end(id) { toResume.append(caller) }
+        }
+        if let sweeper {
+            toResume.append(sweeper)
+            self.sweeper = nil
+        }
+        return toResume
     }
 
     /// The caller of `id` waits. - Returns: true when it must not (the request is over).
@@ -254,9 +339,10 @@ struct PendingTable: ~Copyable {
         return false
     }
 
-    /// Removes request `id`. - Returns: its replies.
-    mutating func take(_ id: String) -> BrokerResponses {
+    /// Removes request `id`. - Returns: its replies. - Throws: why it could not be published.
+    mutating func take(_ id: String) throws(BrokerError) -> BrokerResponses {
         let entry = entries.removeValue(forKey: id)
+        if let failure = entry?.failure { throw failure }
         return BrokerResponses(replies: entry?.replies ?? [], isComplete: entry?.phase == .complete)
     }
 
@@ -291,7 +377,7 @@ struct PendingTable: ~Copyable {
     mutating func expire(at now: ContinuousClock.Instant) -> ([CheckedContinuation<Void, Never>], ContinuousClock.Instant?) {
         var due: [String] = []
         var next: ContinuousClock.Instant?
-        for (id, entry) in entries where entry.phase == .open {
+        for (id, entry) in entries where entry.phase == .open && entry.published {
             if entry.deadline <= now {
                 due.append(id)
             } else if next.map({ entry.deadline < $0 }) ?? true {
@@ -304,7 +390,7 @@ struct PendingTable: ~Copyable {
     /// Parks the sweeper until a request is added. - Returns: false when it must not park
     /// (a request is open, or the sweeper was stopped).
     mutating func park(_ continuation: CheckedContinuation<Void, Never>) -> Bool {
-        guard !sweeperStopped, !entries.values.contains(where: { $0.phase == .open }) else { return false }
+        guard !sweeperStopped, !entries.values.contains(where: { $0.phase == .open && $0.published }) else { return false }
         sweeper = continuation
         return true
     }

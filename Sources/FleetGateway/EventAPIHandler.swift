@@ -4,6 +4,7 @@ import FleetHTTP
 import NIOCore
 import NIOHTTP1
 import Observability
+import Redis
 
 /// What the event API needs to answer a request, shared by every connection of a gateway.
 struct EventAPIResponder: Sendable {
@@ -20,23 +21,29 @@ struct EventAPIResponder: Sendable {
         return .eventAPI(refusal: gateway.refusal(query: query, authorization: head.headers.first(name: "authorization")))
     }
 
-    /// Answers one authorized request: (HTTP status, JSON body).
-    func answer(_ head: HTTPRequestHead, body: ByteBuffer?) async -> (Int, String) {
+    /// Answers one authorized request: (HTTP status, JSON body, the events it ran, nil when
+    /// it did not parse).
+    func answer(_ head: HTTPRequestHead, body: ByteBuffer?) async -> (status: Int, json: String, events: [FleetEvent]?) {
         let (_, query) = Self.split(head.uri)
-        return await gateway.handle(
+        return await gateway.answer(
             query: query, body: body.map { Array($0.readableBytesView) }, contentType: head.headers.first(name: "content-type"),
             runner: runner
         )
     }
 
-    /// Counts and times an answered request as the API metrics middleware does.
-    func meter(_ head: HTTPRequestHead, status: Int, since start: ContinuousClock.Instant) {
-        let (_, query) = Self.split(head.uri)
-        let event = query.split(separator: "&").first { $0.hasPrefix("event=") }
-            .map { (try? FormDecoding.decode($0.dropFirst("event=".count))) ?? "" }
-        gateway.meter.request(
-            events: APIMetricsMiddleware.eventLabels(event), api: "event", status: status, duration: .now - start
-        )
+    /// Counts and times an answered request with the labels the API metrics middleware gives:
+    /// the events that ran, or when the request did not parse, what its `event` names.
+    func meter(_ head: HTTPRequestHead, events: [FleetEvent]?, status: Int, since start: ContinuousClock.Instant) {
+        let labels: [String]
+        if let events {
+            labels = events.map(\.rawValue)
+        } else {
+            let (_, query) = Self.split(head.uri)
+            let event = query.split(separator: "&").first { $0.hasPrefix("event=") }
+                .map { (try? FormDecoding.decode($0.dropFirst("event=".count))) ?? "" }
+            labels = APIMetricsMiddleware.eventLabels(event)
+        }
+        gateway.meter.request(events: labels, api: "event", status: status, duration: .now - start)
     }
 
     /// The path and the query of a request target (without a fragment).
@@ -53,9 +60,10 @@ struct EventAPIResponder: Sendable {
 /// ``EventAPIConnection`` for the rules. It sits after the read timeout handler, so that
 /// the timeout sees every request and every response.
 ///
-/// A request runs in one task on the broker's executor (where its call is published and its
-/// replies arrive), and its answer is written back on the connection's loop: two hops
-/// between threads per request, and no task or stream per connection.
+/// A request runs in one task on the connection's own event loop, where its answer is
+/// written: the requests of a gateway's connections spread over its loops, and only the
+/// broker's I/O (publishing the call, receiving the replies) happens on the broker's. No
+/// task or stream per connection.
 final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -75,10 +83,16 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A decoding error that came while an event API request was under way: passed on (to
     /// Hummingbird, which answers 400 and closes) once the requests before it are answered.
     private var pendingError: (any Error)?
+    /// Runs a request's task on this connection's event loop, where its answer is written.
+    private var executor: EventLoopTaskExecutor?
 
     init(responder: EventAPIResponder) {
         self.responder = responder
         self.machine = EventAPIConnection(maxBodySize: responder.gateway.configuration.maxBodySize)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        executor = EventLoopTaskExecutor(context.eventLoop)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -152,14 +166,19 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let responder = responder
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
-        Task(executorPreference: responder.gateway.broker.preferredTaskExecutor) {
-            let (status, json) = await responder.answer(head, body: body)
-            loop.execute {
+        Task(executorPreference: executor) {
+            let answer = await responder.answer(head, body: body)
+            let write: @Sendable () -> Void = {
                 let (handler, context) = bound.value
-                handler.respond(to: head, status: status, json: json, close: !head.isKeepAlive || handler.quiescing, context: context)
+                handler.respond(
+                    to: head, status: answer.status, json: answer.json, events: answer.events,
+                    close: !head.isKeepAlive || handler.quiescing, context: context
+                )
                 handler.machine.answered()
                 handler.resume(context: context)
             }
+            // On the loop already, unless the executor was not used.
+            if loop.inEventLoop { write() } else { loop.execute(write) }
         }
     }
 
@@ -188,8 +207,11 @@ final class EventAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func respond(to head: HTTPRequestHead, status: Int, json: String, close: Bool, context: ChannelHandlerContext) {
-        responder.meter(head, status: status, since: started)
+    /// - Parameter events: the events that ran, for the metrics; nil when none did.
+    private func respond(
+        to head: HTTPRequestHead, status: Int, json: String, events: [FleetEvent]? = nil, close: Bool, context: ChannelHandlerContext
+    ) {
+        responder.meter(head, events: events, status: status, since: started)
         var headers = HTTPHeaders()
         headers.reserveCapacity(5)
         headers.add(name: "Content-Type", value: "application/json; charset=utf-8")

@@ -137,21 +137,29 @@ package final class GatewayService: Sendable {
 
     /// Answers one event API request whose caller is authorized: (HTTP status, JSON body).
     func handle(query: Substring, body: [UInt8]?, contentType: String?, runner: CallRunner) async -> (Int, String) {
+        let answer = await answer(query: query, body: body, contentType: contentType, runner: runner)
+        return (answer.status, answer.json)
+    }
+
+    /// What ``handle(query:body:contentType:runner:)`` answers, and the events it ran (nil
+    /// when the request did not parse), for the metrics' `event` labels.
+    func answer(query: Substring, body: [UInt8]?, contentType: String?, runner: CallRunner) async -> (status: Int, json: String, events: [FleetEvent]?) {
         let request: EventRequest
         do {
             request = try EventRequest.parse(query: query, body: body, contentType: contentType)
         } catch {
-            return (error.status, ResponseJSON.failure(error))
+            return (error.status, ResponseJSON.failure(error), nil)
         }
+        let events = request.calls.map(\.event)
         do {
             let nodes = try await directory.liveNodes()
             let result = try await runner.run(request.calls, on: nodes)
             meter.repliesTimedOut(result.extra.count)
-            return (200, ResponseJSON.success(result))
+            return (200, ResponseJSON.success(result), events)
         } catch {
             logger.warning("request failed on the broker", metadata: ["error": "\(error)"])
             let failure = APIError.brokerUnavailable("\(error)")
-            return (failure.status, ResponseJSON.failure(failure))
+            return (failure.status, ResponseJSON.failure(failure), events)
         }
     }
 
@@ -245,7 +253,9 @@ extension GatewayService: Service {
         if configuration.tokens.isEmpty {
             logger.warning("TOKEN is not set: the event API is open to anyone who can reach it")
         }
-        let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID))
+        // Batched: the event API's requests run on the connections' event loops, where the
+        // calls of one turn of a loop go out in one message per channel.
+        let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID), batches: true)
         let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
         let linkEvents = broker.events()
         await withDiscardingTaskGroup { group in

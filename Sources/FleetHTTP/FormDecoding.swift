@@ -6,17 +6,28 @@ package enum FormDecoding {
     }
 
     package static func pairs(_ text: Substring) throws -> [(name: String, value: String)] {
-        var result: [(String, String)] = []
-        for part in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = try decode(pieces[0])
-            let value = pieces.count > 1 ? try decode(pieces[1]) : ""
-            result.append((name, value))
+        var result: [(name: String, value: String)] = []
+        // By UTF-8 code unit: `&` and `=` are ASCII, so every cut falls between characters.
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        while start < utf8.endIndex {
+            let end = utf8[start...].firstIndex(of: UInt8(ascii: "&")) ?? utf8.endIndex
+            if start < end {
+                let part = text[start..<end]
+                if let equals = part.utf8.firstIndex(of: UInt8(ascii: "=")) {
+                    result.append((try decode(part[..<equals]), try decode(part[part.utf8.index(after: equals)...])))
+                } else {
+                    result.append((try decode(part), ""))
+                }
+            }
+            start = end == utf8.endIndex ? end : utf8.index(after: end)
         }
         return result
     }
 
     package static func decode(_ text: Substring) throws -> String {
+        // Most names and values hold nothing to decode: taken as they are.
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var iterator = text.utf8.makeIterator()

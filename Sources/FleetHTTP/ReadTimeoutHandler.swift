@@ -14,6 +14,8 @@ final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var machine: ReadTimeoutStateMachine<ContinuousClock.Instant>
     private var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    private var timerFiresAt: ContinuousClock.Instant?
     /// Only a connection's first request can be an upgrade.
     private var isFirstRequest = true
 
@@ -76,14 +78,21 @@ final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func perform(_ action: ReadTimeoutStateMachine<ContinuousClock.Instant>.Action, context: ChannelHandlerContext) {
         switch action {
         case .arm(let deadline):
+            // One timer at a time, moved lazily: a timer that fires before the new deadline
+            // stays, and re-arms for what is left when it fires (the machine says so). On a
+            // keep-alive connection that answers requests quickly, nothing is scheduled or
+            // cancelled per request.
+            if timer != nil, let firesAt = timerFiresAt, firesAt <= deadline { return }
             timer?.cancel()
+            timerFiresAt = deadline
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(deadline - .now)) { [self] in
                 timer = nil
+                timerFiresAt = nil
                 perform(machine.timerFired(now: .now), context: context)
             }
         case .disarm:
-            timer?.cancel()
-            timer = nil
+            // Lazily too: a timer left finds no deadline when it fires, and does nothing.
+            break
         case .close:
             timer = nil
             context.close(promise: nil)

@@ -13,25 +13,36 @@ extension NodeService {
     func serveCalls(_ bus: BrokerSubscription) async {
         await withDiscardingTaskGroup { group in
             for await message in bus {
-                let request: BrokerRequest
-                let call: NodeCall
+                let received: BrokerRequests
                 do {
-                    request = try BrokerRequest(decoding: message.payload)
-                    call = try NodeCall(wireText: request.body)
+                    received = try BrokerRequests(decoding: message.payload)
                 } catch {
                     logger.warning("ignored a malformed call", metadata: ["channel": "\(message.channel)", "error": "\(error)"])
                     continue
                 }
-                // Operations run here, in arrival order; only the reply is sent concurrently.
-                let reply = NodeCallReply(results: hub.execute(call.operations))
-                let claims = call.operations.contains { if case .claimSession = $0 { true } else { false } }
-                group.addTask {
+                // Operations run here, in arrival order; the replies to one message (a
+                // gateway's batch) go out together, concurrently with the next calls.
+                var replies: [BrokerBatch.Entry] = []
+                replies.reserveCapacity(received.requests.count)
+                var claims = false
+                for request in received.requests {
+                    let call: NodeCall
+                    do {
+                        call = try NodeCall(wireText: request.body)
+                    } catch {
+                        logger.warning("ignored a malformed call", metadata: ["channel": "\(message.channel)", "error": "\(error)"])
+                        continue
+                    }
+                    let reply = NodeCallReply(results: hub.execute(call.operations))
+                    claims = claims || call.operations.contains { if case .claimSession = $0 { true } else { false } }
+                    replies.append(BrokerBatch.Entry(id: request.id, body: reply.wireText()))
+                }
+                guard !replies.isEmpty else { continue }
+                group.addTask { [replies, claims] in
                     // A claimed session's mailbox must be complete before the claimant reads it.
                     if claims { await self.mailboxes.flush() }
                     do {
-                        try await self.broker.reply(to: request, from: self.configuration.nodeID, bodySize: reply.estimatedWireSize) {
-                            reply.write(to: &$0)
-                        }
+                        try await self.broker.reply(to: received, from: self.configuration.nodeID, replies)
                     } catch {
                         self.logger.debug("reply not sent", metadata: ["error": "\(error)"])
                     }

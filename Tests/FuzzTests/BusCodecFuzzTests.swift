@@ -94,9 +94,9 @@ extension FuzzTests {
 
         /// What the node does with a message on its bus channel: nil when refused, after
         /// checking that the refusal is an error of the envelope or of the body.
-        static func readCall(_ payload: String, seed: UInt64) -> NodeCall? {
+        static func readCall(_ payload: String, seed: UInt64) -> [NodeCall]? {
             do {
-                return try NodeCall(wireText: BrokerRequest(decoding: payload).body)
+                return try BrokerRequests(decoding: payload).requests.map { try NodeCall(wireText: $0.body) }
             } catch is DecodingError, is BrokerError {
                 return nil
             } catch {
@@ -106,9 +106,9 @@ extension FuzzTests {
         }
 
         /// What a gateway does with a message on its reply channel.
-        static func readReply(_ payload: String, seed: UInt64) -> NodeCallReply? {
+        static func readReply(_ payload: String, seed: UInt64) -> [NodeCallReply]? {
             do {
-                return try NodeCallReply(wireText: BrokerReply(decoding: payload).body)
+                return try BrokerReplies.decode(payload).map { try NodeCallReply(wireText: $0.body) }
             } catch is DecodingError, is BrokerError {
                 return nil
             } catch {
@@ -124,24 +124,29 @@ extension FuzzTests {
             var random = FuzzRandom(seed: seed)
             for index in 0..<800 {
                 await yieldPeriodically(index)
-                let call = NodeCall(operations: (0..<random.int(0...4)).map { _ in Self.operation(using: &random) })
-                let id = Self.headerField(using: &random)
-                let request = try BrokerRequest.encode(id: id, replyTo: Self.headerField(using: &random)) { call.write(to: &$0) }
-                let readCall = Self.readCall(request, seed: seed)
-                #expect(readCall == call, "seed \(seed): \(show(request))")
-                #expect(try BrokerRequest(decoding: request).id == id)
+                // A batch of one to three, as a gateway sends them (one is a plain request).
+                let calls = (0..<random.int(1...3)).map { _ in NodeCall(operations: (0..<random.int(0...4)).map { _ in Self.operation(using: &random) }) }
+                let ids = calls.map { _ in Self.headerField(using: &random) }
+                let request = try BrokerBatch.encodeRequests(
+                    zip(ids, calls).map { BrokerBatch.Entry(id: $0, body: $1.wireText()) }, replyTo: Self.headerField(using: &random)
+                )
+                let readCalls = Self.readCall(request, seed: seed)
+                #expect(readCalls == calls, "seed \(seed): \(show(request))")
+                #expect(try BrokerRequests(decoding: request).requests.map(\.id) == ids)
 
-                let reply = NodeCallReply(results: (0..<random.int(0...4)).map { _ in Self.result(using: &random) })
-                let answer = try BrokerReply.encode(id: id, from: Self.headerField(using: &random)) { reply.write(to: &$0) }
-                let readReply = Self.readReply(answer, seed: seed)
-                #expect(readReply == reply, "seed \(seed): \(show(answer))")
+                let replies = calls.map { _ in NodeCallReply(results: (0..<random.int(0...4)).map { _ in Self.result(using: &random) }) }
+                let answer = try BrokerBatch.encodeReplies(
+                    zip(ids, replies).map { BrokerBatch.Entry(id: $0, body: $1.wireText()) }, from: Self.headerField(using: &random)
+                )
+                let readReplies = Self.readReply(answer, seed: seed)
+                #expect(readReplies == replies, "seed \(seed): \(show(answer))")
             }
         }
 
         @Test("random and mutated messages are read whole or refused with an error; what is read writes back the same", arguments: FuzzSeeds.all)
         func arbitraryMessages(seed: UInt64) async throws {
             var random = FuzzRandom(seed: seed)
-            let alphabet = Array("wscreq1wscrep1\n{}[]\":,opsargsresults_claim_adoptgroupIdijbsnulltrue0123456789-.eE\\u ".utf8)
+            let alphabet = Array("wscreq1wscrep1wscreqs1wscreps1\n{}[]\":,opsargsresults_claim_adoptgroupIdijbsnulltrue0123456789-.eE\\u ".utf8)
             for index in 0..<2000 {
                 await yieldPeriodically(index)
                 let isCall = index % 2 == 0
@@ -149,25 +154,28 @@ extension FuzzTests {
                 switch index % 8 {
                 case 0, 1:
                     bytes = random.bytes(random.length())
-                case 2, 3:
+                case 2:
                     bytes = Array((isCall ? "wscreq1\ni\nr\n" : "wscrep1\ni\nn\n").utf8) + random.bytes(random.length(), from: alphabet)
+                case 3:
+                    bytes = Array((isCall ? "wscreqs1\nr\n2\ni\n" : "wscreps1\nn\n2\ni\n").utf8) + random.bytes(random.length(), from: alphabet)
                 default:
                     let valid: String
+                    let count = random.int(1...3)
                     if isCall {
-                        let call = NodeCall(operations: (0..<random.int(1...3)).map { _ in Self.operation(using: &random) })
-                        valid = try BrokerRequest.encode(id: "i", replyTo: "r") { call.write(to: &$0) }
+                        let calls = (0..<count).map { _ in NodeCall(operations: (0..<random.int(1...3)).map { _ in Self.operation(using: &random) }) }
+                        valid = try BrokerBatch.encodeRequests(calls.map { BrokerBatch.Entry(id: "i", body: $0.wireText()) }, replyTo: "r")
                     } else {
-                        let reply = NodeCallReply(results: (0..<random.int(1...3)).map { _ in Self.result(using: &random) })
-                        valid = try BrokerReply.encode(id: "i", from: "n") { reply.write(to: &$0) }
+                        let replies = (0..<count).map { _ in NodeCallReply(results: (0..<random.int(1...3)).map { _ in Self.result(using: &random) }) }
+                        valid = try BrokerBatch.encodeReplies(replies.map { BrokerBatch.Entry(id: "i", body: $0.wireText()) }, from: "n")
                     }
                     bytes = Self.mutator.mutate(Array(valid.utf8), using: &random)
                 }
                 // As a message (a String: invalid UTF-8 repaired, as the broker's conversion does)...
                 let payload = String(decoding: bytes, as: UTF8.self)
-                if isCall, let call = Self.readCall(payload, seed: seed) {
-                    #expect(try NodeCall(wireText: call.wireText()) == call, "seed \(seed): \(show(payload))")
-                } else if !isCall, let reply = Self.readReply(payload, seed: seed) {
-                    #expect(try NodeCallReply(wireText: reply.wireText()) == reply, "seed \(seed): \(show(payload))")
+                if isCall, let calls = Self.readCall(payload, seed: seed) {
+                    for call in calls { #expect(try NodeCall(wireText: call.wireText()) == call, "seed \(seed): \(show(payload))") }
+                } else if !isCall, let replies = Self.readReply(payload, seed: seed) {
+                    for reply in replies { #expect(try NodeCallReply(wireText: reply.wireText()) == reply, "seed \(seed): \(show(payload))") }
                 }
                 // ...and the body as bare bytes, invalid UTF-8 and all.
                 let body = Array(bytes.drop { $0 != UInt8(ascii: "{") })
