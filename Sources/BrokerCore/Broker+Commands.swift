@@ -96,6 +96,39 @@ extension Broker {
     package func setIsMember(_ key: String, _ member: String) async throws -> Bool {
         try await execute(.setIsMember(key: key, member: member)).expectBool(for: "SISMEMBER")
     }
+
+    /// `XADD … MAXLEN ~ maxLength`. - Returns: the new entry's id.
+    package func streamAdd(_ key: String, _ fields: [String: String], maxLength: Int) async throws -> String {
+        guard let id = try await execute(.streamAdd(key: key, fields: fields, maxLength: maxLength)).expectOptionalString(for: "XADD") else {
+            throw BrokerError(.commandFailed, "XADD returned no id")
+        }
+        return id
+    }
+
+    /// `XGROUP CREATE … MKSTREAM`. - Returns: whether the group is new.
+    package func streamCreateGroup(_ key: String, group: String) async throws -> Bool {
+        try await execute(.streamCreateGroup(key: key, group: group)).expectBool(for: "XGROUP CREATE")
+    }
+
+    package func streamReadGroup(_ key: String, group: String, consumer: String, count: Int) async throws -> [BrokerStreamEntry] {
+        try await execute(.streamReadGroup(key: key, group: group, consumer: consumer, count: count)).expectEntries(for: "XREADGROUP")
+    }
+
+    package func streamAcknowledge(_ key: String, group: String, ids: [String]) async throws -> Int {
+        try await execute(.streamAcknowledge(key: key, group: group, ids: ids)).expectInt(for: "XACK")
+    }
+
+    package func streamAutoClaim(_ key: String, group: String, consumer: String, minIdle: Duration, count: Int) async throws -> [BrokerStreamEntry] {
+        try await execute(.streamAutoClaim(key: key, group: group, consumer: consumer, minIdle: minIdle, count: count)).expectEntries(for: "XAUTOCLAIM")
+    }
+
+    package func streamLength(_ key: String) async throws -> Int {
+        try await execute(.streamLength(key: key)).expectInt(for: "XLEN")
+    }
+
+    package func streamRange(_ key: String, count: Int) async throws -> [BrokerStreamEntry] {
+        try await execute(.streamRange(key: key, count: count)).expectEntries(for: "XRANGE")
+    }
 }
 
 extension BrokerValue {
@@ -112,7 +145,13 @@ extension BrokerValue {
         case .string: "string"
         case .strings: "strings"
         case .hash: "hash"
+        case .entries: "entries"
         }
+    }
+
+    package func expectEntries(for command: String) throws -> [BrokerStreamEntry] {
+        guard case .entries(let value) = self else { throw mismatch(command) }
+        return value
     }
 
     package func expectInt(for command: String) throws -> Int {

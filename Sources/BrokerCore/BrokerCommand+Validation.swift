@@ -22,6 +22,18 @@ extension BrokerCommand {
             try Self.requireNonEmpty(fields.isEmpty, name, "fields")
         case .setAdd(_, let members), .setRemove(_, let members):
             try Self.requireNonEmpty(members.isEmpty, name, "members")
+        case .streamAdd(_, let fields, let maxLength):
+            try Self.requireNonEmpty(fields.isEmpty, name, "fields")
+            try Self.requirePositive(maxLength, name, "MAXLEN")
+        case .streamReadGroup(_, _, _, let count), .streamRange(_, let count):
+            try Self.requirePositive(count, name, "COUNT")
+        case .streamAutoClaim(_, _, _, let minIdle, let count):
+            try Self.requirePositive(count, name, "COUNT")
+            guard let milliseconds = Self.milliseconds(minIdle), milliseconds >= 0 else {
+                throw BrokerError(.invalidArgument, "\(name): invalid min-idle-time")
+            }
+        case .streamAcknowledge(_, _, let ids):
+            try Self.requireNonEmpty(ids.isEmpty, name, "ids")
         case .script(let script, let keys, _):
             try Self.requireNonEmpty(keys.isEmpty, name, "keys")
             guard !script.name.isEmpty, !script.lua.isEmpty else {
@@ -30,6 +42,10 @@ extension BrokerCommand {
         default:
             break
         }
+    }
+
+    private static func requirePositive(_ value: Int, _ name: String, _ what: String) throws {
+        if value <= 0 { throw BrokerError(.invalidArgument, "\(name): \(what) must be positive") }
     }
 
     private static func requireNonEmpty(_ isEmpty: Bool, _ name: String, _ what: String) throws {

@@ -42,6 +42,29 @@ public enum BrokerCommand: Sendable, Hashable {
     case setCardinality(key: String)
     /// → `.bool`.
     case setIsMember(key: String, member: String)
+    /// `XADD key MAXLEN ~ maxLength * field value…`: appends an entry, trimming the oldest so
+    /// that about `maxLength` stay (at least `maxLength`; Redis trims whole blocks).
+    /// → `.string` the new entry's id (increasing; opaque).
+    case streamAdd(key: String, fields: [String: String], maxLength: Int)
+    /// `XGROUP CREATE key group 0 MKSTREAM`: a consumer group that will read the stream from
+    /// its start, creating an empty stream when there is none.
+    /// → `.bool(true)` created, `.bool(false)` the group already existed.
+    case streamCreateGroup(key: String, group: String)
+    /// `XREADGROUP GROUP group consumer COUNT count STREAMS key >`: up to `count` entries never
+    /// delivered to the group, oldest first, now pending for `consumer` until acknowledged.
+    /// Never blocks. → `.entries` (empty when none). Fails when the group does not exist.
+    case streamReadGroup(key: String, group: String, consumer: String, count: Int)
+    /// `XACK key group id…`. → `.int` how many were pending and are no longer.
+    case streamAcknowledge(key: String, group: String, ids: [String])
+    /// `XAUTOCLAIM key group consumer minIdle 0-0 COUNT count`: up to `count` pending
+    /// entries of the group that no consumer touched for `minIdle`, oldest first, now
+    /// pending for `consumer` (their idle time starts again). Pending entries trimmed from
+    /// the stream meanwhile are dropped from the group, not returned. → `.entries`.
+    case streamAutoClaim(key: String, group: String, consumer: String, minIdle: Duration, count: Int)
+    /// `XLEN`. → `.int` (0 when the key does not exist).
+    case streamLength(key: String)
+    /// `XRANGE key - + COUNT count`. → `.entries`, oldest first.
+    case streamRange(key: String, count: Int)
     /// Runs `script` atomically with `keys` (every key it touches) and `arguments`.
     /// → what the script returns: `.int`, `.string`, `.strings` or `.null`.
     case script(BrokerScript, keys: [String], arguments: [String])
@@ -56,6 +79,18 @@ public enum BrokerValue: Sendable, Hashable {
     case string(String)
     case strings([String])
     case hash([String: String])
+    case entries([BrokerStreamEntry])
+}
+
+/// One entry of a stream: its id and its fields.
+public struct BrokerStreamEntry: Sendable, Hashable {
+    public var id: String
+    public var fields: [String: String]
+
+    public init(id: String, fields: [String: String]) {
+        self.id = id
+        self.fields = fields
+    }
 }
 
 extension BrokerCommand {
@@ -82,6 +117,13 @@ extension BrokerCommand {
         case .setMembers: "SMEMBERS"
         case .setCardinality: "SCARD"
         case .setIsMember: "SISMEMBER"
+        case .streamAdd: "XADD"
+        case .streamCreateGroup: "XGROUP CREATE"
+        case .streamReadGroup: "XREADGROUP"
+        case .streamAcknowledge: "XACK"
+        case .streamAutoClaim: "XAUTOCLAIM"
+        case .streamLength: "XLEN"
+        case .streamRange: "XRANGE"
         case .script(let script, _, _): "EVAL \(script.name)"
         }
     }

@@ -55,6 +55,20 @@ extension KeyStore {
         case .setIsMember(let key, let member):
             let members = try collection(key, as: Members.self, at: now, command: command.name)
             return .bool(members.contains(ExactString(member)))
+        case .streamAdd(let key, let fields, let maxLength):
+            return .string(try streamAdd(key, fields: fields, maxLength: maxLength, at: now, command: command.name))
+        case .streamCreateGroup(let key, let group):
+            return .bool(try streamCreateGroup(key, group: group, at: now, command: command.name))
+        case .streamReadGroup(let key, let group, let consumer, let count):
+            return .entries(try streamReadGroup(key, group: group, consumer: consumer, count: count, at: now, command: command.name))
+        case .streamAcknowledge(let key, let group, let ids):
+            return .int(try streamAcknowledge(key, group: group, ids: ids, at: now, command: command.name))
+        case .streamAutoClaim(let key, let group, let consumer, let minIdle, let count):
+            return .entries(try streamAutoClaim(key, group: group, consumer: consumer, minIdle: minIdle, count: count, at: now, command: command.name))
+        case .streamLength(let key):
+            return .int(try collection(key, as: StreamValue.self, at: now, command: command.name).count)
+        case .streamRange(let key, let count):
+            return .entries(try streamRange(key, count: count, at: now, command: command.name))
         case .script(let script, let keys, let arguments):
             // The script runs on this very store: moved into a local that its commands mutate
             // (no copy of the store), and moved back however the script ends.

@@ -16,6 +16,7 @@ struct KeyStore {
         case string(String)
         case hash(Hash)
         case set(Members)
+        case stream(StreamValue)
     }
 
     struct Entry {

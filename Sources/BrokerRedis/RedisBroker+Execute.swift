@@ -115,6 +115,28 @@ extension RedisBroker {
             return RedisCommand("SCARD", [.string(key)])
         case .setIsMember(let key, let member):
             return RedisCommand("SISMEMBER", [.string(key), .string(member)])
+        case .streamAdd(let key, let fields, let maxLength):
+            var arguments: [RedisArgument] = [.string(key), "MAXLEN", "~", .int(maxLength), "*"]
+            arguments.reserveCapacity(5 + fields.count * 2)
+            for (field, value) in fields {
+                arguments.append(.string(field))
+                arguments.append(.string(value))
+            }
+            return RedisCommand("XADD", arguments)
+        case .streamCreateGroup(let key, let group):
+            return RedisCommand("XGROUP", ["CREATE", .string(key), .string(group), "0", "MKSTREAM"])
+        case .streamReadGroup(let key, let group, let consumer, let count):
+            return RedisCommand("XREADGROUP", ["GROUP", .string(group), .string(consumer), "COUNT", .int(count), "STREAMS", .string(key), ">"])
+        case .streamAcknowledge(let key, let group, let ids):
+            return RedisCommand("XACK", [.string(key), .string(group)] + ids.map { .string($0) })
+        case .streamAutoClaim(let key, let group, let consumer, let minIdle, let count):
+            return RedisCommand("XAUTOCLAIM", [
+                .string(key), .string(group), .string(consumer), .int(Int(BrokerCommand.milliseconds(minIdle) ?? 0)), "0-0", "COUNT", .int(count),
+            ])
+        case .streamLength(let key):
+            return RedisCommand("XLEN", [.string(key)])
+        case .streamRange(let key, let count):
+            return RedisCommand("XRANGE", [.string(key), "-", "+", "COUNT", .int(count)])
         case .script(let script, let keys, let arguments):
             return RedisCommand("EVAL", [.string(script.lua), .int(keys.count)] + keys.map { .string($0) } + arguments.map { .string($0) })
         }
@@ -144,6 +166,7 @@ extension RedisBroker {
 
     static func decode(_ reply: RESPValue, for command: BrokerCommand) throws -> BrokerValue {
         if let message = reply.errorMessage {
+            if case .streamCreateGroup = command, message.hasPrefix("BUSYGROUP") { return .bool(false) }
             throw serverError(message, command: command.name)
         }
         let unexpected = BrokerError(.commandFailed, "\(command.name): unexpected reply from Redis")
@@ -159,8 +182,30 @@ extension RedisBroker {
         case .deleteIfEquals, .expire, .setIsMember, .hashSetIfExists:
             guard let value = reply.int else { throw unexpected }
             return .bool(value != 0)
+        case .streamAdd:
+            guard let id = reply.string else { throw unexpected }
+            return .string(id)
+        case .streamCreateGroup:
+            return .bool(true)
+        case .streamReadGroup:
+            // nil when nothing is new; else [[key, [entry…]]].
+            if reply.isNull { return .entries([]) }
+            guard let streams = reply.array else { throw unexpected }
+            var entries: [BrokerStreamEntry] = []
+            for stream in streams {
+                guard let pair = stream.array, pair.count == 2, let items = pair[1].array else { throw unexpected }
+                entries += try items.compactMap { try streamEntry($0, unexpected) }
+            }
+            return .entries(entries)
+        case .streamAutoClaim:
+            // [next cursor, [entry…], [deleted id…]] (Redis 7; 6.2 has no third part).
+            guard let parts = reply.array, parts.count >= 2, let items = parts[1].array else { throw unexpected }
+            return .entries(try items.compactMap { try streamEntry($0, unexpected) })
+        case .streamRange:
+            guard let items = reply.array else { throw unexpected }
+            return .entries(try items.compactMap { try streamEntry($0, unexpected) })
         case .delete, .ttl, .incrementBy, .hashSet, .hashDelete, .hashIncrementBy, .hashLength,
-             .setAdd, .setRemove, .setCardinality:
+             .setAdd, .setRemove, .setCardinality, .streamAcknowledge, .streamLength:
             guard case .integer(let value) = reply else { throw unexpected }
             return .int(Int(value))
         case .hashGetAll:
@@ -192,5 +237,21 @@ extension RedisBroker {
             guard let text = reply.string else { throw unexpected }
             return .string(text)
         }
+    }
+
+    /// One stream entry, `[id, [field, value, …]]`; nil for an entry deleted since it was
+    /// delivered (Redis 6.2 answers it as `[id, nil]`).
+    private static func streamEntry(_ reply: RESPValue, _ unexpected: BrokerError) throws -> BrokerStreamEntry? {
+        guard let pair = reply.array, pair.count == 2, let id = pair[0].string else { throw unexpected }
+        if pair[1].isNull { return nil }
+        guard let parts = pair[1].array, parts.count % 2 == 0 else { throw unexpected }
+        var fields: [String: String] = [:]
+        var index = 0
+        while index < parts.count {
+            guard let field = parts[index].string, let value = parts[index + 1].string else { throw unexpected }
+            fields[field] = value
+            index += 2
+        }
+        return BrokerStreamEntry(id: id, fields: fields)
     }
 }

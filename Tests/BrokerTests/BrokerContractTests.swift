@@ -316,6 +316,15 @@ extension BrokerCommand {
         case .setMembers(let key): return .setMembers(key: rename(key))
         case .setCardinality(let key): return .setCardinality(key: rename(key))
         case .setIsMember(let key, let member): return .setIsMember(key: rename(key), member: member)
+        case .streamAdd(let key, let fields, let maxLength): return .streamAdd(key: rename(key), fields: fields, maxLength: maxLength)
+        case .streamCreateGroup(let key, let group): return .streamCreateGroup(key: rename(key), group: group)
+        case .streamReadGroup(let key, let group, let consumer, let count):
+            return .streamReadGroup(key: rename(key), group: group, consumer: consumer, count: count)
+        case .streamAcknowledge(let key, let group, let ids): return .streamAcknowledge(key: rename(key), group: group, ids: ids)
+        case .streamAutoClaim(let key, let group, let consumer, let minIdle, let count):
+            return .streamAutoClaim(key: rename(key), group: group, consumer: consumer, minIdle: minIdle, count: count)
+        case .streamLength(let key): return .streamLength(key: rename(key))
+        case .streamRange(let key, let count): return .streamRange(key: rename(key), count: count)
         case .script(let script, let keys, let arguments): return .script(script, keys: keys.map(rename), arguments: arguments)
         }
     }
