@@ -122,6 +122,10 @@ extension Broker {
         try await execute(.streamAutoClaim(key: key, group: group, consumer: consumer, minIdle: minIdle, count: count)).expectEntries(for: "XAUTOCLAIM")
     }
 
+    package func streamClaim(_ key: String, group: String, consumer: String, ids: [String]) async throws -> [String] {
+        try await execute(.streamClaim(key: key, group: group, consumer: consumer, ids: ids)).expectStrings(for: "XCLAIM")
+    }
+
     package func streamLength(_ key: String) async throws -> Int {
         try await execute(.streamLength(key: key)).expectInt(for: "XLEN")
     }

@@ -32,7 +32,7 @@ extension BrokerCommand {
             guard let milliseconds = Self.milliseconds(minIdle), milliseconds >= 0 else {
                 throw BrokerError(.invalidArgument, "\(name): invalid min-idle-time")
             }
-        case .streamAcknowledge(_, _, let ids):
+        case .streamAcknowledge(_, _, let ids), .streamClaim(_, _, _, let ids):
             try Self.requireNonEmpty(ids.isEmpty, name, "ids")
         case .script(let script, let keys, _):
             try Self.requireNonEmpty(keys.isEmpty, name, "keys")

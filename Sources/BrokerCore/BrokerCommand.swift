@@ -61,6 +61,11 @@ public enum BrokerCommand: Sendable, Hashable {
     /// pending for `consumer` (their idle time starts again). Pending entries trimmed from
     /// the stream meanwhile are dropped from the group, not returned. → `.entries`.
     case streamAutoClaim(key: String, group: String, consumer: String, minIdle: Duration, count: Int)
+    /// `XCLAIM key group consumer 0 id… JUSTID`: the entries `ids` that are pending in the
+    /// group become `consumer`'s, and their idle time starts again (a worker keeps what it is
+    /// still working on from being claimed by others). → `.strings` the ids claimed (those
+    /// no longer pending, or trimmed from the stream, are left out).
+    case streamClaim(key: String, group: String, consumer: String, ids: [String])
     /// `XLEN`. → `.int` (0 when the key does not exist).
     case streamLength(key: String)
     /// `XRANGE key - + COUNT count`. → `.entries`, oldest first.
@@ -122,6 +127,7 @@ extension BrokerCommand {
         case .streamReadGroup: "XREADGROUP"
         case .streamAcknowledge: "XACK"
         case .streamAutoClaim: "XAUTOCLAIM"
+        case .streamClaim: "XCLAIM"
         case .streamLength: "XLEN"
         case .streamRange: "XRANGE"
         case .script(let script, _, _): "EVAL \(script.name)"

@@ -65,6 +65,8 @@ extension KeyStore {
             return .int(try streamAcknowledge(key, group: group, ids: ids, at: now, command: command.name))
         case .streamAutoClaim(let key, let group, let consumer, let minIdle, let count):
             return .entries(try streamAutoClaim(key, group: group, consumer: consumer, minIdle: minIdle, count: count, at: now, command: command.name))
+        case .streamClaim(let key, let group, let consumer, let ids):
+            return .strings(try streamClaim(key, group: group, consumer: consumer, ids: ids, at: now, command: command.name))
         case .streamLength(let key):
             return .int(try collection(key, as: StreamValue.self, at: now, command: command.name).count)
         case .streamRange(let key, let count):

@@ -137,12 +137,7 @@ extension KeyStore {
 
     /// `XACK`. - Returns: how many of `ids` were pending.
     mutating func streamAcknowledge(_ key: String, group: String, ids: [String], at now: Instant, command: String) throws -> Int {
-        let parsed = try ids.map { text in
-            guard let id = StreamValue.ID(text) else {
-                throw BrokerError(.commandFailed, "\(command): Invalid stream ID specified as stream command argument")
-            }
-            return id
-        }
+        let parsed = try Self.streamIDs(ids, command: command)
         // A missing key or group acknowledges nothing (no error, as in Redis).
         guard try collection(key, as: StreamValue.self, at: now, command: command).groups[ExactString(group)] != nil else { return 0 }
         return try withGroup(key, group, at: now, command: command) { _, group in
@@ -167,6 +162,33 @@ extension KeyStore {
                 claimed.append(BrokerStreamEntry(id: id.description, fields: entry.fields))
             }
             return claimed
+        }
+    }
+
+    /// `XCLAIM … 0 id… JUSTID`.
+    mutating func streamClaim(_ key: String, group: String, consumer: String, ids: [String], at now: Instant, command: String) throws -> [String] {
+        let parsed = try Self.streamIDs(ids, command: command)
+        return try withGroup(key, group, at: now, command: command) { stream, group in
+            var claimed: [String] = []
+            for id in parsed where group.pending[id] != nil {
+                guard stream.entry(id) != nil else {
+                    group.pending[id] = nil
+                    continue
+                }
+                group.pending[id] = StreamValue.Pending(consumer: consumer, deliveredAt: now)
+                claimed.append(id.description)
+            }
+            return claimed
+        }
+    }
+
+    /// Reads ids as `XACK` and `XCLAIM` take them.
+    private static func streamIDs(_ ids: [String], command: String) throws -> [StreamValue.ID] {
+        try ids.map { text in
+            guard let id = StreamValue.ID(text) else {
+                throw BrokerError(.commandFailed, "\(command): Invalid stream ID specified as stream command argument")
+            }
+            return id
         }
     }
 

@@ -133,6 +133,8 @@ extension RedisBroker {
             return RedisCommand("XAUTOCLAIM", [
                 .string(key), .string(group), .string(consumer), .int(Int(BrokerCommand.milliseconds(minIdle) ?? 0)), "0-0", "COUNT", .int(count),
             ])
+        case .streamClaim(let key, let group, let consumer, let ids):
+            return RedisCommand("XCLAIM", [.string(key), .string(group), .string(consumer), "0"] + ids.map { .string($0) } + ["JUSTID"])
         case .streamLength(let key):
             return RedisCommand("XLEN", [.string(key)])
         case .streamRange(let key, let count):
@@ -201,6 +203,12 @@ extension RedisBroker {
             // [next cursor, [entry…], [deleted id…]] (Redis 7; 6.2 has no third part).
             guard let parts = reply.array, parts.count >= 2, let items = parts[1].array else { throw unexpected }
             return .entries(try items.compactMap { try streamEntry($0, unexpected) })
+        case .streamClaim:
+            guard let parts = reply.array else { throw unexpected }
+            return .strings(try parts.map { part in
+                guard let id = part.string else { throw unexpected }
+                return id
+            })
         case .streamRange:
             guard let items = reply.array else { throw unexpected }
             return .entries(try items.compactMap { try streamEntry($0, unexpected) })

@@ -87,6 +87,9 @@ extension BrokerContractTests {
             #expect(rest.map(\.id) == [ids[2], ids[3], ids[4]])
             // Just claimed, they are not idle for long.
             #expect(try await broker.streamAutoClaim(key, group: "workers", consumer: "d", minIdle: .seconds(3600), count: 10) == [])
+            // Claimed by id: only what is pending (ids[0] was acknowledged).
+            #expect(try await broker.streamClaim(key, group: "workers", consumer: "c", ids: [ids[0], ids[3], ids[2]]) == [ids[3], ids[2]])
+            await expectBrokerError(.commandFailed) { try await broker.streamClaim(key, group: "workers", consumer: "c", ids: ["x"]) }
             #expect(try await broker.streamAcknowledge(key, group: "workers", ids: [ids[2], ids[3], ids[4]]) == 3)
             #expect(try await broker.streamAutoClaim(key, group: "workers", consumer: "d", minIdle: .zero, count: 10) == [])
         }
@@ -125,6 +128,10 @@ extension BrokerContractTests {
             #expect(try await broker.streamRange(key, count: 1).first?.id != old)
             #expect(try await broker.streamAutoClaim(key, group: "g", consumer: "b", minIdle: .zero, count: 10) == [])
             #expect(try await broker.streamAcknowledge(key, group: "g", ids: [old]) == 0, "no longer pending")
+            _ = try await broker.streamAdd(key, ["n": "newest"], maxLength: 100)
+            let newest = try #require(try await broker.streamReadGroup(key, group: "g", consumer: "a", count: 1000).last)
+            #expect(newest.fields["n"] == "newest")
+            #expect(try await broker.streamClaim(key, group: "g", consumer: "b", ids: [old, newest.id]) == [newest.id])
         }
     }
 }

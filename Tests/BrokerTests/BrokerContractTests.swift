@@ -323,6 +323,8 @@ extension BrokerCommand {
         case .streamAcknowledge(let key, let group, let ids): return .streamAcknowledge(key: rename(key), group: group, ids: ids)
         case .streamAutoClaim(let key, let group, let consumer, let minIdle, let count):
             return .streamAutoClaim(key: rename(key), group: group, consumer: consumer, minIdle: minIdle, count: count)
+        case .streamClaim(let key, let group, let consumer, let ids):
+            return .streamClaim(key: rename(key), group: group, consumer: consumer, ids: ids)
         case .streamLength(let key): return .streamLength(key: rename(key))
         case .streamRange(let key, let count): return .streamRange(key: rename(key), count: count)
         case .script(let script, let keys, let arguments): return .script(script, keys: keys.map(rename), arguments: arguments)
