@@ -1,0 +1,213 @@
+import BrokerCore
+import BrokerEmbedded
+import BrokerRedis
+import FleetCore
+import FleetHTTP
+import Foundation
+import Hooks
+import Logging
+import Observability
+import Redis
+import Testing
+import WSCTesting
+
+/// The webhook worker against a real HTTP receiver in this process, on both brokers.
+@Suite("Webhook delivery")
+struct HookWorkerTests {
+    /// Runs a broker of `kind` while `body` runs.
+    private static func withBroker(_ kind: FleetBrokerKind, _ body: @Sendable (any Broker) async throws -> Void) async throws {
+        let broker: any Broker = switch kind {
+        case .embedded: EmbeddedBroker()
+        case .redis: RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            defer { group.cancelAll() }
+            try #require(await broker.waitUntilConnected())
+            try await body(broker)
+        }
+    }
+
+    /// Runs a worker over `sources` while `body` runs (cancelled after it: "killed").
+    private static func withWorker(
+        _ broker: any Broker, keys: HookKeys, sources: [HookSource: [WebhookEndpoint]], consumer: String = "w1",
+        configure: (inout HookWorkerConfiguration) -> Void = { _ in }, telemetry: Telemetry = Telemetry(),
+        _ body: @Sendable () async throws -> Void
+    ) async throws {
+        var configuration = HookWorkerConfiguration(consumer: consumer)
+        configuration.pollInterval = .milliseconds(20)
+        configuration.initialBackoff = .milliseconds(50)
+        configuration.maxBackoff = .milliseconds(200)
+        configure(&configuration)
+        let worker = HookWorker(
+            broker: broker, keys: keys, sources: sources, configuration: configuration, meter: HookMeter(telemetry: telemetry),
+            logger: Logger(label: "hooks-test")
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await worker.run() }
+            defer { group.cancelAll() }
+            try await body()
+        }
+    }
+
+    private static func keys() -> HookKeys { HookKeys(prefix: "t:\(UUID().uuidString.lowercased()):") }
+
+    private static func events(_ received: WebhookReceiver.Received) throws -> [[String: Any]] {
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(received.body.utf8)) as? [String: Any])
+        #expect(json["time_ms"] is Int)
+        return try #require(json["events"] as? [[String: Any]])
+    }
+
+    @Test("queued events reach the endpoint in one signed request, in Pusher's format, filtered", arguments: FleetBrokerKind.allCases)
+    func delivers(kind: FleetBrokerKind) async throws {
+        try await Self.withBroker(kind) { broker in
+            let receiver = try await WebhookReceiver()
+            defer { Task { await receiver.close() } }
+            let keys = Self.keys()
+            let source = HookSource.pusher(appID: "1")
+            let endpoint = WebhookEndpoint(
+                url: receiver.url, events: ["channel_occupied", "member_added"], channelPrefix: "presence-",
+                headers: ["X-Team": "blue", "X-Pusher-Key": "forged"], signing: .pusher(key: "app-key", secret: "app-secret")
+            )
+            let queued = [
+                HookEvent(name: "channel_occupied", channel: "presence-room"),
+                HookEvent(name: "channel_occupied", channel: "private-other"),  // filtered out by the channel
+                HookEvent(name: "member_added", channel: "presence-room", fields: [("user_id", .string("ann"))]),
+                HookEvent(name: "channel_vacated", channel: "presence-room"),  // not an event it wants
+            ]
+            // Queued before any worker runs: they wait in the stream.
+            try await HookQueue(broker: broker, keys: keys).enqueue(queued, from: source)
+            try await Self.withWorker(broker, keys: keys, sources: [source: [endpoint]]) {
+                try await eventually("the receiver got a request") { !receiver.received.isEmpty }
+                let request = receiver.received[0]
+                #expect(request.path == "/hooks")
+                #expect(request.headers["content-type"] == "application/json")
+                #expect(request.headers["x-pusher-key"] == "app-key")
+                #expect(request.headers["x-team"] == "blue")
+                #expect(request.headers["x-pusher-signature"] == WebhookEndpoint.signature(of: request.body, secret: "app-secret"))
+                let events = try Self.events(request)
+                #expect(events.map { $0["name"] as? String } == ["channel_occupied", "member_added"])
+                #expect(events.map { $0["channel"] as? String } == ["presence-room", "presence-room"])
+                #expect(events[1]["user_id"] as? String == "ann")
+                #expect(events.map { $0["event_id"] as? String } == [queued[0].id, queued[2].id])
+                // Acknowledged: nothing is left pending, even for a worker that claims at once.
+                try await eventually("acknowledged") {
+                    try await broker.streamAutoClaim(keys.queue(source), group: HookKeys.group, consumer: "x", minIdle: .zero, count: 10).isEmpty
+                }
+                #expect(receiver.received.count == 1)
+            }
+        }
+    }
+
+    @Test("a receiver that answers 500 gets the same events again, with the same event_id", arguments: FleetBrokerKind.allCases)
+    func retries(kind: FleetBrokerKind) async throws {
+        try await Self.withBroker(kind) { broker in
+            let receiver = try await WebhookReceiver(answers: [.status(500), .status(503)], otherwise: .status(200))
+            defer { Task { await receiver.close() } }
+            let keys = Self.keys()
+            let source = HookSource.native
+            let event = HookEvent(name: "join", fields: [("id", .string("ann")), ("groupId", .array([.string("g1")]))])
+            try await HookQueue(broker: broker, keys: keys).enqueue([event], from: source)
+            let telemetry = Telemetry()
+            try await Self.withWorker(
+                broker, keys: keys, sources: [source: [WebhookEndpoint(url: receiver.url, signing: .native(secret: "s3cret"))]],
+                telemetry: telemetry
+            ) {
+                try await eventually("three attempts") { receiver.received.count >= 3 }
+                let ids = try receiver.received.map { try Self.events($0).first?["event_id"] as? String }
+                #expect(ids == [event.id, event.id, event.id])
+                for request in receiver.received {
+                    #expect(request.headers["x-wscenter-signature"] == WebhookEndpoint.signature(of: request.body, secret: "s3cret"))
+                }
+                try await eventually("counted") {
+                    let metrics = try PrometheusText(parsing: String(decoding: telemetry.render(), as: UTF8.self))
+                    return metrics.value("wscenter_webhook_events_delivered_total") == 1
+                        && metrics.value("wscenter_webhook_requests_failed_total") == 2
+                }
+            }
+        }
+    }
+
+    @Test("events still failing after the retry window go to the dead letters", arguments: FleetBrokerKind.allCases)
+    func deadLetters(kind: FleetBrokerKind) async throws {
+        try await Self.withBroker(kind) { broker in
+            let receiver = try await WebhookReceiver(otherwise: .status(500))
+            defer { Task { await receiver.close() } }
+            let keys = Self.keys()
+            let source = HookSource.pusher(appID: "7")
+            let event = HookEvent(name: "channel_vacated", channel: "news")
+            try await HookQueue(broker: broker, keys: keys).enqueue([event], from: source)
+            let telemetry = Telemetry()
+            try await Self.withWorker(
+                broker, keys: keys, sources: [source: [WebhookEndpoint(url: receiver.url, signing: .pusher(key: "k", secret: "s"))]],
+                configure: { $0.retryFor = .milliseconds(600) }, telemetry: telemetry
+            ) {
+                try await eventually("dead-lettered") { try await broker.streamLength(keys.deadLetters(source)) == 1 }
+                let dead = try #require(try await broker.streamRange(keys.deadLetters(source), count: 10).first)
+                #expect(dead.fields["i"] == event.id)
+                #expect(dead.fields["e"] == event.json)
+                #expect(dead.fields["url"] == receiver.url)
+                #expect(dead.fields["error"] == "HTTP 500")
+                #expect(Int(dead.fields["attempts"] ?? "") ?? 0 >= 2)
+                #expect(receiver.received.count >= 2)
+                try await eventually("acknowledged") {
+                    try await broker.streamAutoClaim(keys.queue(source), group: HookKeys.group, consumer: "x", minIdle: .zero, count: 10).isEmpty
+                }
+                #expect(try PrometheusText(parsing: String(decoding: telemetry.render(), as: UTF8.self)).value("wscenter_webhook_events_dead_lettered_total") == 1)
+            }
+        }
+    }
+
+    @Test("events a stopped worker left pending are delivered by another", arguments: FleetBrokerKind.allCases)
+    func takeover(kind: FleetBrokerKind) async throws {
+        try await Self.withBroker(kind) { broker in
+            // The first worker's receiver never answers: the worker holds the events, then stops.
+            let receiver = try await WebhookReceiver(answers: [.never], otherwise: .status(200))
+            defer { Task { await receiver.close() } }
+            let keys = Self.keys()
+            let source = HookSource.pusher(appID: "1")
+            let endpoints = [source: [WebhookEndpoint(url: receiver.url, signing: .pusher(key: "k", secret: "s"))]]
+            let event = HookEvent(name: "member_removed", channel: "presence-a", fields: [("user_id", .string("bob"))])
+            try await HookQueue(broker: broker, keys: keys).enqueue([event], from: source)
+            try await Self.withWorker(broker, keys: keys, sources: endpoints, consumer: "first", configure: { $0.requestTimeout = .seconds(30) }) {
+                try await eventually("the first worker sent it") { receiver.received.count == 1 }
+            }
+            // The second takes it over once it has been idle for `claimAfter`.
+            try await Self.withWorker(broker, keys: keys, sources: endpoints, consumer: "second", configure: { $0.claimAfter = .milliseconds(300) }) {
+                try await eventually("delivered again") { receiver.received.count == 2 }
+                #expect(try Self.events(receiver.received[1]).first?["event_id"] as? String == event.id)
+                try await eventually("acknowledged") {
+                    try await broker.streamAutoClaim(keys.queue(source), group: HookKeys.group, consumer: "x", minIdle: .zero, count: 10).isEmpty
+                }
+            }
+        }
+    }
+
+    @Test("a receiver that never answers does not delay another app's deliveries", arguments: FleetBrokerKind.allCases)
+    func slowReceiverIsolated(kind: FleetBrokerKind) async throws {
+        try await Self.withBroker(kind) { broker in
+            let hanging = try await WebhookReceiver(otherwise: .never)
+            let quick = try await WebhookReceiver()
+            defer { Task { await hanging.close(); await quick.close() } }
+            let keys = Self.keys()
+            let slowApp = HookSource.pusher(appID: "slow")
+            let quickApp = HookSource.pusher(appID: "quick")
+            let queue = HookQueue(broker: broker, keys: keys)
+            try await Self.withWorker(
+                broker, keys: keys,
+                sources: [
+                    slowApp: [WebhookEndpoint(url: hanging.url, signing: .pusher(key: "k", secret: "s"))],
+                    quickApp: [WebhookEndpoint(url: quick.url, signing: .pusher(key: "k", secret: "s"))],
+                ],
+                configure: { $0.requestTimeout = .seconds(30) }
+            ) {
+                try await queue.enqueue([HookEvent(name: "channel_occupied", channel: "a")], from: slowApp)
+                try await eventually("the slow receiver holds a request") { hanging.received.count == 1 }
+                let sent = ContinuousClock.now
+                try await queue.enqueue([HookEvent(name: "channel_occupied", channel: "b")], from: quickApp)
+                try await eventually(within: .seconds(3), "the other app's event arrives") { quick.received.count == 1 }
+                #expect(ContinuousClock.now - sent < .seconds(3))
+            }
+        }
+    }
+}
