@@ -258,6 +258,7 @@ let package = Package(
         .executableTarget(
             name: "wscenter",
             dependencies: [
+                "Hooks",
                 "BrokerCore",
                 "BrokerEmbedded",
                 "BrokerRedis",

@@ -27,15 +27,37 @@ package struct PusherApp: Sendable, Hashable, Codable {
     package var clientEventRate: Double = 10
     /// Whether clients may connect and the REST API answers (403 / close 4003 otherwise).
     package var enabled: Bool = true
-    /// Webhook endpoints, kept as given for the webhooks work (not delivered yet).
+    /// Where the app's webhooks go (Soketi's shape): delivered by the hooks workers.
     package var webhooks: [Webhook] = []
 
     package struct Webhook: Sendable, Hashable, Codable {
         package var url: String
+        /// The events it receives; nil for all.
         package var eventTypes: [String]?
+        /// Only events on channels whose names match.
+        package var filter: Filter?
+        /// More headers on each request.
+        package var headers: [String: String]?
+
+        package struct Filter: Sendable, Hashable, Codable {
+            package var channelNameStartsWith: String?
+            package var channelNameEndsWith: String?
+
+            enum CodingKeys: String, CodingKey {
+                case channelNameStartsWith = "channel_name_starts_with"
+                case channelNameEndsWith = "channel_name_ends_with"
+            }
+        }
+
+        package init(url: String, eventTypes: [String]? = nil, filter: Filter? = nil, headers: [String: String]? = nil) {
+            self.url = url
+            self.eventTypes = eventTypes
+            self.filter = filter
+            self.headers = headers
+        }
 
         enum CodingKeys: String, CodingKey {
-            case url
+            case url, filter, headers
             case eventTypes = "event_types"
         }
     }

@@ -100,6 +100,9 @@ struct CommonOptions: ParsableArguments {
     @OptionGroup(title: "Security and limits")
     var security: SecurityOptions
 
+    @OptionGroup(title: "Webhooks")
+    var webhooks: WebhookOptions
+
     // MARK: Pusher
 
     @Option(name: .customLong("app-id"), help: "The default Pusher app's id; the official SDKs need it numeric (env APP_ID).")

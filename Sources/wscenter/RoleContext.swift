@@ -5,6 +5,7 @@ import BrokerRedis
 import EchoProtocol
 import Logging
 import FleetGateway
+import Hooks
 import FleetNode
 import NativeProtocol
 import FleetHTTP
@@ -91,11 +92,6 @@ struct RoleContext {
     /// its WebSockets while its server still answers `/readyz` with 503; the broker stops
     /// after every service that uses it, the watchdog last.
     func start(requireRedis: Bool, services: [RoleService]) async throws {
-        if services.contains(.hooks) {
-            // Webhook delivery arrives with the Pusher work; say so rather than pretend.
-            _ = try makeBroker(requireRedis: requireRedis)
-            throw notImplementedYet("webhook delivery (wscenter hooks)")
-        }
         let telemetry = Telemetry()
         let broker = MeteredBroker(try makeBroker(requireRedis: requireRedis, gateway: services == [.gateway]), telemetry: telemetry)
         try checkPusherSecrets(refuse: requireRedis)
@@ -189,7 +185,26 @@ struct RoleContext {
             }
             return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes, telemetry: telemetry).services()
         case .hooks:
-            throw notImplementedYet("webhook delivery (wscenter hooks)")
+            let sources = try options.webhooks.endpoints(
+                apps: options.security.pusherEnabled ? try options.pusherApps() : nil,
+                defaultAppID: options.appID
+            )
+            guard !sources.isEmpty else {
+                // `serve` without webhooks configured runs no worker; `hooks` says why it idles.
+                if role == "hooks" {
+                    logger.warning("no webhook endpoints: set APP_WEBHOOK_URL, WEBHOOK_URL or an app's webhooks in APPS_FILE")
+                }
+                return []
+            }
+            var configuration = HookWorkerConfiguration(consumer: "hooks-" + Self.randomNodeID())
+            configuration.retryFor = .seconds(options.webhooks.retryFor)
+            logger.info("delivering webhooks", metadata: [
+                "sources": "\(sources.keys.map(\.description).sorted().joined(separator: ","))", "retry_for": "\(options.webhooks.retryFor)s",
+            ])
+            return [HookWorker(
+                broker: broker, keys: HookKeys(prefix: options.redisPrefix), sources: sources, configuration: configuration,
+                meter: HookMeter(telemetry: telemetry), logger: logger
+            )]
         }
     }
 

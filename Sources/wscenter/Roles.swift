@@ -19,13 +19,13 @@ extension Role {
     }
 }
 
-/// `wscenter serve`: node + gateway (+ hooks, once built) in one process, on the embedded broker unless
-/// `REDIS_URL` is set.
+/// `wscenter serve`: node + gateway + hooks (when webhooks are configured) in one process, on
+/// the embedded broker unless `REDIS_URL` is set.
 struct Serve: Role {
     static let configuration = CommandConfiguration(abstract: "Run node, gateway and hooks in one process (default).")
     static let roleName = "serve"
     static let requiresRedis = false
-    static let services: [RoleService] = [.node, .gateway]
+    static let services: [RoleService] = [.node, .gateway, .hooks]
     @OptionGroup var options: CommonOptions
 }
 

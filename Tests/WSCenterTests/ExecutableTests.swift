@@ -40,18 +40,12 @@ struct ExecutableTests {
         #expect(stderr.contains("set REDIS_URL"), "\(stderr)")
     }
 
-    @Test("hooks says honestly that webhook delivery is not built yet")
-    func hooksIsHonest() async throws {
-        let (status, stderr) = try await runWSCenter(["hooks"], environment: ["REDIS_URL": try TestEnvironment.redisURL()])
-        #expect(status != 0)
-        #expect(stderr.contains("not implemented yet"), "\(stderr)")
-        #expect(stderr.contains("webhook"), "\(stderr)")
-    }
-
     @Test("bad options are refused with the reason", arguments: [
         ["serve", "--port", "70000"], ["serve", "--redis-url", "http://x"],
         ["serve", "--node-heartbeat-ttl", "1", "--node-heartbeat-interval", "2"], ["gateway", "--call-timeout", "0"],
         ["serve", "--shutdown-timeout", "0"], ["serve", "--log-level", "loud"],
+        ["serve", "--webhook-url", "ftp://example.com/hooks"], ["hooks", "--webhook-retry-for", "0"],
+        ["serve", "--app-webhook-url", "example.com"],
     ])
     func badOptions(arguments: [String]) async throws {
         let (status, stderr) = try await runWSCenter(arguments)

@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import Hooks
+import PusherCore
+
+/// Where webhooks go and how long they are retried (docs/webhooks.md). Pusher apps of
+/// `APPS_FILE` list their own endpoints in `webhooks`.
+struct WebhookOptions: ParsableArguments {
+    @Option(name: .customLong("webhook-url"), help: "URL that receives the native protocol's events (connect, disconnect, bind, unbind, join, leave, reconnect); unset = none (env WEBHOOK_URL).")
+    var urlFlag: String?
+    var url: String? { urlFlag ?? environment("WEBHOOK_URL") }
+
+    @Option(name: .customLong("webhook-events"), help: "Comma-separated native events WEBHOOK_URL receives; unset = all (env WEBHOOK_EVENTS).")
+    var eventsFlag: String?
+    var events: String? { eventsFlag ?? environment("WEBHOOK_EVENTS") }
+
+    @Option(name: .customLong("webhook-secret"), help: "Signs native webhooks: X-Wscenter-Signature, hex HMAC-SHA256 of the body (env WEBHOOK_SECRET).")
+    var secretFlag: String?
+    var secret: String? { secretFlag ?? environment("WEBHOOK_SECRET") }
+
+    @Option(name: .customLong("webhook-retry-for"), help: "Seconds an undelivered webhook event is retried after it happened; then it goes to the dead letters (env WEBHOOK_RETRY_FOR).")
+    var retryFor: Double = Environment.value("WEBHOOK_RETRY_FOR", 300)
+
+    @Option(name: .customLong("app-webhook-url"), help: "URL that receives the default Pusher app's webhooks; unset = none (env APP_WEBHOOK_URL).")
+    var appURLFlag: String?
+    var appURL: String? { appURLFlag ?? environment("APP_WEBHOOK_URL") }
+
+    @Option(name: .customLong("app-webhook-events"), help: "Comma-separated events APP_WEBHOOK_URL receives; unset = all (env APP_WEBHOOK_EVENTS).")
+    var appEventsFlag: String?
+    var appEvents: String? { appEventsFlag ?? environment("APP_WEBHOOK_EVENTS") }
+
+    func validate() throws {
+        for (name, url) in [("WEBHOOK_URL", url), ("APP_WEBHOOK_URL", appURL)] {
+            if let url, !Self.isHTTPURL(url) {
+                throw ValidationError("\(name) must be an http:// or https:// URL, got \(url)")
+            }
+        }
+        guard retryFor >= 1, retryFor <= 86_400 else {
+            throw ValidationError("--webhook-retry-for (WEBHOOK_RETRY_FOR) must be a number of seconds in [1, 86400], got \(retryFor)")
+        }
+    }
+
+    /// Every source's endpoints: each Pusher app's (the default app's from
+    /// `APP_WEBHOOK_URL`, the others' from `APPS_FILE`), and the native protocol's.
+    /// - Parameter apps: nil when the Pusher side is off.
+    func endpoints(apps: PusherApps?, defaultAppID: String) throws -> [HookSource: [WebhookEndpoint]] {
+        var sources: [HookSource: [WebhookEndpoint]] = [:]
+        for app in apps?.all ?? [] {
+            var hooks = app.webhooks
+            if app.id == defaultAppID, let appURL {
+                hooks.append(PusherApp.Webhook(url: appURL, eventTypes: Self.list(appEvents)))
+            }
+            let endpoints = try hooks.map { hook in
+                guard Self.isHTTPURL(hook.url) else {
+                    throw ValidationError("app \(app.id): webhook url must be an http:// or https:// URL, got \(hook.url)")
+                }
+                return WebhookEndpoint(
+                    url: hook.url, events: hook.eventTypes.map(Set.init), channelPrefix: hook.filter?.channelNameStartsWith,
+                    channelSuffix: hook.filter?.channelNameEndsWith, headers: hook.headers ?? [:],
+                    signing: .pusher(key: app.key, secret: app.secret)
+                )
+            }
+            if !endpoints.isEmpty { sources[.pusher(appID: app.id)] = endpoints }
+        }
+        if let url {
+            sources[.native] = [WebhookEndpoint(url: url, events: Self.list(events).map(Set.init), signing: .native(secret: secret))]
+        }
+        return sources
+    }
+
+    private static func list(_ text: String?) -> [String]? {
+        guard let text else { return nil }
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return names.isEmpty ? nil : names
+    }
+
+    private static func isHTTPURL(_ text: String) -> Bool {
+        let lower = text.lowercased()
+        return (lower.hasPrefix("http://") || lower.hasPrefix("https://")) && text.count > "https://".count
+    }
+}
