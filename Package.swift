@@ -110,6 +110,7 @@ let package = Package(
             dependencies: [
                 "BrokerCore",
                 "FleetCore",
+                "FleetNode",
                 "Observability",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

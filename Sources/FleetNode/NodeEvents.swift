@@ -8,6 +8,12 @@ public enum NodeEvent: Sendable, Hashable {
     case connected(connectionID: String)
     /// A client's connection ended; `id` is the user it was bound to, if any.
     case disconnected(connectionID: String, id: String?)
+    /// A connection was bound to user `id` (through the API); a rebind to another user is an
+    /// ``unbound(connectionID:id:)`` of the old one, then this.
+    case bound(connectionID: String, id: String)
+    /// A connection's user binding was removed (through the API, or by a rebind). A
+    /// disconnect does not unbind: ``disconnected(connectionID:id:)`` names the user.
+    case unbound(connectionID: String, id: String)
     /// A connection joined a room (group), by itself or through the API.
     case joined(connectionID: String, room: String)
     /// A connection left a room, by itself, through the API, or by disconnecting.
@@ -49,6 +55,13 @@ final class NodeEventHub: Sendable {
         guard hasSubscribers else { return }
         let connectionID = (change.after ?? change.before)?.connectionID ?? ""
         if change.before == nil { publish(.connected(connectionID: connectionID)) }
+        if let after = change.after {
+            let (old, new) = (change.before?.id ?? "", after.id ?? "")
+            if old != new {
+                if !old.isEmpty { publish(.unbound(connectionID: connectionID, id: old)) }
+                if !new.isEmpty { publish(.bound(connectionID: connectionID, id: new)) }
+            }
+        }
         let before = change.before?.groups ?? []
         let after = change.after?.groups ?? []
         for room in after.subtracting(before).sorted() { publish(.joined(connectionID: connectionID, room: room)) }

@@ -167,7 +167,16 @@ struct RoleContext {
                 ])
                 protocols.append(EchoProtocol(path: echoPath))
             }
-            return NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols, telemetry: telemetry).services()
+            let node = NodeService(configuration: configuration, broker: broker, logger: logger, protocols: protocols, telemetry: telemetry)
+            var services = node.services()
+            if options.webhooks.url != nil {
+                // The native events go to the webhook queue; a hooks worker delivers them.
+                services.append(NativeHookProducer(
+                    events: node.events(), queue: HookQueue(broker: broker, keys: HookKeys(prefix: options.redisPrefix)),
+                    names: options.webhooks.nativeEventNames, logger: logger
+                ))
+            }
+            return services
         case .gateway:
             var configuration = GatewayConfiguration(
                 gatewayID: Self.randomNodeID(), host: options.host, port: options.httpPort,

@@ -42,6 +42,9 @@ struct WebhookOptions: ParsableArguments {
 
     /// Every source's endpoints: each Pusher app's (the default app's from
     /// `APP_WEBHOOK_URL`, the others' from `APPS_FILE`), and the native protocol's.
+    /// The native events to queue (`WEBHOOK_EVENTS`); nil for all.
+    var nativeEventNames: Set<String>? { Self.list(events).map(Set.init) }
+
     /// - Parameter apps: nil when the Pusher side is off.
     func endpoints(apps: PusherApps?, defaultAppID: String) throws -> [HookSource: [WebhookEndpoint]] {
         var sources: [HookSource: [WebhookEndpoint]] = [:]
@@ -63,7 +66,7 @@ struct WebhookOptions: ParsableArguments {
             if !endpoints.isEmpty { sources[.pusher(appID: app.id)] = endpoints }
         }
         if let url {
-            sources[.native] = [WebhookEndpoint(url: url, events: Self.list(events).map(Set.init), signing: .native(secret: secret))]
+            sources[.native] = [WebhookEndpoint(url: url, events: nativeEventNames, signing: .native(secret: secret))]
         }
         return sources
     }

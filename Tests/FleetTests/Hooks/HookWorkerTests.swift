@@ -3,6 +3,7 @@ import BrokerEmbedded
 import BrokerRedis
 import FleetCore
 import FleetHTTP
+import FleetNode
 import Foundation
 import Hooks
 import Logging
@@ -210,6 +211,55 @@ struct HookWorkerTests {
                 try await queue.enqueue([HookEvent(name: "channel_occupied", channel: "b")], from: quickApp)
                 try await eventually(within: .seconds(3), "the other app's event arrives") { quick.received.count == 1 }
                 #expect(ContinuousClock.now - sent < .seconds(3))
+            }
+        }
+    }
+}
+
+/// A node's native events, queued by the producer and delivered by a worker.
+@Suite("Native webhooks from a node")
+struct NativeHookTests {
+    @Test("connect, join, bind, leave and disconnect reach WEBHOOK_URL in order, signed", arguments: FleetBrokerKind.allCases)
+    func nativeEvents(kind: FleetBrokerKind) async throws {
+        try await withFleet(kind, nodes: 1, gateways: 1) { fleet in
+            let receiver = try await WebhookReceiver()
+            defer { Task { await receiver.close() } }
+            let keys = HookKeys(prefix: fleet.prefix)
+            let broker = fleet.inspector
+            let producer = NativeHookProducer(
+                events: fleet.services[0].events(), queue: HookQueue(broker: broker, keys: keys),
+                names: ["connect", "disconnect", "bind", "join", "leave"], logger: Logger(label: "hooks-test")
+            )
+            var configuration = HookWorkerConfiguration(consumer: "w")
+            configuration.pollInterval = .milliseconds(20)
+            let worker = HookWorker(
+                broker: broker, keys: keys, sources: [.native: [WebhookEndpoint(url: receiver.url, signing: .native(secret: "s"))]],
+                configuration: configuration, meter: HookMeter(telemetry: Telemetry()), logger: Logger(label: "hooks-test")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await producer.run() }
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                let (socket, id) = try await fleet.connect(node: 0)
+                try await socket.send(#"{"type":"join","room":"room:r1"}"#)
+                _ = try await socket.next()
+                _ = try await fleet.get("event=bindId&bindId%5Bid%5D=u&bindId%5B_id%5D=\(id)")
+                await socket.close()
+                let expected = ["connect", "join", "bind", "leave", "disconnect"]
+                func names() throws -> [[String: Any]] {
+                    try receiver.received.flatMap { request -> [[String: Any]] in
+                        #expect(request.headers["x-wscenter-signature"] == WebhookEndpoint.signature(of: request.body, secret: "s"))
+                        let json = try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any])
+                        return json["events"] as? [[String: Any]] ?? []
+                    }
+                }
+                try await eventually("every event delivered") { try names().count >= expected.count }
+                let events = try names()
+                #expect(events.map { $0["name"] as? String } == expected)
+                #expect(events.allSatisfy { $0["_id"] as? String == id && ($0["event_id"] as? String)?.count == 32 })
+                #expect(events[1]["groupId"] as? String == "room:r1")
+                #expect(events[2]["id"] as? String == "u")
+                #expect(events[4]["id"] as? String == "u")
             }
         }
     }

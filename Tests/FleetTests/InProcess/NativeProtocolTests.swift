@@ -80,7 +80,7 @@ struct NativeProtocolTests {
         }
     }
 
-    @Test("an embedder sees connect, join, message, leave and disconnect in order")
+    @Test("an embedder sees connect, join, message, bind, leave and disconnect in order")
     func embedderEvents() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
             let events = fleet.services[0].events()
@@ -93,6 +93,7 @@ struct NativeProtocolTests {
                 .connected(connectionID: id),
                 .message(connectionID: id, text: #"{"type":"join","room":"room:r1"}"#),
                 .joined(connectionID: id, room: "room:r1"),
+                .bound(connectionID: id, id: "u"),
                 .joined(connectionID: id, room: "room:r2"),
                 .left(connectionID: id, room: "room:r1"),
                 .left(connectionID: id, room: "room:r2"),
