@@ -117,4 +117,70 @@ package enum MembershipScripts {
         }
         return .strings(gone)
     }
+
+    // MARK: Leaves that wait
+
+    // A "last leave" that webhooks announce only after a delay (`WEBHOOK_VACATE_DELAY`), and
+    // drop when the member comes back meanwhile, on any node: the leave sets a marker key
+    // holding a token of its own; a join that makes the member new fleet-wide again deletes
+    // the marker (and says so: no "first join" to announce either); after the delay, the node
+    // that left confirms, which succeeds only while the marker still holds its token.
+
+    /// `join`, with a pending leave's marker. KEYS: fleet hash, node hash, marker. ARGV: member,
+    /// node, value, limit (0 = none). → as `join`, and `.int(2)` for a member new fleet-wide
+    /// whose leave was still pending: it came back, and the leave is called off.
+    package static let joinCallingOffLeave = BrokerScript(
+        name: "wsc-membership-join-marked",
+        lua: """
+            local function join()
+            \(join.lua)
+            end
+            local result = join()
+            if result == 1 and redis.call('DEL', KEYS[3]) == 1 then return 2 end
+            return result
+            """
+    ) { keys, arguments, run in
+        let result = try join.body(Array(keys.prefix(2)), arguments, run)
+        if result == .int(1), try run(.delete(keys: [keys[2]])) == .int(1) { return .int(2) }
+        return result
+    }
+
+    /// `leave`, marking a last leave as pending. KEYS: fleet hash, node hash, marker. ARGV:
+    /// member, node, token, marker TTL in milliseconds. → as `leave`; on `.int(1)` the marker
+    /// holds `token` for the TTL.
+    package static let leaveMarkingPending = BrokerScript(
+        name: "wsc-membership-leave-marked",
+        lua: """
+            local function leave()
+            \(leave.lua)
+            end
+            local result = leave()
+            if result == 1 then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+            return result
+            """
+    ) { keys, arguments, run in
+        let result = try leave.body(Array(keys.prefix(2)), Array(arguments.prefix(2)), run)
+        if result == .int(1) {
+            _ = try run(.set(key: keys[2], value: arguments[2], ttl: .milliseconds(Int64(arguments[3]) ?? 1)))
+        }
+        return result
+    }
+
+    /// Confirms a pending leave after its delay. KEYS: marker, fleet hash. ARGV: token, member.
+    /// → `.int(1)` when the marker still held `token` (now deleted) and the member is still
+    /// gone: announce the leave; else `.int(0)`.
+    package static let confirmLeave = BrokerScript(
+        name: "wsc-membership-confirm-leave",
+        lua: """
+            if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+            redis.call('DEL', KEYS[1])
+            if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
+            return 1
+            """
+    ) { keys, arguments, run in
+        guard try run(.get(key: keys[0])) == .string(arguments[0]) else { return .int(0) }
+        _ = try run(.delete(keys: [keys[0]]))
+        guard try run(.hashGet(key: keys[1], field: arguments[1])) == .null else { return .int(0) }
+        return .int(1)
+    }
 }

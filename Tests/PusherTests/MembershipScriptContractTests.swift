@@ -37,6 +37,24 @@ struct MembershipScriptContractTests {
             return members.sorted()
         }
 
+        var marker: String { namespace + "pending-leave" }
+
+        func markedJoin(_ member: String, on node: String) async throws -> BrokerValue {
+            try await broker.execute(.script(
+                MembershipScripts.joinCallingOffLeave, keys: [fleet, nodeHash(node), marker], arguments: [member, node, "", "0"]
+            ))
+        }
+
+        func markedLeave(_ member: String, on node: String, token: String) async throws -> BrokerValue {
+            try await broker.execute(.script(
+                MembershipScripts.leaveMarkingPending, keys: [fleet, nodeHash(node), marker], arguments: [member, node, token, "60000"]
+            ))
+        }
+
+        func confirm(_ member: String, token: String) async throws -> BrokerValue {
+            try await broker.execute(.script(MembershipScripts.confirmLeave, keys: [marker, fleet], arguments: [token, member]))
+        }
+
         /// member → the nodes holding it, as a set per member.
         func holders() async throws -> [String: Set<String>] {
             try await broker.hashGetAll(fleet).mapValues { Set($0.split(separator: "\n").map(String.init)) }
@@ -230,6 +248,37 @@ struct MembershipScriptContractTests {
             #expect(joins.filter { $0 == .int(1) }.count == 10)
             #expect(joins.filter { $0 == .int(-1) }.count == 40)
             #expect(try await broker.hashLength(members.fleet) == 10)
+        }
+    }
+
+    // MARK: Leaves that wait
+
+    @Test("a last leave is pending until confirmed; a join meanwhile calls it off, and is no first join", arguments: PusherBrokerKind.allCases)
+    func pendingLeaves(kind: PusherBrokerKind) async throws {
+        try await withPusherBroker(kind) { broker async throws in
+            let members = Members(broker)
+            #expect(try await members.markedJoin("ch", on: "n1") == .int(1), "first join, no leave pending")
+            #expect(try await members.markedJoin("ch", on: "n2") == .int(0))
+            #expect(try await members.markedLeave("ch", on: "n1", token: "a") == .int(0), "n2 still holds it")
+            #expect(try await broker.get(members.marker) == nil)
+            #expect(try await members.markedLeave("ch", on: "n2", token: "b") == .int(1), "last leave: pending")
+            #expect(try await broker.get(members.marker) == "b")
+            #expect(try await broker.ttl(members.marker) > 0)
+
+            // Back before the delay, on another node: no first join, and the leave is off.
+            #expect(try await members.markedJoin("ch", on: "n3") == .int(2))
+            #expect(try await broker.get(members.marker) == nil)
+            #expect(try await members.confirm("ch", token: "b") == .int(0))
+
+            // Gone again: a new pending leave; an old token cannot confirm it, its own can, once.
+            #expect(try await members.markedLeave("ch", on: "n3", token: "c") == .int(1))
+            #expect(try await members.confirm("ch", token: "b") == .int(0))
+            #expect(try await members.confirm("ch", token: "c") == .int(1))
+            #expect(try await members.confirm("ch", token: "c") == .int(0))
+            #expect(try await broker.get(members.marker) == nil)
+            // Confirmed: the next join is a first join again.
+            #expect(try await members.markedJoin("ch", on: "n1") == .int(1))
+            #expect(try await members.holders() == ["ch": ["n1"]])
         }
     }
 }
