@@ -210,6 +210,7 @@ let package = Package(
         .target(
             name: "PusherProtocol",
             dependencies: [
+                "Hooks",
                 "BrokerCore",
                 "FleetCore",
                 "FleetNode",

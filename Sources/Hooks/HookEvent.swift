@@ -63,6 +63,9 @@ package struct HookEvent: Sendable, Hashable {
         self.init(id: id, timeMs: time, name: name, channel: fields["c"], json: json)
     }
 
+    /// 16 random bytes as 32 hex digits: an event id, or any token that must not repeat.
+    package static func makeToken() -> String { makeID() }
+
     /// 16 random bytes as 32 hex digits.
     static func makeID() -> String {
         var generator = SystemRandomNumberGenerator()

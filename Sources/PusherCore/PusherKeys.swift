@@ -46,6 +46,16 @@ package struct PusherKeys: Sendable, Hashable {
 
     /// String with a TTL (30 minutes): the last event of a cache channel, as its frame.
     package func cache(app: String, channel: String) -> String { prefix + app + ":cache:" + channel }
+    /// Webhooks: channel → the nodes holding subscribers of it (joined by line breaks), for the
+    /// apps with webhooks; one hash per node beside it. Kept by the membership scripts.
+    package func occupancy(app: String) -> String { prefix + app + ":occupied" }
+    package func nodeOccupancy(app: String, node: String) -> String { prefix + app + ":occupied:node:" + node }
+    /// Webhooks: the token of a `channel_vacated` waiting for `WEBHOOK_VACATE_DELAY`.
+    package func pendingVacate(app: String, channel: String) -> String { prefix + app + ":vacating:" + channel }
+    /// Webhooks: the token of a `member_removed` waiting (channel names hold no `:`).
+    package func pendingMemberLeave(app: String, channel: String, user: String) -> String {
+        prefix + app + ":leaving:" + channel + ":" + user
+    }
 }
 
 /// A message on a channel topic: the frame to write to every local subscriber (encoded once,

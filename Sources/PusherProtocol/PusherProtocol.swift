@@ -1,6 +1,7 @@
 import BrokerCore
 import FleetCore
 import FleetNode
+import Hooks
 import Hummingbird
 import Logging
 import NIOCore
@@ -28,6 +29,8 @@ package struct PusherProtocol: ClientProtocol {
         /// (subscribe, unsubscribe, signin, ping), which have the app's own limit: over it
         /// they are refused with 4301, and a client that keeps on is closed with 4301.
         package var commandRate: Double = 20
+        /// How webhook events are produced; nil: none (no app has webhooks).
+        package var webhooks: PusherWebhookSettings?
 
         package init(
             apps: PusherApps, activityTimeout: Int = 120, pongTimeout: Duration = .seconds(30),
@@ -58,13 +61,16 @@ package struct PusherProtocol: ClientProtocol {
         let registry = SharedRegistry()
         private let writer = Mutex<PusherWriter?>(nil)
 
-        func writer(for node: NodeService, apps: PusherApps) -> PusherWriter {
-            writer.withLock { writer in
+        func writer(for node: NodeService, configuration: Configuration) -> PusherWriter {
+            let (apps, webhooks) = (configuration.apps, configuration.webhooks)
+            return writer.withLock { writer in
                 if let writer { return writer }
+                let keys = PusherKeys(prefix: node.configuration.prefix)
                 let made = PusherWriter(
-                    registry: registry, apps: apps, broker: node.broker, keys: PusherKeys(prefix: node.configuration.prefix),
+                    registry: registry, apps: apps, broker: node.broker, keys: keys,
                     nodeID: node.configuration.nodeID, directory: node.directory, logger: node.logger,
-                    deliveries: SocketDeliveries(meter: node.meter(named: "pusher"))
+                    deliveries: SocketDeliveries(meter: node.meter(named: "pusher")),
+                    hooks: webhooks.map { PusherHooks(broker: node.broker, prefix: node.configuration.prefix, apps: apps, settings: $0, logger: node.logger) }
                 )
                 writer = made
                 return made
@@ -75,15 +81,16 @@ package struct PusherProtocol: ClientProtocol {
     // MARK: ClientProtocol
 
     package func run(on node: NodeService) async {
-        let writer = shared.writer(for: node, apps: configuration.apps)
+        let writer = shared.writer(for: node, configuration: configuration)
         await withDiscardingTaskGroup { group in
             group.addTask { await writer.run() }
             group.addTask { await self.followControl(node: node, keys: writer.keys) }
+            if let hooks = writer.hooks { group.addTask { await hooks.run() } }
         }
     }
 
     package func resync(on node: NodeService) {
-        shared.writer(for: node, apps: configuration.apps).resync()
+        shared.writer(for: node, configuration: configuration).resync()
     }
 
     /// Terminations of a user's connections, for every node.
@@ -114,6 +121,7 @@ package struct PusherProtocol: ClientProtocol {
     package func forgetNode(_ nodeID: String, on node: NodeService) async throws {
         let broker = node.broker
         let keys = PusherKeys(prefix: node.configuration.prefix)
+        let hooks = shared.writer(for: node, configuration: configuration).hooks
         for app in try await broker.setMembers(keys.nodeApps(node: nodeID)).sorted() {
             let channels = try await broker.hashGetAll(keys.nodeChannels(app: app, node: nodeID))
             var presence = Set(channels.keys.filter { PusherChannel($0)?.isPresence == true })
@@ -124,6 +132,7 @@ package struct PusherProtocol: ClientProtocol {
                 let channel = String(key.dropFirst(prefix.count).dropLast(suffix.count))
                 if PusherChannel(channel)?.isPresence == true { presence.insert(channel) }
             }
+            var presenceGone: [(channel: String, users: [String])] = []
             for channel in presence.sorted() {
                 let gone = try await broker.execute(.script(
                     MembershipScripts.nodeGone,
@@ -131,11 +140,13 @@ package struct PusherProtocol: ClientProtocol {
                     arguments: [nodeID]
                 ))
                 guard case .strings(let users) = gone else { continue }
+                presenceGone.append((channel, users.sorted()))
                 for user in users.sorted() {
                     let frame = PusherFrame.memberRemoved(channel: channel, userID: user)
                     try await broker.publish(PusherBusMessage(frame: frame).encoded, to: keys.channelTopic(app: app, channel: channel))
                 }
             }
+            try await hooks?.nodeGone(nodeID, app: app, presenceGone: presenceGone)
             let offline = try await broker.execute(.script(
                 MembershipScripts.nodeGone, keys: [keys.users(app: app), keys.nodeUsers(app: app, node: nodeID)], arguments: [nodeID]
             ))
@@ -162,7 +173,7 @@ package struct PusherProtocol: ClientProtocol {
     // MARK: Connections
 
     package func session(for request: UpgradeRequest, on node: NodeService) -> any WebSocketDelegate {
-        PusherSocketSession(request: request, node: node, writer: shared.writer(for: node, apps: configuration.apps), configuration: configuration)
+        PusherSocketSession(request: request, node: node, writer: shared.writer(for: node, configuration: configuration), configuration: configuration)
     }
 
     /// `digits.digits`, about 80 random bits: unique across the fleet and over restarts.

@@ -1,6 +1,7 @@
 import BrokerCore
 import FleetCore
 import FleetNode
+import Hooks
 import Logging
 import NIOCore
 import PusherCore
@@ -73,6 +74,8 @@ final class PusherWriter: Sendable {
     let logger: Logger
     /// Writes channel events to the local subscribers, batched per event loop.
     let deliveries: SocketDeliveries
+    /// Decides and queues the webhook events, when webhooks are configured.
+    let hooks: PusherHooks?
     /// Who joined a presence channel last, so that its own `member_added` skips it.
     private let joiners = Mutex<[MemberKey: String]>([:])
     private let queue = Mutex(Queue())
@@ -88,8 +91,9 @@ final class PusherWriter: Sendable {
 
     init(
         registry: SharedRegistry, apps: PusherApps, broker: any Broker, keys: PusherKeys, nodeID: String,
-        directory: NodeDirectory, logger: Logger, deliveries: SocketDeliveries
+        directory: NodeDirectory, logger: Logger, deliveries: SocketDeliveries, hooks: PusherHooks? = nil
     ) {
+        self.hooks = hooks
         self.registry = registry
         self.apps = apps
         self.broker = broker
@@ -251,8 +255,10 @@ final class PusherWriter: Sendable {
         let hash = keys.nodeChannels(app: key.app, node: nodeID)
         if count > 0 {
             _ = try await broker.execute(.hashSet(key: hash, fields: [key.channel: String(count)]))
+            if before == 0 { try await hooks?.channelOccupied(app: key.app, channel: key.channel, node: nodeID) }
         } else {
             _ = try await broker.execute(.hashDelete(key: hash, fields: [key.channel]))
+            try await hooks?.channelLeft(app: key.app, channel: key.channel, node: nodeID)
         }
         written.withLock { $0.counts[key] = count > 0 ? count : nil }
         // A new subscriber's count event is queued by its session once it has its
@@ -266,25 +272,36 @@ final class PusherWriter: Sendable {
         let fleet = keys.presence(app: key.app, channel: key.channel)
         let local = keys.nodePresence(app: key.app, channel: key.channel, node: nodeID)
         let topic = keys.channelTopic(app: key.app, channel: key.channel)
+        // With member webhooks, the marked scripts: a last leave waits to be announced.
+        let marker = silent ? nil : hooks?.memberMarker(app: key.app, channel: key.channel, user: key.user)
         if let info, !wasWritten {
             try await noteApp(key.app)
             let limit = apps.app(id: key.app)?.maxPresenceMembers ?? 100
-            let result = try await broker.execute(.script(
-                MembershipScripts.join, keys: [fleet, local], arguments: [key.user, nodeID, info, String(limit)]
-            ))
+            let result = try await broker.execute(marker.map { marker in
+                .script(MembershipScripts.joinCallingOffLeave, keys: [fleet, local, marker], arguments: [key.user, nodeID, info, String(limit)])
+            } ?? .script(MembershipScripts.join, keys: [fleet, local], arguments: [key.user, nodeID, info, String(limit)]))
             if result == .int(-1) { return .full }
             written.withLock { _ = $0.members.insert(key) }
             let joiner = joiners.withLock { $0.removeValue(forKey: key) }
-            if result == .int(1), !silent {
+            // 2: new fleet-wide, back before its leave was announced to webhooks; clients saw it go.
+            if result == .int(1) || result == .int(2), !silent {
                 let frame = PusherFrame.memberAdded(channel: key.channel, userID: key.user, info: info)
                 try await broker.publish(PusherBusMessage(frame: frame, excluding: joiner).encoded, to: topic)
+                try await hooks?.memberJoined(app: key.app, channel: key.channel, user: key.user, result: result)
             }
         } else if info == nil, wasWritten {
-            let result = try await broker.execute(.script(MembershipScripts.leave, keys: [fleet, local], arguments: [key.user, nodeID]))
+            let token = HookEvent.makeToken()
+            let result = try await broker.execute(marker.map { marker in
+                .script(
+                    MembershipScripts.leaveMarkingPending, keys: [fleet, local, marker],
+                    arguments: [key.user, nodeID, token, String(hooks?.markerTTL ?? 10_000)]
+                )
+            } ?? .script(MembershipScripts.leave, keys: [fleet, local], arguments: [key.user, nodeID]))
             written.withLock { _ = $0.members.remove(key) }
             if result == .int(1), !silent {
                 let frame = PusherFrame.memberRemoved(channel: key.channel, userID: key.user)
                 try await broker.publish(PusherBusMessage(frame: frame).encoded, to: topic)
+                if marker != nil { hooks?.memberLeft(app: key.app, channel: key.channel, user: key.user, token: token) }
             }
         }
         return .done

@@ -144,6 +144,9 @@ struct CommonOptions: ParsableArguments {
     func pusherApps() throws -> PusherApps {
         var app = PusherApp(id: appID, key: appKey, secret: appSecret)
         app.enableClientMessages = Self.flag(appEnableClientMessages) ?? true
+        if let url = webhooks.appURL {
+            app.webhooks = [PusherApp.Webhook(url: url, eventTypes: WebhookOptions.list(webhooks.appEvents))]
+        }
         do {
             return try PusherApps.load(defaultApp: app, file: appsFile)
         } catch let error as PusherAppsError {

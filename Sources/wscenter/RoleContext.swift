@@ -156,10 +156,16 @@ struct RoleContext {
             ))
             var protocols: [any ClientProtocol] = [native]
             if options.security.pusherEnabled {
-                protocols.append(PusherProtocol(configuration: .init(
-                    apps: try options.pusherApps(), activityTimeout: options.activityTimeout,
+                let apps = try options.pusherApps()
+                var pusher = PusherProtocol.Configuration(
+                    apps: apps, activityTimeout: options.activityTimeout,
                     maxChannelsPerConnection: options.security.maxChannelsPerConnection, commandRate: options.rateLimit
-                )))
+                )
+                if apps.all.contains(where: { !$0.webhooks.isEmpty }) {
+                    // The apps' webhook events go to the queue; hooks workers deliver them.
+                    pusher.webhooks = PusherWebhookSettings(vacateDelay: .seconds(options.webhooks.vacateDelay))
+                }
+                protocols.append(PusherProtocol(configuration: pusher))
             }
             if let echoPath = options.echoPath {
                 logger.warning("ECHO_PATH is set: this node echoes every WebSocket message sent to it, without credentials or rate limit; for conformance testing only", metadata: [
@@ -194,10 +200,7 @@ struct RoleContext {
             }
             return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes, telemetry: telemetry).services()
         case .hooks:
-            let sources = try options.webhooks.endpoints(
-                apps: options.security.pusherEnabled ? try options.pusherApps() : nil,
-                defaultAppID: options.appID
-            )
+            let sources = try options.webhooks.endpoints(apps: options.security.pusherEnabled ? try options.pusherApps() : nil)
             guard !sources.isEmpty else {
                 // `serve` without webhooks configured runs no worker; `hooks` says why it idles.
                 if role == "hooks" {

@@ -21,6 +21,9 @@ struct WebhookOptions: ParsableArguments {
     @Option(name: .customLong("webhook-retry-for"), help: "Seconds an undelivered webhook event is retried after it happened; then it goes to the dead letters (env WEBHOOK_RETRY_FOR).")
     var retryFor: Double = Environment.value("WEBHOOK_RETRY_FOR", 300)
 
+    @Option(name: .customLong("webhook-vacate-delay"), help: "Seconds channel_vacated and member_removed wait; dropped if the channel or member comes back meanwhile (env WEBHOOK_VACATE_DELAY).")
+    var vacateDelay: Double = Environment.value("WEBHOOK_VACATE_DELAY", 3)
+
     @Option(name: .customLong("app-webhook-url"), help: "URL that receives the default Pusher app's webhooks; unset = none (env APP_WEBHOOK_URL).")
     var appURLFlag: String?
     var appURL: String? { appURLFlag ?? environment("APP_WEBHOOK_URL") }
@@ -35,6 +38,9 @@ struct WebhookOptions: ParsableArguments {
                 throw ValidationError("\(name) must be an http:// or https:// URL, got \(url)")
             }
         }
+        guard vacateDelay >= 0, vacateDelay <= 3600 else {
+            throw ValidationError("--webhook-vacate-delay (WEBHOOK_VACATE_DELAY) must be a number of seconds in [0, 3600], got \(vacateDelay)")
+        }
         guard retryFor >= 1, retryFor <= 86_400 else {
             throw ValidationError("--webhook-retry-for (WEBHOOK_RETRY_FOR) must be a number of seconds in [1, 86400], got \(retryFor)")
         }
@@ -46,14 +52,11 @@ struct WebhookOptions: ParsableArguments {
     var nativeEventNames: Set<String>? { Self.list(events).map(Set.init) }
 
     /// - Parameter apps: nil when the Pusher side is off.
-    func endpoints(apps: PusherApps?, defaultAppID: String) throws -> [HookSource: [WebhookEndpoint]] {
+    func endpoints(apps: PusherApps?) throws -> [HookSource: [WebhookEndpoint]] {
         var sources: [HookSource: [WebhookEndpoint]] = [:]
         for app in apps?.all ?? [] {
-            var hooks = app.webhooks
-            if app.id == defaultAppID, let appURL {
-                hooks.append(PusherApp.Webhook(url: appURL, eventTypes: Self.list(appEvents)))
-            }
-            let endpoints = try hooks.map { hook in
+            // The default app's APP_WEBHOOK_URL is among its webhooks (CommonOptions.pusherApps()).
+            let endpoints = try app.webhooks.map { hook in
                 guard Self.isHTTPURL(hook.url) else {
                     throw ValidationError("app \(app.id): webhook url must be an http:// or https:// URL, got \(hook.url)")
                 }
@@ -71,7 +74,7 @@ struct WebhookOptions: ParsableArguments {
         return sources
     }
 
-    private static func list(_ text: String?) -> [String]? {
+    static func list(_ text: String?) -> [String]? {
         guard let text else { return nil }
         let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         return names.isEmpty ? nil : names

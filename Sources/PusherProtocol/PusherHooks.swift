@@ -1,0 +1,189 @@
+import BrokerCore
+import FleetCore
+import Hooks
+import Logging
+import PusherCore
+
+/// How a node produces Pusher webhook events.
+package struct PusherWebhookSettings: Sendable {
+    /// How long `channel_vacated` and `member_removed` wait, dropped if the channel or member
+    /// comes back meanwhile on any node (`WEBHOOK_VACATE_DELAY`).
+    package var vacateDelay: Duration = .seconds(3)
+
+    package init(vacateDelay: Duration = .seconds(3)) {
+        self.vacateDelay = vacateDelay
+    }
+}
+
+/// Decides this node's Pusher webhook events, once per fleet-wide change, and queues them
+/// for the hooks workers (docs/webhooks.md).
+///
+/// - `channel_occupied` / `channel_vacated`: each node holding subscribers of a channel is a
+///   member of the app's occupancy set (``PusherKeys/occupancy(app:)``), through the
+///   membership scripts that decide the first join and last leave fleet-wide.
+/// - `member_added` / `member_removed`: the presence membership's own first join and last
+///   leave.
+/// - A last leave is only pending at first: it sets a marker with a token of its own, and
+///   this node confirms it after ``PusherWebhookSettings/vacateDelay``. A join meanwhile, on
+///   any node, deletes the marker: the leave is called off and the join is no first join, so
+///   a quick resubscribe produces neither event.
+///
+/// Only apps with webhooks that want these events are tracked.
+final class PusherHooks: Sendable {
+    private struct PendingLeave: Sendable {
+        let app: String
+        let marker: String
+        let fleet: String
+        let member: String
+        let token: String
+        let event: HookEvent
+    }
+
+    let broker: any Broker
+    let keys: PusherKeys
+    let queue: HookQueue
+    let apps: PusherApps
+    let settings: PusherWebhookSettings
+    let logger: Logger
+    private let pending: AsyncStream<PendingLeave>
+    private let pendingInput: AsyncStream<PendingLeave>.Continuation
+
+    /// - Parameter prefix: `REDIS_PREFIX`, which the webhook streams are under.
+    init(broker: any Broker, prefix: String, apps: PusherApps, settings: PusherWebhookSettings, logger: Logger) {
+        self.broker = broker
+        self.keys = PusherKeys(prefix: prefix)
+        self.queue = HookQueue(broker: broker, keys: HookKeys(prefix: prefix))
+        self.apps = apps
+        self.settings = settings
+        self.logger = logger
+        (pending, pendingInput) = AsyncStream.makeStream(of: PendingLeave.self)
+    }
+
+    /// Whether `app`'s webhooks want `event`.
+    func wants(_ app: String, _ event: String) -> Bool {
+        guard let webhooks = apps.app(id: app)?.webhooks, !webhooks.isEmpty else { return false }
+        return webhooks.contains { $0.eventTypes?.contains(event) ?? true }
+    }
+
+    // MARK: Channels
+
+    /// This node has its first subscriber of `channel`.
+    func channelOccupied(app: String, channel: String, node: String) async throws {
+        guard wants(app, "channel_occupied") || wants(app, "channel_vacated") else { return }
+        let result = try await broker.execute(.script(
+            MembershipScripts.joinCallingOffLeave,
+            keys: [keys.occupancy(app: app), keys.nodeOccupancy(app: app, node: node), keys.pendingVacate(app: app, channel: channel)],
+            arguments: [channel, node, "", "0"]
+        ))
+        if result == .int(1), wants(app, "channel_occupied") {
+            try await queue.enqueue([HookEvent(name: "channel_occupied", channel: channel)], from: .pusher(appID: app))
+        }
+    }
+
+    /// This node's last subscriber of `channel` left.
+    func channelLeft(app: String, channel: String, node: String) async throws {
+        guard wants(app, "channel_occupied") || wants(app, "channel_vacated") else { return }
+        let marker = keys.pendingVacate(app: app, channel: channel)
+        let token = HookEvent.makeToken()
+        let result = try await broker.execute(.script(
+            MembershipScripts.leaveMarkingPending,
+            keys: [keys.occupancy(app: app), keys.nodeOccupancy(app: app, node: node), marker],
+            arguments: [channel, node, token, String(markerTTL)]
+        ))
+        if result == .int(1), wants(app, "channel_vacated") {
+            schedule(app: app, marker: marker, fleet: keys.occupancy(app: app), member: channel, token: token,
+                     event: HookEvent(name: "channel_vacated", channel: channel))
+        }
+    }
+
+    // MARK: Presence
+
+    /// The marker of a presence member's pending leave, when `app` wants member events (the
+    /// writer then runs the marked membership scripts).
+    func memberMarker(app: String, channel: String, user: String) -> String? {
+        wants(app, "member_added") || wants(app, "member_removed") ? keys.pendingMemberLeave(app: app, channel: channel, user: user) : nil
+    }
+
+    /// The marked join made `user` new on `channel` fleet-wide (`.int(1)`), or brought them
+    /// back before their leave was announced (`.int(2)`: nothing to announce).
+    func memberJoined(app: String, channel: String, user: String, result: BrokerValue) async throws {
+        guard result == .int(1), wants(app, "member_added") else { return }
+        try await queue.enqueue(
+            [HookEvent(name: "member_added", channel: channel, fields: [("user_id", .string(user))])], from: .pusher(appID: app)
+        )
+    }
+
+    /// `user` left `channel` fleet-wide (the marked leave answered `.int(1)` with `token`).
+    func memberLeft(app: String, channel: String, user: String, token: String) {
+        guard wants(app, "member_removed") else { return }
+        schedule(app: app, marker: keys.pendingMemberLeave(app: app, channel: channel, user: user),
+                 fleet: keys.presence(app: app, channel: channel), member: user, token: token,
+                 event: HookEvent(name: "member_removed", channel: channel, fields: [("user_id", .string(user))]))
+    }
+
+    // MARK: A dead node
+
+    /// A dead node's janitor: the channels and members it was the last to hold leave as any
+    /// last leave does, pending for the delay.
+    func nodeGone(_ node: String, app: String, presenceGone: [(channel: String, users: [String])]) async throws {
+        for (channel, users) in presenceGone where wants(app, "member_removed") {
+            for user in users {
+                let marker = keys.pendingMemberLeave(app: app, channel: channel, user: user)
+                let token = HookEvent.makeToken()
+                _ = try await broker.execute(.set(key: marker, value: token, ttl: .milliseconds(markerTTL)))
+                memberLeft(app: app, channel: channel, user: user, token: token)
+            }
+        }
+        guard wants(app, "channel_occupied") || wants(app, "channel_vacated") else { return }
+        let gone = try await broker.execute(.script(
+            MembershipScripts.nodeGone, keys: [keys.occupancy(app: app), keys.nodeOccupancy(app: app, node: node)], arguments: [node]
+        ))
+        guard case .strings(let channels) = gone, wants(app, "channel_vacated") else { return }
+        for channel in channels.sorted() {
+            let marker = keys.pendingVacate(app: app, channel: channel)
+            let token = HookEvent.makeToken()
+            _ = try await broker.execute(.set(key: marker, value: token, ttl: .milliseconds(markerTTL)))
+            schedule(app: app, marker: marker, fleet: keys.occupancy(app: app), member: channel, token: token,
+                     event: HookEvent(name: "channel_vacated", channel: channel))
+        }
+    }
+
+    // MARK: Confirming
+
+    /// Confirms the pending leaves when their delay has passed, until cancelled. A leave
+    /// still pending when the node stops is not announced (its marker expires).
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            for await leave in pending {
+                group.addTask { await self.confirm(leave) }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func confirm(_ leave: PendingLeave) async {
+        do {
+            try await Task.sleep(for: settings.vacateDelay)
+            let result = try await broker.execute(.script(
+                MembershipScripts.confirmLeave, keys: [leave.marker, leave.fleet], arguments: [leave.token, leave.member]
+            ))
+            guard result == .int(1) else { return }
+            // The event says when the leave happened, not when it was confirmed.
+            try await queue.enqueue([leave.event], from: .pusher(appID: leave.app))
+        } catch is CancellationError {
+        } catch {
+            logger.warning("a webhook leave was not confirmed", metadata: ["event": "\(leave.event.name)", "error": "\(error)"])
+        }
+    }
+
+    private func schedule(app: String, marker: String, fleet: String, member: String, token: String, event: HookEvent) {
+        pendingInput.yield(PendingLeave(app: app, marker: marker, fleet: fleet, member: member, token: token, event: event))
+    }
+
+    func finish() {
+        pendingInput.finish()
+    }
+
+    /// Markers outlive the delay, so that a confirm that runs late still finds its own.
+    var markerTTL: Int64 { (BrokerCommand.milliseconds(settings.vacateDelay) ?? 3000) * 2 + 10_000 }
+}

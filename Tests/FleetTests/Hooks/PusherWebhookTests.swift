@@ -1,0 +1,85 @@
+import BrokerCore
+import FleetCore
+import Foundation
+import Hooks
+import Logging
+import Observability
+import PusherCore
+import PusherProtocol
+import Testing
+import WSCTesting
+
+/// Pusher's webhook events across a fleet of 2 nodes: produced once per fleet-wide change,
+/// queued, and delivered by a worker to a real receiver.
+@Suite("Pusher webhooks across the fleet")
+struct PusherWebhookTests {
+    static let vacateDelay = Duration.milliseconds(400)
+
+    /// The events the receiver got so far, as (name, channel, user_id).
+    private static func events(_ receiver: WebhookReceiver) throws -> [String] {
+        try receiver.received.flatMap { request -> [String] in
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any])
+            return (json["events"] as? [[String: Any]] ?? []).map { event in
+                [event["name"] as? String, event["channel"] as? String, event["user_id"] as? String].compactMap { $0 }.joined(separator: " ")
+            }
+        }
+    }
+
+    @Test("occupied and vacated once per channel, member added and removed once per user, a quick resubscribe gives neither", arguments: FleetBrokerKind.allCases)
+    func transitions(kind: FleetBrokerKind) async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.close() } }
+        var withHooks = PusherFleetTests.app
+        withHooks.webhooks = [PusherApp.Webhook(url: receiver.url)]
+        let app = withHooks
+        let apps = try PusherApps([app])
+        try await withFleet(kind, nodes: 2, gateways: 1, pusher: apps, pusherNode: { apps in
+            var configuration = PusherProtocol.Configuration(apps: apps)
+            configuration.webhooks = PusherWebhookSettings(vacateDelay: Self.vacateDelay)
+            return configuration
+        }) { fleet in
+            var configuration = HookWorkerConfiguration(consumer: "w")
+            configuration.pollInterval = .milliseconds(20)
+            let worker = HookWorker(
+                broker: fleet.inspector, keys: HookKeys(prefix: fleet.prefix),
+                sources: [.pusher(appID: "1"): [WebhookEndpoint(url: receiver.url, signing: .pusher(key: app.key, secret: app.secret))]],
+                configuration: configuration, meter: HookMeter(telemetry: Telemetry()), logger: Logger(label: "hooks-test")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                let a = try await PusherTestClient.connect(fleet, node: 0)
+                let b = try await PusherTestClient.connect(fleet, node: 1)
+                try await a.subscribe("news")
+                try await b.subscribe("news")
+                try await a.subscribe("presence-room", member: #"{"user_id":"alice"}"#)
+                try await b.subscribe("presence-room", member: #"{"user_id":"alice"}"#)
+                try await eventually("occupied and added") { try Self.events(receiver).count >= 3 }
+                #expect(try Self.events(receiver).sorted() == ["channel_occupied news", "channel_occupied presence-room", "member_added presence-room alice"])
+
+                // The last subscriber leaves on one node, and another node's client comes back
+                // within the delay: no vacated, no second occupied.
+                try await a.send(#"{"event":"pusher:unsubscribe","data":{"channel":"news"}}"#)
+                try await eventually("a's unsubscribe is written") {
+                    try await fleet.inspector.hashGetAll(PusherKeys(prefix: fleet.prefix).nodeChannels(app: "1", node: fleet.nodeIDs[0]))["news"] == nil
+                }
+                try await b.send(#"{"event":"pusher:unsubscribe","data":{"channel":"news"}}"#)
+                try await eventually("the last leave is pending") {
+                    try await fleet.inspector.get(PusherKeys(prefix: fleet.prefix).pendingVacate(app: "1", channel: "news")) != nil
+                }
+                try await a.subscribe("news")
+
+                // Both connections close: the channels and the member go, once each, after the delay.
+                await a.close()
+                await b.close()
+                try await eventually("vacated and removed") { try Self.events(receiver).count >= 6 }
+                // Nothing more comes, even after the delays of any leave still pending.
+                try await Task.sleep(for: Self.vacateDelay * 3)
+                #expect(try Self.events(receiver).sorted() == [
+                    "channel_occupied news", "channel_occupied presence-room", "channel_vacated news", "channel_vacated presence-room",
+                    "member_added presence-room alice", "member_removed presence-room alice",
+                ])
+            }
+        }
+    }
+}
