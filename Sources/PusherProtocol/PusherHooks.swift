@@ -121,6 +121,17 @@ final class PusherHooks: Sendable {
                  event: HookEvent(name: "member_removed", channel: channel, fields: [("user_id", .string(user))]))
     }
 
+    // MARK: Client events
+
+    /// A client event this node relayed: Pusher's `client_event`, with the data as sent (a
+    /// string), the sender's `socket_id`, and on presence channels its `user_id`.
+    func clientEvent(app: String, channel: String, event: String, data: String, socketID: String, userID: String?) async throws {
+        guard wants(app, "client_event") else { return }
+        var fields: [(String, JSONValue)] = [("event", .string(event)), ("data", .string(data)), ("socket_id", .string(socketID))]
+        if let userID { fields.append(("user_id", .string(userID))) }
+        try await queue.enqueue([HookEvent(name: "client_event", channel: channel, fields: fields)], from: .pusher(appID: app))
+    }
+
     // MARK: A dead node
 
     /// A dead node's janitor: the channels and members it was the last to hold leave as any

@@ -326,6 +326,7 @@ extension PusherSocketSession {
         let cache = channel.isCache ? keys.cache(app: app.id, channel: name) : nil
         let topic = keys.channelTopic(app: app.id, channel: name)
         let bus = PusherBusMessage(frame: frame, excluding: socketID).encoded
+        let (appID, event, sender) = (app.id, message.event, socketID)
         run { session in
             let broker = session.node.broker
             do {
@@ -335,6 +336,13 @@ extension PusherSocketSession {
                 try await broker.publish(bus, to: topic)
             } catch {
                 session.send(PusherFrame.error(4200, "Client event not delivered: the broker is unavailable"))
+                return
+            }
+            do {
+                let text = switch data { case .string(let text), .json(let text): text }
+                try await session.writer.hooks?.clientEvent(app: appID, channel: name, event: event, data: text, socketID: sender, userID: user)
+            } catch {
+                session.node.logger.warning("a client_event webhook was not queued", metadata: ["error": "\(error)"])
             }
         }
     }

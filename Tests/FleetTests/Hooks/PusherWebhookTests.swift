@@ -82,4 +82,54 @@ struct PusherWebhookTests {
             }
         }
     }
+
+    @Test("a client event is a client_event webhook with the sender's socket_id, and its user_id on presence", arguments: FleetBrokerKind.allCases)
+    func clientEvents(kind: FleetBrokerKind) async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.close() } }
+        var withHooks = PusherFleetTests.app
+        withHooks.webhooks = [PusherApp.Webhook(url: receiver.url, eventTypes: ["client_event"])]
+        let app = withHooks
+        try await withFleet(kind, nodes: 2, gateways: 1, pusher: try PusherApps([app]), pusherNode: { apps in
+            var configuration = PusherProtocol.Configuration(apps: apps)
+            configuration.webhooks = PusherWebhookSettings(vacateDelay: Self.vacateDelay)
+            return configuration
+        }) { fleet in
+            var configuration = HookWorkerConfiguration(consumer: "w")
+            configuration.pollInterval = .milliseconds(20)
+            let worker = HookWorker(
+                broker: fleet.inspector, keys: HookKeys(prefix: fleet.prefix),
+                sources: [.pusher(appID: "1"): [WebhookEndpoint(url: receiver.url, signing: .pusher(key: app.key, secret: app.secret))]],
+                configuration: configuration, meter: HookMeter(telemetry: Telemetry()), logger: Logger(label: "hooks-test")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                let a = try await PusherTestClient.connect(fleet, node: 0)
+                let b = try await PusherTestClient.connect(fleet, node: 1)
+                try await a.subscribe("private-chat")
+                try await b.subscribe("private-chat")
+                try await a.send(#"{"event":"client-typing","channel":"private-chat","data":{"x":1}}"#)
+                #expect(try await b.next()["event"] as? String == "client-typing")
+                try await a.subscribe("presence-team", member: #"{"user_id":"ann"}"#)
+                try await b.subscribe("presence-team", member: #"{"user_id":"bob"}"#)
+                _ = try await a.next()  // bob's member_added
+                try await b.send(#"{"event":"client-hi","channel":"presence-team","data":"hello"}"#)
+                _ = try await a.next()
+                try await eventually("both client events delivered") {
+                    receiver.received.reduce(0) { $0 + ((try? JSONSerialization.jsonObject(with: Data($1.body.utf8)) as? [String: Any])?["events"] as? [Any] ?? []).count } >= 2
+                }
+                let events = try receiver.received.flatMap { request in
+                    try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any])["events"] as? [[String: String]] ?? []
+                }
+                #expect(events.count == 2, "only client events: the endpoint wants nothing else")
+                #expect(events[0]["name"] == "client_event" && events[0]["channel"] == "private-chat" && events[0]["event"] == "client-typing")
+                #expect(events[0]["data"] == #"{"x":1}"#)
+                #expect(events[0]["socket_id"] == a.socketID)
+                #expect(events[0]["user_id"] == nil)
+                #expect(events[1]["channel"] == "presence-team" && events[1]["event"] == "client-hi" && events[1]["data"] == "hello")
+                #expect(events[1]["socket_id"] == b.socketID && events[1]["user_id"] == "bob")
+            }
+        }
+    }
 }
