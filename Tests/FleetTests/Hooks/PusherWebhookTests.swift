@@ -132,4 +132,49 @@ struct PusherWebhookTests {
             }
         }
     }
+
+    /// A node that died holding the last subscriber of a channel and the last connection of a
+    /// presence member: the janitor of the live node forgets it, and the vacate and the
+    /// removal are announced once, after the delay.
+    @Test("a dead node's channels and members are vacated and removed by the janitor", arguments: FleetBrokerKind.allCases)
+    func deadNode(kind: FleetBrokerKind) async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.close() } }
+        var withHooks = PusherFleetTests.app
+        withHooks.webhooks = [PusherApp.Webhook(url: receiver.url, eventTypes: ["channel_vacated", "member_removed"])]
+        let app = withHooks
+        try await withFleet(kind, nodes: 1, gateways: 1, heartbeatTTL: .seconds(1), pusher: try PusherApps([app]), pusherNode: { apps in
+            var configuration = PusherProtocol.Configuration(apps: apps)
+            configuration.webhooks = PusherWebhookSettings(vacateDelay: Self.vacateDelay)
+            return configuration
+        }) { fleet in
+            // What a dead node "ghost" left behind, as its writer and the scripts write it.
+            let keys = PusherKeys(prefix: fleet.prefix)
+            let broker = fleet.inspector
+            let ghost = NodeInfo(id: "ghost", host: "127.0.0.1", port: 1, startedAt: 0, connections: 1, version: "x", expiresAt: epochMilliseconds() + 500)
+            _ = try await broker.hashSet(FleetKeys(prefix: fleet.prefix).nodes, ["ghost": ghost.encoded()])
+            _ = try await broker.setAdd(keys.nodeApps(node: "ghost"), ["1"])
+            _ = try await broker.hashSet(keys.nodeChannels(app: "1", node: "ghost"), ["news": "1", "presence-x": "1"])
+            _ = try await broker.hashSet(keys.occupancy(app: "1"), ["news": "ghost", "presence-x": "ghost"])
+            _ = try await broker.hashSet(keys.nodeOccupancy(app: "1", node: "ghost"), ["news": "", "presence-x": ""])
+            _ = try await broker.hashSet(keys.presence(app: "1", channel: "presence-x"), ["zed": "ghost"])
+            _ = try await broker.hashSet(keys.nodePresence(app: "1", channel: "presence-x", node: "ghost"), ["zed": "null"])
+
+            var configuration = HookWorkerConfiguration(consumer: "w")
+            configuration.pollInterval = .milliseconds(20)
+            let worker = HookWorker(
+                broker: broker, keys: HookKeys(prefix: fleet.prefix),
+                sources: [.pusher(appID: "1"): [WebhookEndpoint(url: receiver.url, signing: .pusher(key: app.key, secret: app.secret))]],
+                configuration: configuration, meter: HookMeter(telemetry: Telemetry()), logger: Logger(label: "hooks-test")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                try await eventually(within: .seconds(10), "the janitor's leaves are announced") { try Self.events(receiver).count >= 3 }
+                #expect(try await broker.hashGetAll(keys.occupancy(app: "1")).isEmpty, "the ghost is forgotten")
+                try await Task.sleep(for: Self.vacateDelay * 2)
+                #expect(try Self.events(receiver).sorted() == ["channel_vacated news", "channel_vacated presence-x", "member_removed presence-x zed"])
+            }
+        }
+    }
 }
