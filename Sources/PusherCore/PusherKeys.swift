@@ -50,6 +50,8 @@ package struct PusherKeys: Sendable, Hashable {
     /// apps with webhooks; one hash per node beside it. Kept by the membership scripts.
     package func occupancy(app: String) -> String { prefix + app + ":occupied" }
     package func nodeOccupancy(app: String, node: String) -> String { prefix + app + ":occupied:node:" + node }
+    /// Webhooks: set while a `cache_miss` of the channel stands for every miss (`SET NX PX`).
+    package func cacheMissAnnounced(app: String, channel: String) -> String { prefix + app + ":cache-miss:" + channel }
     /// Webhooks: the token of a `channel_vacated` waiting for `WEBHOOK_VACATE_DELAY`.
     package func pendingVacate(app: String, channel: String) -> String { prefix + app + ":vacating:" + channel }
     /// Webhooks: the token of a `member_removed` waiting (channel names hold no `:`).

@@ -132,6 +132,29 @@ final class PusherHooks: Sendable {
         try await queue.enqueue([HookEvent(name: "client_event", channel: channel, fields: fields)], from: .pusher(appID: app))
     }
 
+    // MARK: Cache channels and counts
+
+    /// A subscriber of a cache channel found nothing cached: `cache_miss`, once per
+    /// ``cacheMissWindow`` for the channel fleet-wide, however many clients miss together.
+    func cacheMiss(app: String, channel: String) async throws {
+        guard wants(app, "cache_miss") else { return }
+        guard try await broker.setIfAbsent(keys.cacheMissAnnounced(app: app, channel: channel), to: "1", ttl: Self.cacheMissWindow) else { return }
+        try await queue.enqueue([HookEvent(name: "cache_miss", channel: channel)], from: .pusher(appID: app))
+    }
+
+    /// How long one `cache_miss` stands for the misses of its channel.
+    static let cacheMissWindow: Duration = .seconds(5)
+
+    /// The channel's fleet-wide subscription count, as sent to its subscribers (at most once a
+    /// second per channel and node): `subscription_count`.
+    func subscriptionCount(app: String, channel: String, count: Int) async throws {
+        guard wants(app, "subscription_count") else { return }
+        try await queue.enqueue(
+            [HookEvent(name: "subscription_count", channel: channel, fields: [("subscription_count", .number(String(count)))])],
+            from: .pusher(appID: app)
+        )
+    }
+
     // MARK: A dead node
 
     /// A dead node's janitor: the channels and members it was the last to hold leave as any

@@ -181,6 +181,13 @@ extension PusherSocketSession {
         if channel.isCache {
             let cached = try? await node.broker.get(keys.cache(app: app.id, channel: name))
             send(cached ?? PusherFrame.cacheMiss(channel: name))
+            if cached == nil {
+                do {
+                    try await writer.hooks?.cacheMiss(app: app.id, channel: name)
+                } catch {
+                    node.logger.warning("a cache_miss webhook was not queued", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 

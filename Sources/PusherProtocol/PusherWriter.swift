@@ -377,6 +377,7 @@ final class PusherWriter: Sendable {
         let count = try await fleetState.subscriptionCount(app: key.app, channel: key.channel, nodes: nodes)
         let frame = PusherFrame.subscriptionCount(channel: key.channel, count: count)
         try await broker.publish(PusherBusMessage(frame: frame).encoded, to: keys.channelTopic(app: key.app, channel: key.channel))
+        try await hooks?.subscriptionCount(app: key.app, channel: key.channel, count: count)
     }
 
     // MARK: Delivery

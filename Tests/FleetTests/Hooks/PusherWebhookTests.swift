@@ -177,4 +177,48 @@ struct PusherWebhookTests {
             }
         }
     }
+
+    @Test("many clients missing a cache channel together give one cache_miss; counts give subscription_count", arguments: FleetBrokerKind.allCases)
+    func cacheMissAndCounts(kind: FleetBrokerKind) async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.close() } }
+        var withHooks = PusherFleetTests.app
+        withHooks.enableSubscriptionCount = true
+        withHooks.webhooks = [PusherApp.Webhook(url: receiver.url, eventTypes: ["cache_miss", "subscription_count"])]
+        let app = withHooks
+        try await withFleet(kind, nodes: 2, gateways: 1, pusher: try PusherApps([app]), pusherNode: { apps in
+            var configuration = PusherProtocol.Configuration(apps: apps)
+            configuration.webhooks = PusherWebhookSettings(vacateDelay: Self.vacateDelay)
+            return configuration
+        }) { fleet in
+            var configuration = HookWorkerConfiguration(consumer: "w")
+            configuration.pollInterval = .milliseconds(20)
+            let worker = HookWorker(
+                broker: fleet.inspector, keys: HookKeys(prefix: fleet.prefix),
+                sources: [.pusher(appID: "1"): [WebhookEndpoint(url: receiver.url, signing: .pusher(key: app.key, secret: app.secret))]],
+                configuration: configuration, meter: HookMeter(telemetry: Telemetry()), logger: Logger(label: "hooks-test")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                var clients: [PusherTestClient] = []
+                for node in [0, 1, 0] { clients.append(try await PusherTestClient.connect(fleet, node: node)) }
+                // Together: the frames each client gets back are not read here.
+                for client in clients { try await client.send(#"{"event":"pusher:subscribe","data":{"channel":"cache-news"}}"#) }
+                func events() throws -> [[String: Any]] {
+                    try receiver.received.flatMap { request in
+                        try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any])["events"] as? [[String: Any]] ?? []
+                    }
+                }
+                try await eventually("the fleet-wide count of 3 is announced") {
+                    try events().contains { $0["name"] as? String == "subscription_count" && $0["subscription_count"] as? Int == 3 }
+                }
+                let misses = try events().filter { $0["name"] as? String == "cache_miss" }
+                #expect(misses.count == 1)
+                #expect(misses.first?["channel"] as? String == "cache-news")
+                #expect(try events().allSatisfy { $0["channel"] as? String == "cache-news" })
+                for client in clients { await client.close() }
+            }
+        }
+    }
 }
