@@ -6,32 +6,33 @@ import ServiceLifecycle
 /// Queues a node's native events for the webhook workers: `connect`, `disconnect`, `bind`,
 /// `unbind`, `join`, `leave` and `reconnect`, each with the identifiers it concerns (`_id`,
 /// `id`, `groupId`, and for `reconnect` the `previous_id` and how many messages were
-/// `missed`), those `WEBHOOK_EVENTS` names only. Events are queued in order as they come; the
-/// node never waits for them (its event buffer keeps the newest 10,000 if Redis is slow, and
-/// an event Redis refuses is logged and lost: the local spool is not built yet).
+/// `missed`), those `WEBHOOK_EVENTS` names only. Events are queued in order as they come,
+/// through a ``HookOutbox`` that spools them while Redis is unreachable; the node never waits
+/// for them (its event buffer keeps the newest 10,000 if this producer falls behind).
 package struct NativeHookProducer: Service {
     private let events: AsyncStream<NodeEvent>
-    private let queue: HookQueue
+    private let outbox: HookOutbox
     /// The event names to queue; nil for all.
     private let names: Set<String>?
     private let logger: Logger
 
-    package init(events: AsyncStream<NodeEvent>, queue: HookQueue, names: Set<String>?, logger: Logger) {
+    /// - Parameter outbox: where the events go; this producer runs it.
+    package init(events: AsyncStream<NodeEvent>, outbox: HookOutbox, names: Set<String>?, logger: Logger) {
         self.events = events
-        self.queue = queue
+        self.outbox = outbox
         self.names = names
         self.logger = logger
     }
 
     package func run() async throws {
         try? await cancelWhenGracefulShutdown {
-            for await event in events {
-                guard let hook = Self.hookEvent(event), names?.contains(hook.name) ?? true else { continue }
-                do {
-                    try await queue.enqueue([hook], from: .native)
-                } catch {
-                    logger.warning("a native webhook event was not queued", metadata: ["event": "\(hook.name)", "error": "\(error)"])
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.outbox.run() }
+                for await event in events {
+                    guard let hook = Self.hookEvent(event), names?.contains(hook.name) ?? true else { continue }
+                    await outbox.send([hook], from: .native)
                 }
+                group.cancelAll()
             }
         }
     }

@@ -2,6 +2,7 @@ import BrokerCore
 import FleetCore
 import Hooks
 import Logging
+import Observability
 import PusherCore
 
 /// How a node produces Pusher webhook events.
@@ -9,9 +10,15 @@ package struct PusherWebhookSettings: Sendable {
     /// How long `channel_vacated` and `member_removed` wait, dropped if the channel or member
     /// comes back meanwhile on any node (`WEBHOOK_VACATE_DELAY`).
     package var vacateDelay: Duration = .seconds(3)
+    /// The spool file for events the broker cannot take (``HookOutbox``); nil: in memory.
+    package var spoolFile: String?
+    /// The most events spooled.
+    package var spoolCapacity = 10_000
 
-    package init(vacateDelay: Duration = .seconds(3)) {
+    package init(vacateDelay: Duration = .seconds(3), spoolFile: String? = nil, spoolCapacity: Int = 10_000) {
         self.vacateDelay = vacateDelay
+        self.spoolFile = spoolFile
+        self.spoolCapacity = spoolCapacity
     }
 }
 
@@ -41,7 +48,7 @@ final class PusherHooks: Sendable {
 
     let broker: any Broker
     let keys: PusherKeys
-    let queue: HookQueue
+    let queue: HookOutbox
     let apps: PusherApps
     let settings: PusherWebhookSettings
     let logger: Logger
@@ -49,10 +56,13 @@ final class PusherHooks: Sendable {
     private let pendingInput: AsyncStream<PendingLeave>.Continuation
 
     /// - Parameter prefix: `REDIS_PREFIX`, which the webhook streams are under.
-    init(broker: any Broker, prefix: String, apps: PusherApps, settings: PusherWebhookSettings, logger: Logger) {
+    init(broker: any Broker, prefix: String, apps: PusherApps, settings: PusherWebhookSettings, telemetry: Telemetry, logger: Logger) {
         self.broker = broker
         self.keys = PusherKeys(prefix: prefix)
-        self.queue = HookQueue(broker: broker, keys: HookKeys(prefix: prefix))
+        self.queue = HookOutbox(
+            queue: HookQueue(broker: broker, keys: HookKeys(prefix: prefix)), file: settings.spoolFile, capacity: settings.spoolCapacity,
+            telemetry: telemetry, logger: logger
+        )
         self.apps = apps
         self.settings = settings
         self.logger = logger
@@ -76,7 +86,7 @@ final class PusherHooks: Sendable {
             arguments: [channel, node, "", "0"]
         ))
         if result == .int(1), wants(app, "channel_occupied") {
-            try await queue.enqueue([HookEvent(name: "channel_occupied", channel: channel)], from: .pusher(appID: app))
+            await queue.send([HookEvent(name: "channel_occupied", channel: channel)], from: .pusher(appID: app))
         }
     }
 
@@ -108,7 +118,7 @@ final class PusherHooks: Sendable {
     /// back before their leave was announced (`.int(2)`: nothing to announce).
     func memberJoined(app: String, channel: String, user: String, result: BrokerValue) async throws {
         guard result == .int(1), wants(app, "member_added") else { return }
-        try await queue.enqueue(
+        await queue.send(
             [HookEvent(name: "member_added", channel: channel, fields: [("user_id", .string(user))])], from: .pusher(appID: app)
         )
     }
@@ -129,7 +139,7 @@ final class PusherHooks: Sendable {
         guard wants(app, "client_event") else { return }
         var fields: [(String, JSONValue)] = [("event", .string(event)), ("data", .string(data)), ("socket_id", .string(socketID))]
         if let userID { fields.append(("user_id", .string(userID))) }
-        try await queue.enqueue([HookEvent(name: "client_event", channel: channel, fields: fields)], from: .pusher(appID: app))
+        await queue.send([HookEvent(name: "client_event", channel: channel, fields: fields)], from: .pusher(appID: app))
     }
 
     // MARK: Cache channels and counts
@@ -139,7 +149,7 @@ final class PusherHooks: Sendable {
     func cacheMiss(app: String, channel: String) async throws {
         guard wants(app, "cache_miss") else { return }
         guard try await broker.setIfAbsent(keys.cacheMissAnnounced(app: app, channel: channel), to: "1", ttl: Self.cacheMissWindow) else { return }
-        try await queue.enqueue([HookEvent(name: "cache_miss", channel: channel)], from: .pusher(appID: app))
+        await queue.send([HookEvent(name: "cache_miss", channel: channel)], from: .pusher(appID: app))
     }
 
     /// How long one `cache_miss` stands for the misses of its channel.
@@ -149,7 +159,7 @@ final class PusherHooks: Sendable {
     /// second per channel and node): `subscription_count`.
     func subscriptionCount(app: String, channel: String, count: Int) async throws {
         guard wants(app, "subscription_count") else { return }
-        try await queue.enqueue(
+        await queue.send(
             [HookEvent(name: "subscription_count", channel: channel, fields: [("subscription_count", .number(String(count)))])],
             from: .pusher(appID: app)
         )
@@ -188,6 +198,7 @@ final class PusherHooks: Sendable {
     /// still pending when the node stops is not announced (its marker expires).
     func run() async {
         await withDiscardingTaskGroup { group in
+            group.addTask { await self.queue.run() }
             for await leave in pending {
                 group.addTask { await self.confirm(leave) }
             }
@@ -203,7 +214,7 @@ final class PusherHooks: Sendable {
             ))
             guard result == .int(1) else { return }
             // The event says when the leave happened, not when it was confirmed.
-            try await queue.enqueue([leave.event], from: .pusher(appID: leave.app))
+            await queue.send([leave.event], from: .pusher(appID: leave.app))
         } catch is CancellationError {
         } catch {
             logger.warning("a webhook leave was not confirmed", metadata: ["event": "\(leave.event.name)", "error": "\(error)"])

@@ -70,7 +70,9 @@ package struct PusherProtocol: ClientProtocol {
                     registry: registry, apps: apps, broker: node.broker, keys: keys,
                     nodeID: node.configuration.nodeID, directory: node.directory, logger: node.logger,
                     deliveries: SocketDeliveries(meter: node.meter(named: "pusher")),
-                    hooks: webhooks.map { PusherHooks(broker: node.broker, prefix: node.configuration.prefix, apps: apps, settings: $0, logger: node.logger) }
+                    hooks: webhooks.map {
+                        PusherHooks(broker: node.broker, prefix: node.configuration.prefix, apps: apps, settings: $0, telemetry: node.telemetry, logger: node.logger)
+                    }
                 )
                 writer = made
                 return made

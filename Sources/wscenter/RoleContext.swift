@@ -163,7 +163,10 @@ struct RoleContext {
                 )
                 if apps.all.contains(where: { !$0.webhooks.isEmpty }) {
                     // The apps' webhook events go to the queue; hooks workers deliver them.
-                    pusher.webhooks = PusherWebhookSettings(vacateDelay: .seconds(options.webhooks.vacateDelay))
+                    pusher.webhooks = PusherWebhookSettings(
+                        vacateDelay: .seconds(options.webhooks.vacateDelay), spoolFile: options.webhooks.spoolFile(nodeID: nodeID, of: "pusher"),
+                        spoolCapacity: options.webhooks.spoolMax
+                    )
                 }
                 protocols.append(PusherProtocol(configuration: pusher))
             }
@@ -177,10 +180,12 @@ struct RoleContext {
             var services = node.services()
             if options.webhooks.url != nil {
                 // The native events go to the webhook queue; a hooks worker delivers them.
-                services.append(NativeHookProducer(
-                    events: node.events(), queue: HookQueue(broker: broker, keys: HookKeys(prefix: options.redisPrefix)),
-                    names: options.webhooks.nativeEventNames, logger: logger
-                ))
+                let outbox = HookOutbox(
+                    queue: HookQueue(broker: broker, keys: HookKeys(prefix: options.redisPrefix)),
+                    file: options.webhooks.spoolFile(nodeID: nodeID, of: "native"), capacity: options.webhooks.spoolMax,
+                    telemetry: telemetry, logger: logger
+                )
+                services.append(NativeHookProducer(events: node.events(), outbox: outbox, names: options.webhooks.nativeEventNames, logger: logger))
             }
             return services
         case .gateway:

@@ -24,6 +24,25 @@ struct WebhookOptions: ParsableArguments {
     @Option(name: .customLong("webhook-vacate-delay"), help: "Seconds channel_vacated and member_removed wait; dropped if the channel or member comes back meanwhile (env WEBHOOK_VACATE_DELAY).")
     var vacateDelay: Double = Environment.value("WEBHOOK_VACATE_DELAY", 3)
 
+    @Option(name: .customLong("webhook-spool-dir"), help: "Directory of the files where a node keeps webhook events while Redis is unreachable (env WEBHOOK_SPOOL_DIR; default: a directory per NODE_ID under the system's temporary directory).")
+    var spoolDirFlag: String?
+    var spoolDir: String? { spoolDirFlag ?? environment("WEBHOOK_SPOOL_DIR") }
+
+    @Option(name: .customLong("webhook-spool-max"), help: "Events a node's spool holds at most; more are dropped, counted in wscenter_webhook_events_dropped_total (env WEBHOOK_SPOOL_MAX).")
+    var spoolMax: Int = Environment.value("WEBHOOK_SPOOL_MAX", 10_000)
+
+    /// The spool file of a node's `kind` of events (`native`, `pusher`); the directory is made
+    /// if need be. nil (memory only) when it cannot be.
+    func spoolFile(nodeID: String, of kind: String) -> String? {
+        let directory = spoolDir ?? (NSTemporaryDirectory() + "wscenter-webhooks-" + nodeID)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            return nil
+        }
+        return directory + "/" + kind + ".spool"
+    }
+
     @Option(name: .customLong("app-webhook-url"), help: "URL that receives the default Pusher app's webhooks; unset = none (env APP_WEBHOOK_URL).")
     var appURLFlag: String?
     var appURL: String? { appURLFlag ?? environment("APP_WEBHOOK_URL") }
@@ -40,6 +59,9 @@ struct WebhookOptions: ParsableArguments {
         }
         guard vacateDelay >= 0, vacateDelay <= 3600 else {
             throw ValidationError("--webhook-vacate-delay (WEBHOOK_VACATE_DELAY) must be a number of seconds in [0, 3600], got \(vacateDelay)")
+        }
+        guard spoolMax >= 1, spoolMax <= 10_000_000 else {
+            throw ValidationError("--webhook-spool-max (WEBHOOK_SPOOL_MAX) must be in [1, 10000000], got \(spoolMax)")
         }
         guard retryFor >= 1, retryFor <= 86_400 else {
             throw ValidationError("--webhook-retry-for (WEBHOOK_RETRY_FOR) must be a number of seconds in [1, 86400], got \(retryFor)")

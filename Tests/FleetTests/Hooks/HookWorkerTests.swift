@@ -227,7 +227,8 @@ struct NativeHookTests {
             let keys = HookKeys(prefix: fleet.prefix)
             let broker = fleet.inspector
             let producer = NativeHookProducer(
-                events: fleet.services[0].events(), queue: HookQueue(broker: broker, keys: keys),
+                events: fleet.services[0].events(),
+                outbox: HookOutbox(queue: HookQueue(broker: broker, keys: keys), file: nil, telemetry: Telemetry(), logger: Logger(label: "hooks-test")),
                 names: ["connect", "disconnect", "bind", "join", "leave"], logger: Logger(label: "hooks-test")
             )
             var configuration = HookWorkerConfiguration(consumer: "w")
@@ -261,6 +262,68 @@ struct NativeHookTests {
                 #expect(events[2]["id"] as? String == "u")
                 #expect(events[4]["id"] as? String == "u")
             }
+        }
+    }
+}
+
+/// Events produced while Redis is unreachable wait in the spool file and reach the queue, in
+/// order, once it is back; a new outbox on the same file picks up what an earlier one left.
+@Suite("The webhook spool")
+struct HookSpoolTests {
+    @Test("stop Redis, produce events, start Redis: the spooled events arrive, in order")
+    func redisOutage() async throws {
+        let server = try await RedisServerProcess.start()
+        let broker = RedisBroker(configuration: try RedisConfiguration(url: server.url))
+        let keys = HookKeys(prefix: "t:\(UUID().uuidString.lowercased()):")
+        let file = NSTemporaryDirectory() + "wscenter-spool-test-\(UUID().uuidString).spool"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let telemetry = Telemetry()
+        let outbox = HookOutbox(queue: HookQueue(broker: broker, keys: keys), file: file, capacity: 5, telemetry: telemetry, logger: Logger(label: "spool-test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            group.addTask { await outbox.run() }
+            defer { group.cancelAll() }
+            try #require(await broker.waitUntilConnected())
+            let first = HookEvent(name: "connect", fields: [("_id", .string("c0"))])
+            await outbox.send([first], from: .native)
+            #expect(try await broker.streamLength(keys.queue(.native)) == 1, "straight to the queue while Redis answers")
+
+            await server.stop()
+            let during = (1...6).map { HookEvent(name: "join", fields: [("_id", .string("c\($0)"))]) }
+            for event in during { await outbox.send([event], from: .native) }
+            #expect(outbox.spooledCount == 5, "the spool holds 5; the sixth is dropped and counted")
+            let spooled = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+            #expect(spooled.count == 5)
+            #expect(try PrometheusText(parsing: String(decoding: telemetry.render(), as: UTF8.self)).value("wscenter_webhook_events_dropped_total") == 1)
+
+            try await server.restart()
+            try await eventually(within: .seconds(15), "the spool is re-queued") { outbox.spooledCount == 0 }
+            let queued = try await broker.streamRange(keys.queue(.native), count: 100).compactMap { HookEvent(streamFields: $0.fields) }
+            // The test server keeps nothing across its restart (no RDB, no AOF), so the first
+            // event went with it; the spooled ones come in order, with their ids.
+            #expect(queued.map(\.id) == during.prefix(5).map(\.id))
+            #expect(try String(contentsOfFile: file, encoding: .utf8).isEmpty, "the file is emptied")
+        }
+        await server.stop()
+    }
+
+    @Test("a new outbox re-queues what an earlier process left in the file")
+    func leftByAnEarlierProcess() async throws {
+        let broker = EmbeddedBroker()
+        let keys = HookKeys(prefix: "t:")
+        let file = NSTemporaryDirectory() + "wscenter-spool-test-\(UUID().uuidString).spool"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let left = [HookEvent(name: "channel_occupied", channel: "a"), HookEvent(name: "member_added", channel: "presence-b", fields: [("user_id", .string("u"))])]
+        try (HookOutbox.line((.pusher(appID: "1"), left[0])) + HookOutbox.line((.pusher(appID: "1"), left[1])) + "not json\n")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let outbox = HookOutbox(queue: HookQueue(broker: broker, keys: keys), file: file, telemetry: Telemetry(), logger: Logger(label: "spool-test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await broker.run() }
+            group.addTask { await outbox.run() }
+            defer { group.cancelAll() }
+            try await eventually("re-queued") { try await broker.streamLength(keys.queue(.pusher(appID: "1"))) == 2 }
+            let queued = try await broker.streamRange(keys.queue(.pusher(appID: "1")), count: 10).compactMap { HookEvent(streamFields: $0.fields) }
+            #expect(queued == left)
         }
     }
 }
