@@ -9,11 +9,14 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     case sendMessageToGroupByOnlyId, sendMessageToGroupByOnly_Id
     /// Beyond the seed's 27: each node's counters, and a group's size and age on each node.
     case getStats, getGroupStats
+    /// Beyond the seed's 27, answered by the gateway itself: the webhook events that could not
+    /// be delivered (docs/webhooks.md), per source.
+    case getWebhookDeadLetters
 
     /// The parameters the event requires, in the order the docs list them.
     package var parameters: [FleetParameter] {
         switch self {
-        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds, .getStats: []
+        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds, .getStats, .getWebhookDeadLetters: []
         case .isOnlineId, .unBindId, .leaveAllGroupById, .getGroupIdsById: [.id]
         case .isOnline_Id, .unBind_Id, .leaveAllGroupBy_Id, .getGroupIdsBy_Id: [.connectionID]
         case .bindId: [.id, .connectionID]
@@ -32,7 +35,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
         switch self {
         case .isOnlineId, .isOnline_Id, .isInGroupById, .isInGroupBy_Id: .bool
         case .getIds, .get_Ids, .getGroupIds, .getGroupIdsById, .getGroupIdsBy_Id: .strings
-        case .getStats, .getGroupStats: .object
+        case .getStats, .getGroupStats, .getWebhookDeadLetters: .object
         default: .int
         }
     }
@@ -53,6 +56,8 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
             .connectionOwner
         case .sendMessageToGroupByOnlyId, .sendMessageToGroupByOnly_Id:
             .groupsThenSend
+        case .getWebhookDeadLetters:
+            .gateway
         default:
             .everyNode
         }
@@ -80,6 +85,8 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
         /// Two steps: collect the groups of the user / connection from every node, then send
         /// to the members of those groups on every node, once per connection.
         case groupsThenSend
+        /// No node runs it: the gateway answers, keyed by what it concerns instead of by node.
+        case gateway
     }
 }
 

@@ -43,6 +43,8 @@ struct CallRunner: Sendable {
     let keys: FleetKeys
     let requester: BrokerRequester
     let timeout: Duration
+    /// Answers `getWebhookDeadLetters` (see ``GatewayConfiguration/webhookDeadLetters``).
+    var deadLetters: (@Sendable () async throws -> [String: OperationResult])?
 
     func run(_ calls: [EventCall], on nodes: [String]) async throws -> APIResult {
         let owners = try await connectionOwners(of: calls)
@@ -76,6 +78,9 @@ struct CallRunner: Sendable {
             case .groupsThenSend:
                 try await flush()
                 result.data.append((call.event, try await sendToGroupsOf(call, owners: owners, nodes: nodes, timedOut: &timedOut)))
+            case .gateway:
+                try await flush()
+                result.data.append((call.event, try await deadLetters?() ?? [:]))
             }
         }
         try await flush()

@@ -28,6 +28,9 @@ package struct GatewayConfiguration: Sendable {
     package var httpReadTimeout: Duration? = .seconds(30)
     /// The certificate the gateway serves `https://` with (`TLS_CERT_FILE`, `TLS_KEY_FILE`); nil: plain HTTP.
     package var tls: TLSCertificateStore?
+    /// Answers `getWebhookDeadLetters`: each webhook source's dead letters; nil when no
+    /// webhooks are configured (the answer is then empty).
+    package var webhookDeadLetters: (@Sendable () async throws -> [String: OperationResult])?
 
     package init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
         self.gatewayID = gatewayID
@@ -256,7 +259,10 @@ extension GatewayService: Service {
         // Batched: the event API's requests run on the connections' event loops, where the
         // calls of one turn of a loop go out in one message per channel.
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID), batches: true)
-        let runner = CallRunner(broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout)
+        let runner = CallRunner(
+            broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout,
+            deadLetters: configuration.webhookDeadLetters
+        )
         let linkEvents = broker.events()
         await withDiscardingTaskGroup { group in
             group.addTask(executorPreference: self.broker.preferredTaskExecutor) { await requester.run() }

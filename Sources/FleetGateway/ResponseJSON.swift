@@ -1,7 +1,8 @@
 import FleetCore
 
 /// Writes the API's answers in the seed's shape, keys in a fixed order:
-/// `{"code":0,"msg":"ok","extra":[],"master_ids":[...],"data":{EVENT:{NODE:result}}}`.
+/// `{"code":0,"msg":"ok","extra":[],"master_ids":[...],"data":{EVENT:{NODE:result}}}` (for an
+/// event the gateway answers itself, such as `getWebhookDeadLetters`, `{EVENT:{KEY:result}}`).
 enum ResponseJSON {
     static func success(_ result: APIResult) -> String {
         var out = #"{"code":0,"msg":"ok","extra":"#
@@ -13,11 +14,13 @@ enum ResponseJSON {
             if index > 0 { out += "," }
             appendString(entry.event.rawValue, to: &out)
             out += ":{"
-            for (position, node) in result.masterIDs.enumerated() {
+            // Node events: every live node; the gateway's own: what its answer concerns.
+            let keys = entry.event.routing == .gateway ? entry.results.keys.sorted() : result.masterIDs
+            for (position, key) in keys.enumerated() {
                 if position > 0 { out += "," }
-                appendString(node, to: &out)
+                appendString(key, to: &out)
                 out += ":"
-                append(entry.results[node] ?? entry.event.resultKind.neutral, to: &out)
+                append(entry.results[key] ?? entry.event.resultKind.neutral, to: &out)
             }
             out += "}"
         }

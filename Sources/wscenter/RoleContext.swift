@@ -197,6 +197,11 @@ struct RoleContext {
             configuration.maxBodySize = options.maxBody
             configuration.httpReadTimeout = .seconds(options.security.httpReadTimeout)
             configuration.tls = certificates
+            let hookSources = try options.webhooks.endpoints(apps: options.security.pusherEnabled ? try options.pusherApps() : nil).keys
+            if !hookSources.isEmpty {
+                let (keys, sources) = (HookKeys(prefix: options.redisPrefix), hookSources.sorted { $0.description < $1.description })
+                configuration.webhookDeadLetters = { try await HookDeadLetters.read(broker: broker, keys: keys, sources: sources) }
+            }
             var routes: [any GatewayRoutes] = []
             if options.security.pusherEnabled {
                 routes.append(PusherAPI(configuration: .init(

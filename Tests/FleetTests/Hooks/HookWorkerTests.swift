@@ -2,6 +2,7 @@ import BrokerCore
 import BrokerEmbedded
 import BrokerRedis
 import FleetCore
+import FleetGateway
 import FleetHTTP
 import FleetNode
 import Foundation
@@ -9,6 +10,7 @@ import Hooks
 import Logging
 import Observability
 import Redis
+import Synchronization
 import Testing
 import WSCTesting
 
@@ -324,6 +326,60 @@ struct HookSpoolTests {
             try await eventually("re-queued") { try await broker.streamLength(keys.queue(.pusher(appID: "1"))) == 2 }
             let queued = try await broker.streamRange(keys.queue(.pusher(appID: "1")), count: 10).compactMap { HookEvent(streamFields: $0.fields) }
             #expect(queued == left)
+        }
+    }
+}
+
+/// `getWebhookDeadLetters`: the gateway reads the dead-letter streams itself.
+@Suite("Dead letters through the event API")
+struct DeadLetterAPITests {
+    private final class BrokerBox: Sendable {
+        let broker = Mutex<(any Broker)?>(nil)
+    }
+
+    @Test("the event API lists each source's dead letters, beside node events in one batch", arguments: FleetBrokerKind.allCases)
+    func listed(kind: FleetBrokerKind) async throws {
+        let box = BrokerBox()
+        try await withFleet(kind, nodes: 1, gateways: 1, configureGateway: { configuration in
+            let keys = HookKeys(prefix: configuration.prefix)
+            configuration.webhookDeadLetters = {
+                let broker = try #require(box.broker.withLock { $0 })
+                return try await HookDeadLetters.read(broker: broker, keys: keys, sources: [.pusher(appID: "1"), .native])
+            }
+        }) { fleet in
+            box.broker.withLock { $0 = fleet.inspector }
+            let keys = HookKeys(prefix: fleet.prefix)
+            let event = HookEvent(name: "channel_vacated", channel: "news")
+            var fields = event.streamFields
+            fields["url"] = "http://127.0.0.1:1/hooks"
+            fields["error"] = "HTTP 500"
+            fields["attempts"] = "7"
+            fields["failed_ms"] = "1764748800123"
+            _ = try await fleet.inspector.streamAdd(keys.deadLetters(.pusher(appID: "1")), fields, maxLength: 100)
+
+            let answer = try await fleet.get("event=getConnectionCount,getWebhookDeadLetters")
+            #expect(answer.status == 200 && answer.code == 0)
+            #expect(answer.results("getConnectionCount")[fleet.nodeIDs[0]] as? Int == 0)
+            let letters = answer.results("getWebhookDeadLetters")
+            #expect((letters["native"] as? [String: Any])?["count"] as? Int == 0)
+            let app = try #require(letters["pusher:1"] as? [String: Any])
+            #expect(app["count"] as? Int == 1)
+            let oldest = try #require((app["oldest"] as? [[String: Any]])?.first)
+            #expect((oldest["event"] as? [String: Any])?["name"] as? String == "channel_vacated")
+            #expect((oldest["event"] as? [String: Any])?["event_id"] as? String == event.id)
+            #expect(oldest["url"] as? String == "http://127.0.0.1:1/hooks")
+            #expect(oldest["error"] as? String == "HTTP 500")
+            #expect(oldest["attempts"] as? Int == 7)
+            #expect(oldest["failed_ms"] as? Int == 1_764_748_800_123)
+        }
+    }
+
+    @Test("without webhooks the answer is empty")
+    func empty() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let answer = try await fleet.get("event=getWebhookDeadLetters")
+            #expect(answer.status == 200 && answer.code == 0)
+            #expect(answer.results("getWebhookDeadLetters").isEmpty)
         }
     }
 }
