@@ -377,7 +377,13 @@ struct NodeHubTests {
         #expect(fixture.hub.execute([]) == [])
     }
 
-    @Test("every event answers a value of its result kind", arguments: FleetEvent.allCases)
+    @Test("a node refuses an event the gateway answers itself")
+    func gatewayEvent() {
+        let fixture = HubFixture(["c1"])
+        #expect(fixture.run(.getWebhookDeadLetters) == .failure(code: 1, message: "getWebhookDeadLetters is answered by the gateway, not by nodes"))
+    }
+
+    @Test("every node event answers a value of its result kind", arguments: FleetEvent.allCases.filter { $0.routing != .gateway })
     func everyEventAnswers(_ event: FleetEvent) {
         let fixture = HubFixture(["c1"])
         _ = fixture.run(.bindId, id: "u1", cid: "c1")
