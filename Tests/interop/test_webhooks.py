@@ -22,7 +22,8 @@ from interop_support import APP1, _die_with_parent, poll, wscenter_binary
 
 
 class Receiver:
-    """A real HTTP server that records each POST and answers with the next status."""
+    """A real HTTP server that records each POST and answers with the next status (0: never
+    answers, as a receiver that hangs)."""
 
     def __init__(self, statuses: list[int]):
         self.requests: list[tuple[dict, bytes]] = []
@@ -34,6 +35,9 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if status == 0:
+                    time.sleep(60)
+                    return
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -58,6 +62,52 @@ def queue_event(redis_url: str, key: str, name: str, channel: str, extra: dict) 
         check=True, capture_output=True,
     )
     return event_id
+
+
+def start_worker(env: dict, log_path: str) -> subprocess.Popen:
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([wscenter_binary(), "hooks"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=log, preexec_fn=_die_with_parent)
+
+
+def worker_env(redis_url: str, prefix: str, url: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "WEBHOOK_", "REDIS_PREFIX"))}
+    env.update({
+        "REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "APP_ID": APP1["id"], "APP_KEY": APP1["key"],
+        "APP_SECRET": APP1["secret"], "APP_WEBHOOK_URL": url, "LOG_LEVEL": "info",
+    })
+    return env
+
+
+def test_a_killed_workers_events_are_delivered_by_another():
+    """kill -9 a worker while it holds events (its receiver hangs): another worker takes them
+    over once they have been idle for 10 s, and delivers them with the same event_id."""
+    redis_url = os.environ["REDIS_URL"]
+    prefix = f"interop-hooks-{secrets.token_hex(4)}:"
+    receiver = Receiver(statuses=[0])
+    log_path = os.path.join(tempfile.mkdtemp(prefix="wscenter-hooks-"), "hooks.log")
+    env = worker_env(redis_url, prefix, receiver.url)
+    first = start_worker(env, log_path)
+    second = None
+    try:
+        event_id = queue_event(redis_url, f"{prefix}hooks:pusher:{APP1['id']}", "channel_occupied", "presence-kill", {})
+        poll(lambda: len(receiver.requests) == 1, timeout=20, what="the first worker sent the event")
+        first.kill()
+        first.wait(5)
+        second = start_worker(env, log_path)
+
+        def redelivered():
+            if second.poll() is not None:
+                raise AssertionError(f"the second worker exited: {open(log_path).read()}")
+            return any(e["event_id"] == event_id for _, body in receiver.requests[1:] for e in json.loads(body)["events"])
+
+        poll(redelivered, timeout=30, what="the second worker delivered the killed worker's event")
+    finally:
+        for worker in (first, second):
+            if worker and worker.poll() is None:
+                worker.kill()
+                worker.wait(5)
+        receiver.close()
 
 
 def test_hooks_worker_requests_pass_the_official_sdk():
