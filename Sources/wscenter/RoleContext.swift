@@ -211,22 +211,32 @@ struct RoleContext {
             return GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes, telemetry: telemetry).services()
         case .hooks:
             let sources = try options.webhooks.endpoints(apps: options.security.pusherEnabled ? try options.pusherApps() : nil)
-            guard !sources.isEmpty else {
+            var services: [any Service] = []
+            if sources.isEmpty {
                 // `serve` without webhooks configured runs no worker; `hooks` says why it idles.
                 if role == "hooks" {
                     logger.warning("no webhook endpoints: set APP_WEBHOOK_URL, WEBHOOK_URL or an app's webhooks in APPS_FILE")
                 }
-                return []
+            } else {
+                var configuration = HookWorkerConfiguration(consumer: "hooks-" + Self.randomNodeID())
+                configuration.retryFor = .seconds(options.webhooks.retryFor)
+                logger.info("delivering webhooks", metadata: [
+                    "sources": "\(sources.keys.map(\.description).sorted().joined(separator: ","))", "retry_for": "\(options.webhooks.retryFor)s",
+                ])
+                services.append(HookWorker(
+                    broker: broker, keys: HookKeys(prefix: options.redisPrefix), sources: sources, configuration: configuration,
+                    meter: HookMeter(telemetry: telemetry), logger: logger
+                ))
             }
-            var configuration = HookWorkerConfiguration(consumer: "hooks-" + Self.randomNodeID())
-            configuration.retryFor = .seconds(options.webhooks.retryFor)
-            logger.info("delivering webhooks", metadata: [
-                "sources": "\(sources.keys.map(\.description).sorted().joined(separator: ","))", "retry_for": "\(options.webhooks.retryFor)s",
-            ])
-            return [HookWorker(
-                broker: broker, keys: HookKeys(prefix: options.redisPrefix), sources: sources, configuration: configuration,
-                meter: HookMeter(telemetry: telemetry), logger: logger
-            )]
+            if role == "hooks" {
+                // Alone, the worker has its own /healthz, /readyz and /metrics (in serve, the
+                // gateway's port shows its metrics).
+                services.append(HooksServer(
+                    broker: broker, host: options.host, port: options.httpPort, telemetry: telemetry,
+                    readTimeout: .seconds(options.security.httpReadTimeout), certificates: certificates, logger: logger
+                ))
+            }
+            return services
         }
     }
 

@@ -18,7 +18,7 @@ import time
 
 import pusher
 
-from interop_support import APP1, _die_with_parent, poll, wscenter_binary
+from interop_support import APP1, _die_with_parent, free_port, http_get, poll, wscenter_binary
 
 
 class Receiver:
@@ -71,10 +71,11 @@ def start_worker(env: dict, log_path: str) -> subprocess.Popen:
 
 
 def worker_env(redis_url: str, prefix: str, url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "WEBHOOK_", "REDIS_PREFIX"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "WEBHOOK_", "REDIS_PREFIX", "HTTP_PORT"))}
     env.update({
         "REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "APP_ID": APP1["id"], "APP_KEY": APP1["key"],
-        "APP_SECRET": APP1["secret"], "APP_WEBHOOK_URL": url, "LOG_LEVEL": "info",
+        "APP_SECRET": APP1["secret"], "APP_WEBHOOK_URL": url, "LOG_LEVEL": "info", "HTTP_PORT": str(free_port()),
+        "HOST": "127.0.0.1",
     })
     return env
 
@@ -115,15 +116,9 @@ def test_hooks_worker_requests_pass_the_official_sdk():
     prefix = f"interop-hooks-{secrets.token_hex(4)}:"
     receiver = Receiver(statuses=[500])  # the first attempt fails: the retry carries the same event_id
     workdir = tempfile.mkdtemp(prefix="wscenter-hooks-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "WEBHOOK_", "REDIS_PREFIX"))}
-    env.update({
-        "REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "APP_ID": APP1["id"], "APP_KEY": APP1["key"],
-        "APP_SECRET": APP1["secret"], "APP_WEBHOOK_URL": receiver.url, "LOG_LEVEL": "info",
-    })
+    env = worker_env(redis_url, prefix, receiver.url)
     log_path = os.path.join(workdir, "hooks.log")
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen([wscenter_binary(), "hooks"], env=env, stdin=subprocess.DEVNULL,
-                                  stdout=log, stderr=log, preexec_fn=_die_with_parent)
+    worker = start_worker(env, log_path)
     try:
         key = f"{prefix}hooks:pusher:{APP1['id']}"
         occupied = queue_event(redis_url, key, "channel_occupied", "presence-lobby", {})
@@ -147,6 +142,15 @@ def test_hooks_worker_requests_pass_the_official_sdk():
         assert client.validate_webhook(headers["x-pusher-key"], headers["x-pusher-signature"], body.decode() + " ") is None
         first_ids = [e["event_id"] for e in json.loads(receiver.requests[0][1])["events"]]
         assert occupied in first_ids, "the failed attempt carried the same event"
+        # The worker's own operations port: alive, ready, and its counters.
+        base = f"http://127.0.0.1:{env['HTTP_PORT']}"
+        assert http_get(base + "/healthz")[0] == 200
+        assert http_get(base + "/readyz")[0] == 200
+        metrics = http_get(base + "/metrics")[1].decode()
+        delivered = [line for line in metrics.splitlines() if line.startswith("wscenter_webhook_events_delivered_total")]
+        assert delivered and float(delivered[0].split()[-1]) == 2, metrics
+        failed = [line for line in metrics.splitlines() if line.startswith("wscenter_webhook_requests_failed_total")]
+        assert failed and float(failed[0].split()[-1]) == 1, metrics
     finally:
         worker.terminate()
         try:
