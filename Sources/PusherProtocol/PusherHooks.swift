@@ -4,6 +4,7 @@ import Hooks
 import Logging
 import Observability
 import PusherCore
+import Synchronization
 
 /// How a node produces Pusher webhook events.
 package struct PusherWebhookSettings: Sendable {
@@ -54,6 +55,9 @@ final class PusherHooks: Sendable {
     let logger: Logger
     private let pending: AsyncStream<PendingLeave>
     private let pendingInput: AsyncStream<PendingLeave>.Continuation
+    /// Every leave scheduled and not yet confirmed (or found called off), by token, with when
+    /// it is due: what ``confirmRemaining()`` confirms when the node stops in order.
+    private let unconfirmed = Mutex<[String: (leave: PendingLeave, due: ContinuousClock.Instant)]>([:])
 
     /// - Parameter prefix: `REDIS_PREFIX`, which the webhook streams are under.
     init(broker: any Broker, prefix: String, apps: PusherApps, settings: PusherWebhookSettings, telemetry: Telemetry, logger: Logger) {
@@ -194,8 +198,8 @@ final class PusherHooks: Sendable {
 
     // MARK: Confirming
 
-    /// Confirms the pending leaves when their delay has passed, until cancelled. A leave
-    /// still pending when the node stops is not announced (its marker expires).
+    /// Confirms the pending leaves when their delay has passed, until cancelled. Those still
+    /// pending when the node stops in order are confirmed by ``confirmRemaining()``.
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.queue.run() }
@@ -206,23 +210,46 @@ final class PusherHooks: Sendable {
         }
     }
 
+    /// Waits until `leave` is due, then confirms it. Cancelled (the node stops), the leave
+    /// stays among the unconfirmed for ``confirmRemaining()``.
     private func confirm(_ leave: PendingLeave) async {
+        guard let due = unconfirmed.withLock({ $0[leave.token]?.due }) else { return }
         do {
-            try await Task.sleep(for: settings.vacateDelay)
+            try await Task.sleep(until: due, clock: .continuous)
+        } catch {
+            return
+        }
+        await confirmNow(leave)
+    }
+
+    private func confirmNow(_ leave: PendingLeave) async {
+        defer { _ = unconfirmed.withLock { $0.removeValue(forKey: leave.token) } }
+        do {
             let result = try await broker.execute(.script(
                 MembershipScripts.confirmLeave, keys: [leave.marker, leave.fleet], arguments: [leave.token, leave.member]
             ))
             guard result == .int(1) else { return }
             // The event says when the leave happened, not when it was confirmed.
             await queue.send([leave.event], from: .pusher(appID: leave.app))
-        } catch is CancellationError {
         } catch {
             logger.warning("a webhook leave was not confirmed", metadata: ["event": "\(leave.event.name)", "error": "\(error)"])
         }
     }
 
+    /// The node stops in order (its connections closed, its own state forgotten): waits until
+    /// the leaves still unconfirmed are due (at most the delay) and confirms them, so that a
+    /// channel or member this node held last is announced unless it came back elsewhere.
+    func confirmRemaining() async {
+        let left = unconfirmed.withLock { $0.values.sorted { $0.due < $1.due } }
+        guard let last = left.last else { return }
+        try? await Task.sleep(until: last.due, clock: .continuous)
+        for (leave, _) in left { await confirmNow(leave) }
+    }
+
     private func schedule(app: String, marker: String, fleet: String, member: String, token: String, event: HookEvent) {
-        pendingInput.yield(PendingLeave(app: app, marker: marker, fleet: fleet, member: member, token: token, event: event))
+        let leave = PendingLeave(app: app, marker: marker, fleet: fleet, member: member, token: token, event: event)
+        unconfirmed.withLock { $0[token] = (leave, .now + settings.vacateDelay) }
+        pendingInput.yield(leave)
     }
 
     func finish() {

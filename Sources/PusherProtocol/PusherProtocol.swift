@@ -161,6 +161,8 @@ package struct PusherProtocol: ClientProtocol {
             ], atomically: true)
         }
         _ = try await broker.execute(.delete(keys: [keys.nodeApps(node: nodeID)]))
+        // This node stops in order: what it was the last to hold is announced before it goes.
+        if nodeID == node.configuration.nodeID { await hooks?.confirmRemaining() }
     }
 
     static func globEscaped(_ text: String) -> String {

@@ -221,4 +221,37 @@ struct PusherWebhookTests {
             }
         }
     }
+
+    @Test("a node that stops in order announces what it held last, once, after the delay", arguments: FleetBrokerKind.allCases)
+    func orderlyStop(kind: FleetBrokerKind) async throws {
+        let receiver = try await WebhookReceiver()
+        defer { Task { await receiver.close() } }
+        var withHooks = PusherFleetTests.app
+        withHooks.webhooks = [PusherApp.Webhook(url: receiver.url, eventTypes: ["channel_vacated", "member_removed"])]
+        let app = withHooks
+        try await withFleet(kind, nodes: 2, gateways: 1, pusher: try PusherApps([app]), pusherNode: { apps in
+            var configuration = PusherProtocol.Configuration(apps: apps)
+            configuration.webhooks = PusherWebhookSettings(vacateDelay: Self.vacateDelay)
+            return configuration
+        }) { fleet in
+            var configuration = HookWorkerConfiguration(consumer: "w")
+            configuration.pollInterval = .milliseconds(20)
+            let worker = HookWorker(
+                broker: fleet.inspector, keys: HookKeys(prefix: fleet.prefix),
+                sources: [.pusher(appID: "1"): [WebhookEndpoint(url: receiver.url, signing: .pusher(key: app.key, secret: app.secret))]],
+                configuration: configuration, meter: HookMeter(telemetry: Telemetry()), logger: Logger(label: "hooks-test")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                defer { group.cancelAll() }
+                let client = try await PusherTestClient.connect(fleet, node: 1)
+                try await client.subscribe("solo")
+                try await client.subscribe("presence-p", member: #"{"user_id":"pat"}"#)
+                await fleet.stopNode(1)
+                try await eventually("the stopped node's last holdings are announced") { try Self.events(receiver).count >= 3 }
+                try await Task.sleep(for: Self.vacateDelay * 2)
+                #expect(try Self.events(receiver).sorted() == ["channel_vacated presence-p", "channel_vacated solo", "member_removed presence-p pat"])
+            }
+        }
+    }
 }
