@@ -440,13 +440,16 @@ class Stream:
             return len(self.calls)
 
     def wait_calls(self, count: int, after: Optional[int] = None, what: str = "calls") -> None:
-        """Waits until `count` more calls have been answered (from index `after`)."""
+        """Waits until the `count` calls made from index `after` on have all been answered and
+        classified (not merely `count` of the later ones: a slow call among the first `count`
+        would then still be pending when the caller looks at them, and `ended` is set before
+        the answer is classified)."""
         start = self.count() if after is None else after
 
         def done() -> bool:
             with self.lock:
-                later = self.calls[start:]
-            return sum(1 for c in later if c.ended is not None) >= count
+                first = self.calls[start:start + count]
+            return len(first) == count and all(c.kind != "pending" for c in first)
 
         poll(done, timeout=count / RATE + CLIENT_TIMEOUT + 5, what=what)
 
@@ -564,7 +567,7 @@ class Chaos:
         share = 1 - len(dead_gateways) / len(self.fleet.gateways)
         self.stream.wait_calls(int(STEADY_CALLS / share) + 1, after=mark, what="the stream after recovery")
         after = [c for c in self.stream.snapshot()[mark:]
-                 if c.ended is not None and c.gateway not in dead_gateways][:STEADY_CALLS]
+                 if c.kind != "pending" and c.gateway not in dead_gateways][:STEADY_CALLS]
         assert len(after) == STEADY_CALLS, len(after)
         bad = [(c.seq, c.gateway, c.kind, c.answer, c.error) for c in after if c.kind != "ack"]
         assert not bad, f"calls after recovery not acknowledged: {bad}"
