@@ -29,24 +29,38 @@ public enum NodeEvent: Sendable, Hashable {
 /// subscriber that does not keep up loses the oldest events, never slows the node.
 final class NodeEventHub: Sendable {
     static let bufferLimit = 10_000
-    private let subscribers = Mutex<[Int: AsyncStream<NodeEvent>.Continuation]>([:])
-    private let nextID = Atomic<Int>(0)
+    private struct Subscriber {
+        var continuation: AsyncStream<NodeEvent>.Continuation
+        /// Whether it gets client messages too.
+        var messages: Bool
+    }
 
-    func subscribe() -> AsyncStream<NodeEvent> {
+    private let subscribers = Mutex<[Int: Subscriber]>([:])
+    private let nextID = Atomic<Int>(0)
+    private let messageSubscribers = Atomic<Int>(0)
+
+    /// - Parameter messages: whether the stream gets client messages too.
+    func subscribe(messages: Bool = true) -> AsyncStream<NodeEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: NodeEvent.self, bufferingPolicy: .bufferingNewest(Self.bufferLimit))
         let id = nextID.add(1, ordering: .relaxed).newValue
         continuation.onTermination = { [weak self] _ in
-            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+            guard let self, let removed = self.subscribers.withLock({ $0.removeValue(forKey: id) }), removed.messages else { return }
+            self.messageSubscribers.subtract(1, ordering: .relaxed)
         }
-        subscribers.withLock { $0[id] = continuation }
+        subscribers.withLock { $0[id] = Subscriber(continuation: continuation, messages: messages) }
+        if messages { messageSubscribers.add(1, ordering: .relaxed) }
         return stream
     }
 
     var hasSubscribers: Bool { subscribers.withLock { !$0.isEmpty } }
 
+    /// Whether anyone reads client messages (checked on every client message: no lock).
+    var hasMessageSubscribers: Bool { messageSubscribers.load(ordering: .relaxed) > 0 }
+
     func publish(_ event: NodeEvent) {
+        let isMessage = if case .message = event { true } else { false }
         subscribers.withLock { subscribers in
-            for continuation in subscribers.values { continuation.yield(event) }
+            for subscriber in subscribers.values where subscriber.messages || !isMessage { subscriber.continuation.yield(event) }
         }
     }
 

@@ -17,10 +17,17 @@ extension NodeService {
         eventHub.subscribe()
     }
 
+    /// The node's events without client messages (``NodeEvent/message(connectionID:text:)``):
+    /// for a reader that has no use for them, such as the webhook producer, so that client
+    /// messages cost nothing more while it reads.
+    package func connectionEvents() -> AsyncStream<NodeEvent> {
+        eventHub.subscribe(messages: false)
+    }
+
     /// Reports a client's text message to ``events()`` readers (called by client protocols).
     package func received(_ text: String, from connectionID: String) {
         hub.countReceived()
-        if eventHub.hasSubscribers { eventHub.publish(.message(connectionID: connectionID, text: text)) }
+        if eventHub.hasMessageSubscribers { eventHub.publish(.message(connectionID: connectionID, text: text)) }
     }
 
     // MARK: Rooms, for client protocols

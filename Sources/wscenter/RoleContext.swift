@@ -185,7 +185,7 @@ struct RoleContext {
                     file: options.webhooks.spoolFile(nodeID: nodeID, of: "native"), capacity: options.webhooks.spoolMax,
                     telemetry: telemetry, logger: logger
                 )
-                services.append(NativeHookProducer(events: node.events(), outbox: outbox, names: options.webhooks.nativeEventNames, logger: logger))
+                services.append(NativeHookProducer(events: node.connectionEvents(), outbox: outbox, names: options.webhooks.nativeEventNames, logger: logger))
             }
             return services
         case .gateway:

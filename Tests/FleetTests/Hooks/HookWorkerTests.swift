@@ -229,7 +229,7 @@ struct NativeHookTests {
             let keys = HookKeys(prefix: fleet.prefix)
             let broker = fleet.inspector
             let producer = NativeHookProducer(
-                events: fleet.services[0].events(),
+                events: fleet.services[0].connectionEvents(),
                 outbox: HookOutbox(queue: HookQueue(broker: broker, keys: keys), file: nil, telemetry: Telemetry(), logger: Logger(label: "hooks-test")),
                 names: ["connect", "disconnect", "bind", "join", "leave"], logger: Logger(label: "hooks-test")
             )

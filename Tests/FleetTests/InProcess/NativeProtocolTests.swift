@@ -108,6 +108,30 @@ struct NativeProtocolTests {
         }
     }
 
+    @Test("a reader of connection events gets no client messages, while an embedder's reader does")
+    func connectionEventsWithoutMessages() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
+            let withoutMessages = fleet.services[0].connectionEvents()
+            let everything = fleet.services[0].events()
+            let (socket, id) = try await fleet.connect(node: 0)
+            try await socket.send(#"{"type":"join","room":"room:r1"}"#)
+            _ = try await socket.next()
+            await socket.close()
+            var all: [NodeEvent] = []
+            for await event in everything {
+                all.append(event)
+                if case .disconnected = event { break }
+            }
+            #expect(all.contains(.message(connectionID: id, text: #"{"type":"join","room":"room:r1"}"#)))
+            var seen: [NodeEvent] = []
+            for await event in withoutMessages {
+                seen.append(event)
+                if case .disconnected = event { break }
+            }
+            #expect(seen == all.filter { if case .message = $0 { false } else { true } })
+        }
+    }
+
     @Test("bad messages get an error reply and the connection stays usable")
     func badMessages() async throws {
         try await withFleet(.embedded, nodes: 1, gateways: 1) { fleet in
