@@ -178,6 +178,9 @@ package final class HookWorker: Service {
         }
     }
 
+    /// The most of a receiver's answer body that is read.
+    static let maxAnswerBytes = 64 * 1024
+
     /// One request. - Returns: nil when the receiver answered 2xx, else why not.
     private func send(_ events: [HookEvent], to endpoint: WebhookEndpoint, client: HTTPClient) async -> String? {
         let (body, headers) = endpoint.request(for: events, timeMs: epochMilliseconds())
@@ -185,11 +188,29 @@ package final class HookWorker: Service {
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(string: body))
+        let (timeout, prepared) = (configuration.requestTimeout, request)
         do {
-            let response = try await client.execute(request, timeout: .init(configuration.requestTimeout))
-            // Read (and drop) what the receiver says, so that the connection can be reused.
-            for try await _ in response.body {}
-            return (200..<300).contains(response.status.code) ? nil : "HTTP \(response.status.code)"
+            // The whole exchange, the answer's body included, within the timeout: a receiver
+            // that drips its answer cannot hold its source's deliveries longer than that.
+            return try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(prepared, timeout: .init(timeout))
+                    // Read (and drop) what the receiver says, so that the connection can be
+                    // reused; at most 64 KiB of it, then the connection is dropped instead.
+                    var read = 0
+                    for try await chunk in response.body {
+                        read += chunk.readableBytes
+                        if read > Self.maxAnswerBytes { break }
+                    }
+                    return (200..<300).contains(response.status.code) ? nil : "HTTP \(response.status.code)"
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return "no complete answer within \(timeout)"
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? "no answer"
+            }
         } catch {
             return "\(error)"
         }

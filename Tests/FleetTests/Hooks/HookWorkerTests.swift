@@ -164,6 +164,25 @@ struct HookWorkerTests {
         }
     }
 
+    @Test("a receiver that drips its answer forever counts as failed within the request timeout")
+    func drippingReceiver() async throws {
+        try await Self.withBroker(.embedded) { broker in
+            let receiver = try await WebhookReceiver(otherwise: .drip)
+            defer { Task { await receiver.close() } }
+            let keys = Self.keys()
+            let source = HookSource.native
+            try await HookQueue(broker: broker, keys: keys).enqueue([HookEvent(name: "connect", fields: [("_id", .string("c"))])], from: source)
+            try await Self.withWorker(
+                broker, keys: keys, sources: [source: [WebhookEndpoint(url: receiver.url, signing: .native(secret: nil))]],
+                configure: { $0.requestTimeout = .milliseconds(300); $0.retryFor = .milliseconds(900) }
+            ) {
+                try await eventually("dead-lettered") { try await broker.streamLength(keys.deadLetters(source)) == 1 }
+                let dead = try #require(try await broker.streamRange(keys.deadLetters(source), count: 1).first)
+                #expect(dead.fields["error"]?.hasPrefix("no complete answer within") == true, "\(dead.fields)")
+            }
+        }
+    }
+
     @Test("events a stopped worker left pending are delivered by another", arguments: FleetBrokerKind.allCases)
     func takeover(kind: FleetBrokerKind) async throws {
         try await Self.withBroker(kind) { broker in

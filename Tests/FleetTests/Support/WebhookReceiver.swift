@@ -16,6 +16,8 @@ final class WebhookReceiver: Sendable {
     enum Answer: Sendable {
         case status(Int)
         case never
+        /// A 200 head announcing a large body, then a byte every 100 ms, never finished.
+        case drip
     }
 
     private final class State: Sendable {
@@ -82,6 +84,18 @@ final class WebhookReceiver: Sendable {
                 let answer = state.value.withLock { state -> Answer in
                     state.received.append(Received(path: head.uri, headers: headers, body: body))
                     return state.answers.isEmpty ? state.otherwise : state.answers.removeFirst()
+                }
+                if case .drip = answer {
+                    var dripHeaders = HTTPHeaders()
+                    dripHeaders.add(name: "Content-Length", value: "1000000")
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: dripHeaders))), promise: nil)
+                    let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { task in
+                        let (handler, context) = bound.value
+                        guard context.channel.isActive else { return task.cancel() }
+                        context.writeAndFlush(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "x")))), promise: nil)
+                    }
+                    return
                 }
                 guard case .status(let code) = answer else { return }
                 var responseHeaders = HTTPHeaders()
