@@ -24,9 +24,7 @@ public struct EventArguments: Sendable, Hashable {
 
     /// A new message id (16 random hex digits).
     package static func makeMessageID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let hex = String(generator.next() as UInt64, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        RandomHex.make(words: 1)
     }
 }
 

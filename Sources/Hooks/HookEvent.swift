@@ -29,7 +29,7 @@ package struct HookEvent: Sendable, Hashable {
     /// An event whose object holds `name`, then `fields` in order, then `event_id`.
     /// - Parameter channel: the `channel` field (written first after `name`), for Pusher events.
     package init(name: String, channel: String? = nil, fields: [(String, JSONValue)] = [], timeMs: Int64 = epochMilliseconds()) {
-        let id = Self.makeID()
+        let id = Self.makeToken()
         var json = #"{"name":"#
         JSONValue.appendString(name, to: &json)
         if let channel {
@@ -64,22 +64,7 @@ package struct HookEvent: Sendable, Hashable {
     }
 
     /// 16 random bytes as 32 hex digits: an event id, or any token that must not repeat.
-    package static func makeToken() -> String { makeID() }
-
-    /// 16 random bytes as 32 hex digits.
-    static func makeID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 32) { buffer in
-            for index in 0..<2 {
-                let value = generator.next() as UInt64
-                for nibble in 0..<16 {
-                    buffer[index * 16 + nibble] = digits[Int((value >> UInt64(60 - 4 * nibble)) & 0xF)]
-                }
-            }
-            return 32
-        }
-    }
+    package static func makeToken() -> String { RandomHex.make(words: 2) }
 }
 
 /// Where an event comes from, which decides its stream and its endpoints: a Pusher app, or

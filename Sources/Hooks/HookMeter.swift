@@ -10,10 +10,10 @@ package struct HookMeter: Sendable {
     private let droppedEvents: Counter
 
     package init(telemetry: Telemetry) {
-        deliveredEvents = Counter(label: "wscenter_webhook_events_delivered_total", factory: telemetry.factory)
-        failedRequests = Counter(label: "wscenter_webhook_requests_failed_total", factory: telemetry.factory)
-        deadEvents = Counter(label: "wscenter_webhook_events_dead_lettered_total", factory: telemetry.factory)
-        droppedEvents = Counter(label: "wscenter_webhook_events_dropped_total", factory: telemetry.factory)
+        deliveredEvents = Counter(label: MetricName.webhookEventsDelivered, factory: telemetry.factory)
+        failedRequests = Counter(label: MetricName.webhookRequestsFailed, factory: telemetry.factory)
+        deadEvents = Counter(label: MetricName.webhookEventsDeadLettered, factory: telemetry.factory)
+        droppedEvents = Counter(label: MetricName.webhookEventsDropped, factory: telemetry.factory)
     }
 
     func delivered(_ count: Int) { deliveredEvents.increment(by: count) }

@@ -39,8 +39,8 @@ package final class HookOutbox: Sendable {
         self.file = file
         self.capacity = capacity
         self.logger = logger
-        spoolSize = Gauge(label: "wscenter_webhook_spool_events", factory: telemetry.factory)
-        dropped = Counter(label: "wscenter_webhook_events_dropped_total", factory: telemetry.factory)
+        spoolSize = Gauge(label: MetricName.webhookSpoolEvents, factory: telemetry.factory)
+        dropped = Counter(label: MetricName.webhookEventsDropped, factory: telemetry.factory)
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 

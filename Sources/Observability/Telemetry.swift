@@ -59,4 +59,9 @@ package enum MetricName {
     package static let repliesTimedOut = "wscenter_replies_timed_out_total"
     package static let nodesAlive = "wscenter_nodes_alive"
     package static let draining = "wscenter_draining"
+    package static let webhookEventsDelivered = "wscenter_webhook_events_delivered_total"
+    package static let webhookRequestsFailed = "wscenter_webhook_requests_failed_total"
+    package static let webhookEventsDeadLettered = "wscenter_webhook_events_dead_lettered_total"
+    package static let webhookEventsDropped = "wscenter_webhook_events_dropped_total"
+    package static let webhookSpoolEvents = "wscenter_webhook_spool_events"
 }
