@@ -56,6 +56,7 @@ final class ProcessFleet: Sendable {
         for node in nodes { nodePorts.append(try await node.listeningPort(role: "node")) }
         for gateway in gateways { gatewayPorts.append(try await gateway.listeningPort(role: "gateway")) }
         (self.nodeIDs, self.nodePorts, self.nodes, self.gatewayPorts, self.gateways) = (nodeIDs, nodePorts, nodes, gatewayPorts, gateways)
+        api = APIClient(ports: gatewayPorts)
         let api = self.api
         let expected = nodeIDs.sorted()
         let ports = nodePorts
@@ -73,7 +74,7 @@ final class ProcessFleet: Sendable {
         }
     }
 
-    var api: APIClient { APIClient(ports: gatewayPorts) }
+    let api: APIClient
 
     func connect(node index: Int) async throws -> (TestWebSocket, String) {
         let (socket, id, _) = try await connectWithToken(node: index)

@@ -11,6 +11,9 @@ import WSCTesting
 func httpGet(port: Int, _ path: String) async throws -> (status: Int, body: String) {
     var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")))
     request.timeoutInterval = 5
+    // Not kept alive: a pooled connection could outlive its listener and reach another
+    // test's process that had the port before (see ``APIClient``).
+    request.setValue("close", forHTTPHeaderField: "Connection")
     let (data, response) = try await URLSession.shared.data(for: request)
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }
@@ -143,6 +146,7 @@ struct OperationsProcessTests {
         fleet.gateways[0].signal(SIGTERM)
         let answer = try await inFlight.value
         #expect(answer.status == 200 && answer.code == 0)
+        #expect(answer.masterIDs == fleet.nodeIDs.sorted(), "answered by this fleet's gateway: \(answer.json)")
         #expect(answer.extra == [fleet.nodeIDs[1]], "the stopped node times out: \(answer.json)")
         try await eventually(within: .seconds(5), "the gateway exits") { !fleet.gateways[0].isRunning }
         #expect(fleet.gateways[0].termination == "exit status 0", "\(fleet.gateways[0].output())")

@@ -82,6 +82,7 @@ final class TestFleet: Sendable {
         self.nodeIDs = nodeIDs
         self.nodePorts = nodePorts
         self.gatewayPorts = gatewayPorts
+        self.api = APIClient(ports: gatewayPorts)
         self.inspector = inspector
         self.nodeGroups = nodeGroups
     }
@@ -113,7 +114,7 @@ final class TestFleet: Sendable {
     }
 
     /// The event API through this fleet's gateways.
-    var api: APIClient { APIClient(ports: gatewayPorts) }
+    let api: APIClient
 
     func get(_ query: String, gateway: Int = 0) async throws -> APIResponse {
         try await api.get(query, gateway: gateway)
@@ -126,8 +127,18 @@ final class TestFleet: Sendable {
 }
 
 /// GET and POST on the event API of gateways at 127.0.0.1.
+///
+/// Each client has its own connections (not `URLSession.shared`'s): a pooled keep-alive
+/// connection outlives the listener it was accepted on, so a shared pool could carry a
+/// request meant for a new gateway to another test's draining gateway that had the same
+/// port before it.
 struct APIClient: Sendable {
     let ports: [Int]
+    private let session = HTTPSession()
+
+    init(ports: [Int]) {
+        self.ports = ports
+    }
 
     /// GET `/?<query>` on gateway `gateway`.
     func get(_ query: String, gateway: Int = 0) async throws -> APIResponse {
@@ -150,10 +161,20 @@ struct APIClient: Sendable {
     private func request(_ request: URLRequest) async throws -> APIResponse {
         var request = request
         request.timeoutInterval = 10
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await session.urlSession.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return APIResponse(status: status, json: try #require(json, "not a JSON object: \(String(decoding: data, as: UTF8.self))"))
+    }
+}
+
+/// A `URLSession` of its own, with its own connection pool, cancelled when the last client
+/// using it goes.
+final class HTTPSession: Sendable {
+    let urlSession = URLSession(configuration: .ephemeral)
+
+    deinit {
+        urlSession.invalidateAndCancel()
     }
 }
 

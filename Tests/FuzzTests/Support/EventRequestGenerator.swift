@@ -59,7 +59,8 @@ struct RequestSpec {
                     case .connectionID: expected.connectionID = text
                     default: expected.groups = [text]
                     }
-                    value = bodyFormat == .json && Int64(text) != nil && random.chance(50) ? .number(text) : .string(text)
+                    // Sent as a JSON number only when it is one as written: `Int64` also reads "+1" and "007".
+                    value = bodyFormat == .json && Int64(text).map({ String($0) == text }) == true && random.chance(50) ? .number(text) : .string(text)
                 }
                 let place: Place = bodyFormat == .none || random.chance(30) ? .query : .body
                 let decoy = place == .body && random.chance(20) ? "decoy" : nil
