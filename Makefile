@@ -3,6 +3,8 @@
 #   make run     build and start `wscenter serve` (ARGS="..." passes options)
 #   make test    run the tests against a throwaway redis-server, then the interop tests
 #   make interop the interop tests alone: real pysher / pusher SDK against a 2-node, 2-gateway fleet
+#   make browser the browser tests alone: the console at /ui/ in headless Chromium against a 2-node, 2-gateway fleet
+#   make screenshots  the browser tests, saving a screenshot of each view in docs/img/
 #   make conformance  every Autobahn WebSocket case (kosoku) against ECHO_PATH (docs/conformance.md)
 #   make bench   run the benchmarks in Benchmarks/, Redis handled like `make test`
 #   make bench-fleet  wrk and a 5,000-connection broadcast against 2 nodes + 1 gateway
@@ -19,6 +21,7 @@
 # Pass options to `swift test` with SWIFT_TEST_FLAGS, e.g.
 #   make test SWIFT_TEST_FLAGS="--filter RedisTests" INTEROP=0
 # INTEROP=0 skips the interop tests (Tests/interop, Python; pip installs what they need),
+# BROWSER=0 the browser tests (Tests/browser; apt installs chromium, pip installs selenium),
 # CONFORMANCE=0 the fast subset of the Autobahn WebSocket cases (pip installs kosoku),
 # SMOKE=0 the fleet smoke test, DEPLOY_CHECK=0 the validation of docker/ and k8s/.
 
@@ -28,12 +31,13 @@ SWIFT_TEST_FLAGS ?=
 BENCH_ARGS ?=
 SOAK_ARGS ?=
 INTEROP ?= 1
+BROWSER ?= 1
 CONFORMANCE ?= 1
 SMOKE ?= 1
 DEPLOY_CHECK ?= 1
 ARGS ?=
 
-.PHONY: all deps build test interop conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet bench-fanout soak clean
+.PHONY: all deps build test interop browser screenshots conformance fleet-smoke deploy-check image compose-up run bench bench-compare bench-fleet bench-fanout soak clean
 
 all: build
 
@@ -46,7 +50,7 @@ build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
 ## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set),
-## then the interop tests (unless INTEROP=0), a fast subset of the Autobahn WebSocket cases
+## then the interop tests (unless INTEROP=0), the browser tests (unless BROWSER=0), a fast subset of the Autobahn WebSocket cases
 ## (unless CONFORMANCE=0), the fleet smoke test (unless SMOKE=0) and the validation of
 ## docker/ and k8s/ (unless DEPLOY_CHECK=0).
 ## (`swift test` builds the wscenter binary too; the later steps use that one.)
@@ -54,6 +58,9 @@ test: deps
 	scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
 	@if [ "$(INTEROP)" != 0 ]; then \
 	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh; \
+	fi
+	@if [ "$(BROWSER)" != 0 ]; then \
+	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/browser.sh; \
 	fi
 	@if [ "$(CONFORMANCE)" != 0 ]; then \
 	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/conformance.sh fast; \
@@ -85,6 +92,16 @@ compose-up:
 interop: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
 	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh
+
+## The browser tests alone: the console at /ui/ and /client.js in headless Chromium.
+browser: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
+	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/browser.sh
+
+## The browser tests, saving a screenshot of each view in docs/img/ (the README shows them).
+screenshots: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
+	SCREENSHOTS="$(CURDIR)/docs/img" WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/browser.sh
 
 ## Every Autobahn TestSuite case, run by kosoku (pip-installed when missing), against
 ## `wscenter serve` with ECHO_PATH set; prints the results table (docs/conformance.md).

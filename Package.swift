@@ -140,6 +140,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The browser side: /client.js (native protocol client) and the admin console at
+        // /ui/, plain files embedded in the binary.
+        .target(
+            name: "WebUI",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.embedInCode("Resources")],
+            swiftSettings: swiftSettings
+        ),
         // The WebSocket node: connections in memory, bindings and heartbeat in the broker,
         // calls from the bus.
         .target(
@@ -150,6 +163,7 @@ let package = Package(
                 "FleetHTTP",
                 "Observability",
                 "WebSocketCore",
+                "WebUI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -275,7 +289,9 @@ let package = Package(
                 "PusherCore",
                 "PusherProtocol",
                 "Redis",
+                "WebUI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

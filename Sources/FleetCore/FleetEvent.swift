@@ -1,4 +1,5 @@
-/// The 27 events of the websocket-center API. The raw value is the event's name on the wire.
+/// The 27 events of the websocket-center API, and wscenter's own. The raw value is the
+/// event's name on the wire.
 public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     case getConnectionCount, getIds, get_Ids, isOnlineId, isOnline_Id
     case bindId, unBindId, unBind_Id
@@ -9,15 +10,20 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     case sendMessageToGroupByOnlyId, sendMessageToGroupByOnly_Id
     /// Beyond the seed's 27: each node's counters, and a group's size and age on each node.
     case getStats, getGroupStats
+    /// Beyond the seed's 27: a user's connections on each node.
+    case get_IdsById
     /// Beyond the seed's 27, answered by the gateway itself: the webhook events that could not
     /// be delivered (docs/webhooks.md), per source.
     case getWebhookDeadLetters
+    /// Beyond the seed's 27, answered by the gateway itself: its broker's state; the Pusher
+    /// apps' occupied channels; triggering a Pusher event (what the console at /ui/ needs).
+    case getBroker, getPusherChannels, triggerPusherEvent
 
     /// The parameters the event requires, in the order the docs list them.
     package var parameters: [FleetParameter] {
         switch self {
-        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds, .getStats, .getWebhookDeadLetters: []
-        case .isOnlineId, .unBindId, .leaveAllGroupById, .getGroupIdsById: [.id]
+        case .getConnectionCount, .getIds, .get_Ids, .getGroupIds, .getStats, .getWebhookDeadLetters, .getBroker, .getPusherChannels: []
+        case .isOnlineId, .unBindId, .leaveAllGroupById, .getGroupIdsById, .get_IdsById: [.id]
         case .isOnline_Id, .unBind_Id, .leaveAllGroupBy_Id, .getGroupIdsBy_Id: [.connectionID]
         case .bindId: [.id, .connectionID]
         case .joinGroupById, .leaveGroupById, .isInGroupById: [.groupID, .id]
@@ -27,6 +33,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
         case .sendMessageTo_Id, .sendMessageToGroupByOnly_Id: [.connectionID, .message]
         case .sendToGroup: [.groupID, .message]
         case .broadcast: [.message]
+        case .triggerPusherEvent: [.appID, .channel, .name, .message]
         }
     }
 
@@ -34,8 +41,8 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
     package var resultKind: ResultKind {
         switch self {
         case .isOnlineId, .isOnline_Id, .isInGroupById, .isInGroupBy_Id: .bool
-        case .getIds, .get_Ids, .getGroupIds, .getGroupIdsById, .getGroupIdsBy_Id: .strings
-        case .getStats, .getGroupStats, .getWebhookDeadLetters: .object
+        case .getIds, .get_Ids, .getGroupIds, .getGroupIdsById, .getGroupIdsBy_Id, .get_IdsById: .strings
+        case .getStats, .getGroupStats, .getWebhookDeadLetters, .getBroker, .getPusherChannels, .triggerPusherEvent: .object
         default: .int
         }
     }
@@ -56,7 +63,7 @@ public enum FleetEvent: String, CaseIterable, Sendable, Codable, Hashable {
             .connectionOwner
         case .sendMessageToGroupByOnlyId, .sendMessageToGroupByOnly_Id:
             .groupsThenSend
-        case .getWebhookDeadLetters:
+        case .getWebhookDeadLetters, .getBroker, .getPusherChannels, .triggerPusherEvent:
             .gateway
         default:
             .everyNode
@@ -96,4 +103,10 @@ package enum FleetParameter: String, Sendable, CaseIterable, Hashable {
     case connectionID = "_id"
     case groupID = "groupId"
     case message = "msg"
+    /// A Pusher app id (`triggerPusherEvent`).
+    case appID = "appId"
+    /// A Pusher channel name (`triggerPusherEvent`).
+    case channel
+    /// A Pusher event name (`triggerPusherEvent`).
+    case name
 }

@@ -13,6 +13,11 @@ public struct EventArguments: Sendable, Hashable {
     /// The message's id, unique per send, set by whoever sends it (gateway or node): a message
     /// both recorded for a session and delivered live to its new connection is replayed once.
     package var messageID: String?
+    /// A Pusher app id, channel and event name (`triggerPusherEvent`, answered by the gateway:
+    /// they never travel to nodes).
+    package var appID: String?
+    package var channel: String?
+    package var name: String?
 
     public init(id: String? = nil, connectionID: String? = nil, groups: [String]? = nil, message: String? = nil, messageID: String? = nil) {
         self.id = id

@@ -13,7 +13,7 @@ package struct APIError: Error, Sendable, Hashable, CustomStringConvertible {
 
     package var description: String { "\(status) code \(code): \(message)" }
 
-    static func badRequest(_ message: String) -> APIError { APIError(status: 400, code: 1, message) }
+    package static func badRequest(_ message: String) -> APIError { APIError(status: 400, code: 1, message) }
     static func unauthorized(_ message: String) -> APIError { APIError(status: 401, code: 1, message) }
     static func tooLarge(limit: Int) -> APIError { APIError(status: 413, code: 1, "request body larger than \(limit) bytes") }
     static func brokerUnavailable(_ detail: String) -> APIError {

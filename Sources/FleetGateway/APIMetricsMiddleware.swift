@@ -4,14 +4,16 @@ import Hummingbird
 import Observability
 
 /// Counts every API request by event (each event of an event API batch; the route of a
-/// REST request) and status, and times it by API. `/healthz`, `/readyz` and `/metrics`
-/// are left out.
+/// REST request) and status, and times it by API. `/healthz`, `/readyz` and `/metrics`,
+/// and the files served to browsers, are left out.
 struct APIMetricsMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let meter: APIMeter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !OperationsRoutes.paths.contains(request.uri.path) else { return try await next(request, context) }
+        guard !OperationsRoutes.paths.contains(request.uri.path), !Self.isBrowserFile(request.uri.path) else {
+            return try await next(request, context)
+        }
         let start = ContinuousClock.now
         let status: Int
         do {
@@ -35,6 +37,11 @@ struct APIMetricsMiddleware: RouterMiddleware {
             (events, api) = ([route == "NotFound" ? "unmatched" : route], "rest")
         }
         meter.request(events: events, api: api, status: status, duration: ContinuousClock.now - start)
+    }
+
+    /// The files served to browsers (`/client.js`, the console under `/ui/`): not API requests.
+    static func isBrowserFile(_ path: String) -> Bool {
+        path == "/client.js" || path == "/ui" || path.hasPrefix("/ui/")
     }
 
     /// The `event` label of each event of a batch: its name, or `unknown` for a name that is

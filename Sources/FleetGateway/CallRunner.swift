@@ -43,8 +43,8 @@ struct CallRunner: Sendable {
     let keys: FleetKeys
     let requester: BrokerRequester
     let timeout: Duration
-    /// Answers `getWebhookDeadLetters` (see ``GatewayConfiguration/webhookDeadLetters``).
-    var deadLetters: (@Sendable () async throws -> [String: OperationResult])?
+    /// The events the gateway answers itself (see ``GatewayService/gatewayEvents()``).
+    var gatewayAnswers: [FleetEvent: GatewayEventAnswer] = [:]
 
     func run(_ calls: [EventCall], on nodes: [String]) async throws -> APIResult {
         let owners = try await connectionOwners(of: calls)
@@ -80,7 +80,7 @@ struct CallRunner: Sendable {
                 result.data.append((call.event, try await sendToGroupsOf(call, owners: owners, nodes: nodes, timedOut: &timedOut)))
             case .gateway:
                 try await flush()
-                result.data.append((call.event, try await deadLetters?() ?? [:]))
+                result.data.append((call.event, try await answerHere(call)))
             }
         }
         try await flush()
@@ -89,6 +89,17 @@ struct CallRunner: Sendable {
     }
 
     // MARK: Steps
+
+    /// An event the gateway answers: nothing to report when this gateway has no answer for an
+    /// event without parameters (no webhooks configured); refused when it has none for one
+    /// that asks for something to be done (the Pusher protocol is off).
+    private func answerHere(_ call: EventCall) async throws -> [String: OperationResult] {
+        if let answer = gatewayAnswers[call.event] { return try await answer(call.arguments) }
+        guard call.event.parameters.isEmpty else {
+            throw APIError.badRequest("\(call.event.rawValue): not available on this gateway (is the Pusher protocol off?)")
+        }
+        return [:]
+    }
 
     /// Each node's results (nil: no answer in time) for the nodes the target reaches.
     private func send(

@@ -113,6 +113,9 @@ package struct EventRequest: Sendable, Hashable {
             case .id: arguments.id = text
             case .connectionID: arguments.connectionID = text
             case .message: arguments.message = text
+            case .appID: arguments.appID = text
+            case .channel: arguments.channel = text
+            case .name: arguments.name = text
             case .groupID:
                 if event.acceptsGroupList {
                     let groups = text.split(separator: ",").map { $0.trimmingBlanks() }.filter { !$0.isEmpty }

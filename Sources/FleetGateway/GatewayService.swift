@@ -31,6 +31,10 @@ package struct GatewayConfiguration: Sendable {
     /// Answers `getWebhookDeadLetters`: each webhook source's dead letters; nil when no
     /// webhooks are configured (the answer is then empty).
     package var webhookDeadLetters: (@Sendable () async throws -> [String: OperationResult])?
+    /// What `getBroker` calls the broker: `redis` or `embedded`.
+    package var brokerKind = "redis"
+    /// Where the broker is (`host:port`, no credentials), for `getBroker`; nil when in process.
+    package var brokerAddress: String?
 
     package init(gatewayID: String, host: String = "0.0.0.0", port: Int = 8011, prefix: String = "wsc:", tokens: Set<String> = []) {
         self.gatewayID = gatewayID
@@ -46,6 +50,9 @@ package struct GatewayConfiguration: Sendable {
 package protocol GatewayRoutes: Sendable {
     /// Adds the routes; `gateway` gives the broker, the live nodes and the configuration.
     func addRoutes(to router: Router<BasicRequestContext>, gateway: GatewayService)
+    /// The event API's events these routes' API answers (see ``GatewayEventAnswer``); none
+    /// by default.
+    func gatewayEvents(gateway: GatewayService) -> [FleetEvent: GatewayEventAnswer]
 }
 
 /// The stateless HTTP gateway: parses event API requests, runs them across the live nodes
@@ -58,7 +65,7 @@ package final class GatewayService: Sendable {
     package let logger: Logger
     /// The live nodes (`master_ids`).
     package let directory: NodeDirectory
-    private let routes: [any GatewayRoutes]
+    let routes: [any GatewayRoutes]
     /// The API tokens, for constant-time checks.
     let credentials: Credentials
     /// The process's metrics (shared with a node in the same process).
@@ -114,6 +121,11 @@ package final class GatewayService: Sendable {
         logger.notice("draining: not ready; requests in flight will finish")
     }
 
+    /// Whether the broker's links are up (as its events said last).
+    var brokerLinkIsUp: Bool { brokerLink.isUp }
+    /// Why the broker's links are down; nil while they are up.
+    var brokerLinkDownReason: String? { brokerLink.unreadyReason }
+
     /// Ready when not draining and the broker answers.
     package func readiness() async -> ReadinessReport {
         var report = ReadinessReport()
@@ -159,6 +171,8 @@ package final class GatewayService: Sendable {
             let result = try await runner.run(request.calls, on: nodes)
             meter.repliesTimedOut(result.extra.count)
             return (200, ResponseJSON.success(result), events)
+        } catch let refusal as APIError {
+            return (refusal.status, ResponseJSON.failure(refusal), events)
         } catch {
             logger.warning("request failed on the broker", metadata: ["error": "\(error)"])
             let failure = APIError.brokerUnavailable("\(error)")
@@ -261,7 +275,7 @@ extension GatewayService: Service {
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID), batches: true)
         let runner = CallRunner(
             broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout,
-            deadLetters: configuration.webhookDeadLetters
+            gatewayAnswers: gatewayEvents()
         )
         let linkEvents = broker.events()
         await withDiscardingTaskGroup { group in

@@ -99,9 +99,10 @@ extension HubStateMachine {
                 "created_at": registry.groupCreatedAt[group].map { .number(String($0)) } ?? .null,
             ]))
         case .getGroup_IdCount: return .int(registry.connectionCount(inGroup: try group()))
-        case .getWebhookDeadLetters:
-            // The gateway answers it; a call that carries it anyway gets a failure.
-            return .failure(code: 1, message: "getWebhookDeadLetters is answered by the gateway, not by nodes")
+        case .get_IdsById: return .strings(registry.connections(of: try id()))
+        case .getWebhookDeadLetters, .getBroker, .getPusherChannels, .triggerPusherEvent:
+            // The gateway answers them; a call that carries one anyway gets a failure.
+            return .failure(code: 1, message: "\(event.rawValue) is answered by the gateway, not by nodes")
 
         case .bindId:
             let (id, cid) = (try id(), try cid())

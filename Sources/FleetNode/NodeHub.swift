@@ -50,6 +50,8 @@ public final class NodeHub: Sendable {
     private let deliveries: SocketDeliveries
     /// Milliseconds since 1970 when the hub started.
     package let startedAt = epochMilliseconds()
+    /// What ``describe(_:)`` said, for `getStats`.
+    private let identity = Mutex<[String: JSONValue]>([:])
     private let messagesReceived = Atomic<Int>(0)
 
     /// - Parameters:
@@ -215,6 +217,12 @@ public final class NodeHub: Sendable {
         }
     }
 
+    /// Says what `getStats` reports of the node itself beside its counters (its version, the
+    /// address clients reach it at); later fields replace earlier ones of the same name.
+    package func describe(_ fields: [String: JSONValue]) {
+        identity.withLock { $0.merge(fields) { _, new in new } }
+    }
+
     /// The answers to `getStats` with the process's figures added (the machine knows only
     /// its own).
     private func addingProcessFigures(to results: [OperationResult], of operations: [NodeOperation]) -> [OperationResult] {
@@ -229,10 +237,11 @@ public final class NodeHub: Sendable {
             "uptime": .number(String((now - startedAt) / 1000)),
             "memory": ProcessMemory.residentBytes().map { .number(String($0)) } ?? .null,
         ]
+        let figuresAndIdentity = figures.merging(identity.withLock { $0 }) { figure, _ in figure }
         var results = results
         for (index, operation) in operations.enumerated() where isStats(operation) {
             guard case .object(.object(let fields)) = results[index] else { continue }
-            results[index] = .object(.object(fields.merging(figures) { own, _ in own }))
+            results[index] = .object(.object(fields.merging(figuresAndIdentity) { own, _ in own }))
         }
         return results
     }

@@ -7,11 +7,12 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import WebSocketCore
+import WebUI
 import Observability
 import ServiceLifecycle
 
 /// The node's HTTP server: the WebSocket upgrades of its client protocols, and plain HTTP
-/// for the rest (`/healthz`, `/readyz`, `/metrics`).
+/// for the rest (`/healthz`, `/readyz`, `/metrics`, and `/client.js` for web pages).
 ///
 /// A service listed before its node in the group (see ``NodeService/services(onListening:)``):
 /// it starts listening once the node has joined the fleet, and it is stopped after the node
@@ -25,6 +26,7 @@ struct NodeServer: Service {
         let configuration = service.configuration
         let router = Router()
         OperationsRoutes(telemetry: service.telemetry, readiness: { await service.readiness() }).add(to: router)
+        BrowserRoutes.addClient(to: router)
 
         let logger = service.logger
         // A ping every period; one left unanswered for a whole period closes the connection

@@ -13,6 +13,7 @@ extension NodeService {
     /// Told by the server once it listens (matters when the configured port is 0).
     func listening(on port: Int) {
         boundPort.store(port, ordering: .relaxed)
+        hub.describe(["version": .string(wscenterVersion), "address": .string("\(advertisedHost):\(port)")])
     }
 
     /// The address clients reach: the bind address, or this host's name for a wildcard.

@@ -83,6 +83,7 @@ public final class NodeService: Sendable {
             onDiscard: { mailboxes.discard($0) },
             meter: meters["native"]
         )
+        hub.describe(["version": .string(wscenterVersion)])
     }
 
     /// The node as the services of a `ServiceGroup`, in order: its HTTP server, then the node.

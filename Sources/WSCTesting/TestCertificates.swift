@@ -50,7 +50,7 @@ package struct TestCertificates: Sendable {
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        let output = try errors.fileHandleForReading.readAllRetryingInterrupts()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw WSCTestingError(.systemCallFailed, "openssl \(arguments.first ?? "") failed: \(String(decoding: output, as: UTF8.self))")

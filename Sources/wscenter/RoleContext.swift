@@ -202,7 +202,11 @@ struct RoleContext {
                 let (keys, sources) = (HookKeys(prefix: options.redisPrefix), hookSources.sorted { $0.description < $1.description })
                 configuration.webhookDeadLetters = { try await HookDeadLetters.read(broker: broker, keys: keys, sources: sources) }
             }
-            var routes: [any GatewayRoutes] = []
+            configuration.brokerKind = options.redisURL == nil ? "embedded" : "redis"
+            if let url = options.redisURL, let redis = try? RedisConfiguration(url: url) {
+                configuration.brokerAddress = "\(redis.host):\(redis.port)"
+            }
+            var routes: [any GatewayRoutes] = [BrowserGatewayRoutes()]
             if options.security.pusherEnabled {
                 routes.append(PusherAPI(configuration: .init(
                     apps: try options.pusherApps(), pathPrefix: options.apiPathPrefix, authDemo: options.authDemo, defaultAppID: options.appID

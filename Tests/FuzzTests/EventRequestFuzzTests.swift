@@ -36,7 +36,11 @@ extension FuzzTests {
                 #expect((arguments.connectionID != nil) == parameters.contains(.connectionID), context)
                 #expect((arguments.groups != nil) == parameters.contains(.groupID), context)
                 #expect((arguments.message != nil) == parameters.contains(.message), context)
+                #expect((arguments.appID != nil) == parameters.contains(.appID), context)
+                #expect((arguments.channel != nil) == parameters.contains(.channel), context)
+                #expect((arguments.name != nil) == parameters.contains(.name), context)
                 #expect(arguments.id?.isEmpty != true && arguments.connectionID?.isEmpty != true && arguments.messageID == nil, context)
+                #expect(arguments.appID?.isEmpty != true && arguments.channel?.isEmpty != true && arguments.name?.isEmpty != true, context)
                 if let groups = arguments.groups {
                     #expect(!groups.isEmpty && !groups.contains("") && Set(groups).count == groups.count, context)
                     if call.event.acceptsGroupList {

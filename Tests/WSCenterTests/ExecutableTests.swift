@@ -2,33 +2,14 @@ import Foundation
 import Testing
 import WSCTesting
 
-/// Runs the built `wscenter` binary (next to the test bundle) and captures its output. The
-/// process is waited for on a thread of its own, never on the concurrency pool, which the
-/// other tests running meanwhile need.
+/// Runs the built `wscenter` binary (next to the test bundle) to its end: its status and
+/// standard error.
 private func runWSCenter(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, stderr: String) {
-    let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    let binary = binDirectory.appendingPathComponent("wscenter")
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wscenter")
     try #require(FileManager.default.isExecutableFile(atPath: binary.path), "wscenter is not built at \(binary.path)")
-    var environment = ProcessInfo.processInfo.environment
-    for name in ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN", "APP_SECRET", "PUSHER_ENABLED", "APPS_FILE"] { environment[name] = nil }
-    environment.merge(extra) { $1 }
-    return try await RawHTTP.onThread { [environment] in
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = environment
-        let stderr = Pipe()
-        process.standardError = stderr
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        // A process that should have refused to start but runs instead is stopped, not waited on forever.
-        let watchdog = DispatchWorkItem { [process] in if process.isRunning { process.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: watchdog)
-        defer { watchdog.cancel() }
-        let output = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
+    let removed: Set<String> = ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN", "APP_SECRET", "PUSHER_ENABLED", "APPS_FILE"]
+    let (status, output) = try await ProcessRun.run(binary.path, arguments, removing: removed, environment: extra)
+    return (status, output)
 }
 
 @Suite("The wscenter executable", .serialized)  // each case starts a debug binary (~0.5 s of CPU): one at a time, not a burst that starves the process tests

@@ -133,23 +133,8 @@ struct TLSTests {
 
     /// Runs the binary to its end, waited for on a thread of its own (not the concurrency pool).
     private func runWSCenter(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let binary = try wscenterBinary()
-        var variables = ProcessInfo.processInfo.environment
-        for name in ["REDIS_URL", "PORT", "HTTP_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "APP_SECRET"] { variables[name] = nil }
-        variables.merge(environment) { $1 }
-        return try await RawHTTP.onThread { [variables] in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-            process.environment = variables
-            let output = Pipe()
-            process.standardError = output
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        let removed: Set<String> = ["REDIS_URL", "PORT", "HTTP_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "APP_SECRET"]
+        return try await ProcessRun.run(try wscenterBinary(), arguments, removing: removed, environment: environment, stdout: true)
     }
 }
 

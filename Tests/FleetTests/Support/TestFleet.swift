@@ -271,6 +271,7 @@ func withFleet(
         brokers.append(broker)
         var configuration = GatewayConfiguration(gatewayID: "gw\(index)-\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
         configuration.callTimeout = callTimeout
+        configuration.brokerKind = kind.rawValue
         configureGateway(&configuration)
         let routes: [any GatewayRoutes] = pusher.map { [PusherAPI(configuration: pusherAPI($0))] } ?? []
         let service = GatewayService(configuration: configuration, broker: broker, logger: logger, routes: routes)

@@ -224,7 +224,7 @@ struct EventRequestTests {
 
     @Test("a missing parameter is refused naming the event and the parameter", arguments: FleetEvent.allCases.filter { !$0.parameters.isEmpty })
     func missingParameter(_ event: FleetEvent) {
-        let full: [FleetParameter: String] = [.id: "u", .connectionID: "c", .groupID: "g", .message: "m"]
+        let full: [FleetParameter: String] = [.id: "u", .connectionID: "c", .groupID: "g", .message: "m", .appID: "1", .channel: "ch", .name: "n"]
         for missing in event.parameters {
             let given = event.parameters.filter { $0 != missing }
                 .map { "\(event.rawValue)%5B\($0.rawValue)%5D=\(full[$0]!)" }

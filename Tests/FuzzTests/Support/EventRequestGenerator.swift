@@ -57,7 +57,10 @@ struct RequestSpec {
                     switch name {
                     case .id: expected.id = text
                     case .connectionID: expected.connectionID = text
-                    default: expected.groups = [text]
+                    case .appID: expected.appID = text
+                    case .channel: expected.channel = text
+                    case .name: expected.name = text
+                    case .groupID, .message: expected.groups = [text]
                     }
                     // Sent as a JSON number only when it is one as written: `Int64` also reads "+1" and "007".
                     value = bodyFormat == .json && Int64(text).map({ String($0) == text }) == true && random.chance(50) ? .number(text) : .string(text)
