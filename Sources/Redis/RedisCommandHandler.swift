@@ -39,7 +39,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     /// - Parameters:
     ///   - commandTimeout: how long a reply may take before the connection is given up.
-    ///   - onPush: set on pub/sub connections: receives `message` and `pmessage` arrays.
+    ///   - onPush: set on pub/sub connections: receives the pushes (see ``isPush(_:)``).
     init(commandTimeout: TimeAmount, onPush: (@Sendable (RESPValue) -> Void)?) {
         self.commandTimeout = commandTimeout
         self.onPush = onPush
@@ -65,6 +65,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         if let closedError {
             request.promise.fail(closedError)
             promise?.fail(closedError)
+            return
+        }
+        guard request.replyCount > 0 else {
+            // Its answers, if any, come as pushes (`SUNSUBSCRIBE` on a sharded pub/sub connection).
+            request.promise.succeed(.null)
+            context.write(wrapOutboundOut(request.bytes), promise: promise)
             return
         }
         pending.append(Pending(request: request, deadline: .now() + commandTimeout))
@@ -133,12 +139,19 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         }
     }
 
-    /// `["message", channel, payload]` and `["pmessage", pattern, channel, payload]`.
+    /// `["message", channel, payload]`, `["pmessage", pattern, channel, payload]`, and for
+    /// sharded pub/sub `["smessage", channel, payload]` and `["sunsubscribe", channel, count]`
+    /// (which the server also sends by itself when the channel's slot moves: never a reply,
+    /// since a sharded subscriber sends `SUNSUBSCRIBE` without waiting for one).
     private static func isPush(_ value: RESPValue) -> Bool {
         guard case .array(let elements) = value, let kind = elements.first,
               case .bulkString(let word) = kind else { return false }
-        return (elements.count == 3 && word.readableBytesView.elementsEqual("message".utf8))
-            || (elements.count == 4 && word.readableBytesView.elementsEqual("pmessage".utf8))
+        let bytes = word.readableBytesView
+        switch elements.count {
+        case 3: return bytes.elementsEqual("message".utf8) || bytes.elementsEqual("smessage".utf8) || bytes.elementsEqual("sunsubscribe".utf8)
+        case 4: return bytes.elementsEqual("pmessage".utf8)
+        default: return false
+        }
     }
 }
 

@@ -34,7 +34,7 @@ public final class RedisClusterClient: Sendable {
     /// How often the slot map is read again without being asked to.
     public let refreshInterval: Duration
 
-    private let eventLoopGroup: any EventLoopGroup
+    let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
     /// Node clients to run, handed from whoever makes one to ``run()``.
