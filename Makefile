@@ -55,7 +55,7 @@ build:
 ## docker/ and k8s/ (unless DEPLOY_CHECK=0).
 ## (`swift test` builds the wscenter binary too; the later steps use that one.)
 test: deps
-	scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
+	WITH_CLUSTER=1 scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
 	@if [ "$(INTEROP)" != 0 ]; then \
 	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh; \
 	fi

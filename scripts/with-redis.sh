@@ -8,6 +8,10 @@
 # no persistence, in a temporary directory; REDIS_URL=redis://127.0.0.1:PORT is
 # exported for the command; and the server is stopped when the command ends,
 # fails or is interrupted. The command's exit status is preserved.
+#
+# With WITH_CLUSTER=1 (and REDIS_CLUSTER_NODES not set), a throwaway Redis Cluster of 3
+# masters (no replicas) is started too, and REDIS_CLUSTER_NODES=127.0.0.1:P1,... exported:
+# the broker contract tests run on it as well (`make test` sets it for `swift test`).
 set -euo pipefail
 
 if [[ $# -eq 0 ]]; then
@@ -15,10 +19,14 @@ if [[ $# -eq 0 ]]; then
     exit 2
 fi
 
+own_redis=""
 if [[ -n "${REDIS_URL:-}" ]]; then
     # Print the URL without any password.
     echo "with-redis: using REDIS_URL=$(sed -E 's#//[^@/]*@#//***@#' <<<"$REDIS_URL")" >&2
-    exec "$@"
+    own_redis=1
+    if [[ "${WITH_CLUSTER:-0}" != 1 || -n "${REDIS_CLUSTER_NODES:-}" ]]; then
+        exec "$@"
+    fi
 fi
 
 for tool in redis-server redis-cli; do
@@ -46,17 +54,75 @@ free_port() {
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/wscenter-redis.XXXXXX")
 pid=""
+cluster_pids=()
 
 cleanup() {
-    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
+    for p in "$pid" "${cluster_pids[@]}"; do
+        if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then
+            kill "$p" 2>/dev/null || true
+            wait "$p" 2>/dev/null || true
+        fi
+    done
     rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# A cluster node on a port whose bus port (+10000) is also free; prints the port.
+start_cluster_node() {
+    local port node_dir p
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        port=$((20000 + RANDOM % 9000))
+        node_dir="$dir/cluster-$port"
+        mkdir -p "$node_dir"
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --protected-mode no \
+            --dir "$node_dir" --logfile "$node_dir/redis.log" --cluster-enabled yes --cluster-config-file nodes.conf \
+            --cluster-node-timeout 2000 --repl-diskless-sync-delay 0 &
+        p=$!
+        for _ in $(seq 100); do
+            if redis-cli -p "$port" info server 2>/dev/null | tr -d '\r' | grep -qx "process_id:$p"; then
+                cluster_pids+=("$p")
+                CLUSTER_PORT=$port
+                return 0
+            fi
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    return 1
+}
+
+start_cluster() {
+    local nodes=() port
+    for _ in 1 2 3; do
+        start_cluster_node || { echo "with-redis: a cluster node did not start" >&2; return 1; }
+        nodes+=("127.0.0.1:$CLUSTER_PORT")
+    done
+    redis-cli --cluster create "${nodes[@]}" --cluster-yes >"$dir/cluster-create.log" 2>&1 \
+        || { echo "with-redis: redis-cli --cluster create failed:" >&2; tail -n 20 "$dir/cluster-create.log" >&2; return 1; }
+    for node in "${nodes[@]}"; do
+        for _ in $(seq 200); do  # 20 seconds
+            redis-cli -p "${node##*:}" cluster info 2>/dev/null | tr -d '\r' | grep -qx "cluster_state:ok" && break
+            sleep 0.1
+        done
+    done
+    REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")
+    export REDIS_CLUSTER_NODES
+    echo "with-redis: started a Redis Cluster of 3 masters at $REDIS_CLUSTER_NODES" >&2
+}
+
+if [[ "${WITH_CLUSTER:-0}" == 1 && -z "${REDIS_CLUSTER_NODES:-}" ]]; then
+    start_cluster || exit 1
+fi
+
+if [[ -n "$own_redis" ]]; then
+    status=0
+    "$@" || status=$?
+    exit "$status"
+fi
 
 # Start redis-server; if it dies at once (port taken meanwhile), try another port.
 up=""

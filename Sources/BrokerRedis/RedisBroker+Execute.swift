@@ -32,6 +32,11 @@ extension RedisBroker {
 
     /// Runs `body`, turning Redis errors into broker errors.
     func mapErrors<T>(_ command: String, _ body: () async throws -> T) async throws -> T {
+        try await Self.mapErrors(command, body)
+    }
+
+    /// Runs `body`, turning Redis errors into broker errors.
+    static func mapErrors<T>(_ command: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as RedisError {

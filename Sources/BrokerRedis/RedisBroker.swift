@@ -140,6 +140,13 @@ public final class RedisBroker: Broker {
     private func makeSubscription(
         _ subscribe: (@escaping RedisSubscriber.Handler) async throws -> RedisSubscription
     ) async throws -> BrokerSubscription {
+        try await Self.makeSubscription(bufferLimit: bufferLimit, subscribe)
+    }
+
+    /// A broker subscription fed by the Redis subscription `subscribe` makes.
+    static func makeSubscription(
+        bufferLimit: Int, _ subscribe: (@escaping RedisSubscriber.Handler) async throws -> RedisSubscription
+    ) async throws -> BrokerSubscription {
         let holder = SubscriptionHolder()
         let (subscription, sink) = BrokerSubscription.make(bufferLimit: bufferLimit) { holder.cancel() }
         do {

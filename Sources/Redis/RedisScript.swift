@@ -14,7 +14,7 @@ public final class RedisScript: Sendable {
     /// The SHA1 the server reported when the script was last loaded.
     public var loadedSHA: String? { sha.withLock { $0 } }
 
-    fileprivate func remember(_ value: String?) {
+    func remember(_ value: String?) {
         sha.withLock { $0 = value }
     }
 }

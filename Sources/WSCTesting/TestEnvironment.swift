@@ -20,4 +20,17 @@ package enum TestEnvironment {
         }
         return url
     }
+
+    /// The Redis Cluster that tests should use, from `REDIS_CLUSTER_NODES` (`host:port,…`);
+    /// `make test` starts one (`WITH_CLUSTER=1 scripts/with-redis.sh`).
+    /// - Throws: ``WSCTestingError`` `environmentVariableMissing` when it is unset.
+    package static func redisClusterNodes() throws -> [String] {
+        guard let nodes = ProcessInfo.processInfo.environment["REDIS_CLUSTER_NODES"], !nodes.isEmpty else {
+            throw WSCTestingError(
+                .environmentVariableMissing,
+                "REDIS_CLUSTER_NODES is not set: run `make test`, or WITH_CLUSTER=1 scripts/with-redis.sh swift test"
+            )
+        }
+        return nodes.split(separator: ",").map { String($0) }
+    }
 }

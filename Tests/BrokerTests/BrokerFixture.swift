@@ -10,8 +10,16 @@ import WSCTesting
 enum BrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case embedded
     case redis
+    /// A Redis Cluster of 3 masters (`REDIS_CLUSTER_NODES`): sharded pub/sub, no patterns.
+    case redisCluster
 
     var testDescription: String { rawValue }
+
+    /// Whether pattern subscriptions exist (not with sharded pub/sub).
+    var hasPatterns: Bool { self != .redisCluster }
+
+    /// The kinds with pattern subscriptions.
+    static let withPatterns = allCases.filter { $0.hasPatterns }
 
     /// A fresh broker of this kind; Redis comes from `REDIS_URL` (or `url`).
     func make(url: String? = nil) throws -> any Broker {
@@ -20,6 +28,8 @@ enum BrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return EmbeddedBroker()
         case .redis:
             return RedisBroker(configuration: try RedisConfiguration(url: url ?? TestEnvironment.redisURL()))
+        case .redisCluster:
+            return try RedisClusterBroker(seeds: TestEnvironment.redisClusterNodes(), configuration: RedisConfiguration())
         }
     }
 }
@@ -60,7 +70,8 @@ func waitForEvent(
 }
 
 /// A prefix unique to one test, for every key and channel it uses, so tests can run in
-/// parallel against one Redis.
+/// parallel against one Redis. Its hash tag keeps a test's keys in one slot of a cluster, so
+/// that its atomic batches and scripts may use several.
 func uniqueNamespace() -> String {
-    "t:\(UUID().uuidString.lowercased()):"
+    "t:{\(UUID().uuidString.lowercased())}:"
 }

@@ -45,6 +45,10 @@ public final class RedisClusterClient: Sendable {
         var clients: [Endpoint: RedisClient] = [:]
         /// The read of the slot map under way, which other callers wait for.
         var refresh: Task<RedisClusterTopology, any Error>?
+        /// Whether the last read of the slot map succeeded (nil before the first).
+        var lastReadSucceeded: Bool?
+        var listeners: [UInt64: AsyncStream<RedisConnectionEvent>.Continuation] = [:]
+        var nextListener: UInt64 = 0
     }
 
     /// - Parameters:
@@ -128,15 +132,65 @@ public final class RedisClusterClient: Sendable {
         }
         do {
             let topology = try await task.value
-            state.withLock { state in
+            let (event, listeners) = state.withLock { state in
                 state.topology = topology
                 state.refresh = nil
+                defer { state.lastReadSucceeded = true }
+                let event: RedisConnectionEvent? = switch state.lastReadSucceeded {
+                case nil: .connected
+                case false?: .reconnected
+                case true?: nil
+                }
+                return (event, Array(state.listeners.values))
             }
+            if let event { for listener in listeners { listener.yield(event) } }
             return topology
         } catch {
-            state.withLock { $0.refresh = nil }
+            let redisError = error as? RedisError ?? RedisError(.connectFailed, "reading the slot map failed", underlying: error)
+            let (wasUp, listeners) = state.withLock { state in
+                state.refresh = nil
+                defer { if state.lastReadSucceeded == true { state.lastReadSucceeded = false } }
+                return (state.lastReadSucceeded == true, Array(state.listeners.values))
+            }
+            if wasUp { for listener in listeners { listener.yield(.disconnected(redisError)) } }
             throw error
         }
+    }
+
+    /// The cluster's events: ``RedisConnectionEvent/connected`` once the slot map was first
+    /// read, ``RedisConnectionEvent/disconnected(_:)`` when no node gave it, then
+    /// ``RedisConnectionEvent/reconnected`` when one does again. (One master down while the
+    /// others answer is not a disconnection: its slots are retried until its replica takes over.)
+    public func events() -> AsyncStream<RedisConnectionEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: RedisConnectionEvent.self, bufferingPolicy: .bufferingNewest(64))
+        state.withLock { state in
+            let id = state.nextListener
+            state.nextListener += 1
+            state.listeners[id] = continuation
+            if state.lastReadSucceeded != nil { continuation.yield(.connected) }
+            if state.lastReadSucceeded == false { continuation.yield(.disconnected(RedisError(.connectFailed, "no cluster node gave the slot map"))) }
+            continuation.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.listeners.removeValue(forKey: id) } }
+        }
+        return stream
+    }
+
+    /// Runs `script` with `keys` (all in one slot) and `arguments` on the master of their
+    /// slot: `EVALSHA`, and `EVAL` with `SCRIPT LOAD` on a node that does not know it yet.
+    @discardableResult
+    public func evaluate(_ script: RedisScript, keys: [String], arguments: [RedisArgument] = []) async throws -> RESPValue {
+        let slot = keys.first.map(RedisClusterSlot.of) ?? 0
+        let keyArguments = [.int(keys.count)] + keys.map { RedisArgument.string($0) } + arguments
+        if let sha = script.loadedSHA {
+            do {
+                return try await send(RedisCommand("EVALSHA", [.string(sha)] + keyArguments), slot: slot)
+            } catch let error as RedisError where error.code == .serverError && error.message.hasPrefix("NOSCRIPT") {}
+        }
+        let replies = try await pipeline([
+            RedisCommand("EVAL", [.string(script.source)] + keyArguments), RedisCommand("SCRIPT", ["LOAD", .string(script.source)]),
+        ], slot: slot)
+        if let sha = replies[1].string { script.remember(sha) }
+        if let message = replies[0].errorMessage { throw RedisError(.serverError, message, command: "EVAL") }
+        return replies[0]
     }
 
     private func readTopology(from candidates: [Endpoint]) async throws -> RedisClusterTopology {
