@@ -63,8 +63,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         if let closedError {
-            request.promise.fail(closedError)
-            promise?.fail(closedError)
+            // Never sent: `.notConnected` (safe to retry), the reason underneath.
+            let notSent = RedisError(.notConnected, "the connection had closed; the command was not sent", command: request.command, underlying: closedError)
+            request.promise.fail(notSent)
+            promise?.fail(notSent)
             return
         }
         guard request.replyCount > 0 else {

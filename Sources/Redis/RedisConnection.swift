@@ -183,7 +183,9 @@ public final class RedisConnection: Sendable {
             // write now: it completes or fails the request itself. A closed channel has no
             // handler to do so.
             guard channel.isActive else {
-                request.promise.fail(RedisError(.connectionClosed, "the command could not be written", command: request.command))
+                // Never sent: `.notConnected`, which a caller may safely retry (`.connectionClosed`
+                // would say it may have run).
+                request.promise.fail(RedisError(.notConnected, "the connection had closed; the command was not sent", command: request.command))
                 continue
             }
             channel.write(request, promise: nil)

@@ -119,7 +119,8 @@ struct RedisClusterLiveTests {
             try #require(cluster.server(old)).kill()
             // A command written to the dead master before its connection is seen closed fails
             // with connectionClosed: it may have run, so it is never sent again (as with one
-            // Redis). What is tested here is the commands after that.
+            // Redis). What is tested here is the commands after that (one that finds the
+            // connection closed is not sent, and is retried).
             let oldMaster = RedisClusterTopology.Endpoint(host: "127.0.0.1", port: old)
             try await eventually(within: .seconds(5), "the client sees the master's connection close") { !client.client(for: oldMaster).isConnected }
             let started = ContinuousClock.now
