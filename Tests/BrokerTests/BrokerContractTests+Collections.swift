@@ -188,22 +188,22 @@ extension BrokerContractTests {
             try await broker.set(key, to: "v")
             #expect(try await broker.ttl(key) == -1)
             #expect(try await broker.expire(key, after: .seconds(10)))
-            #expect((9_000...10_000).contains(try await broker.ttl(key)))
+            #expect((5_000...10_000).contains(try await broker.ttl(key)))
             #expect(try await broker.expire(key, after: .seconds(5)))
             #expect((4_000...5_000).contains(try await broker.ttl(key)))
 
             // Writes that keep the key keep its TTL; SET (without TTL) persists it.
             try await broker.set(ns + "n", to: "1", ttl: .seconds(10))
             try await broker.increment(ns + "n")
-            #expect((9_000...10_000).contains(try await broker.ttl(ns + "n")))
+            #expect((5_000...10_000).contains(try await broker.ttl(ns + "n")))
             try await broker.hashSet(ns + "h", ["a": "1"])
             try await broker.expire(ns + "h", after: .seconds(10))
             try await broker.hashSet(ns + "h", ["b": "2"])
-            #expect((9_000...10_000).contains(try await broker.ttl(ns + "h")))
+            #expect((5_000...10_000).contains(try await broker.ttl(ns + "h")))
             try await broker.set(key, to: "persisted")
             #expect(try await broker.ttl(key) == -1)
-            try await broker.set(key, to: "again", ttl: .seconds(3))
-            #expect((2_000...3_000).contains(try await broker.ttl(key)))
+            try await broker.set(key, to: "again", ttl: .seconds(10))
+            #expect((5_000...10_000).contains(try await broker.ttl(key)))
 
             // A TTL that is not positive deletes the key at once (Redis PEXPIRE).
             #expect(try await broker.expire(key, after: .zero))

@@ -131,7 +131,9 @@ import Testing
             #expect(try await broker.setIfAbsent(lock, to: "owner-b", ttl: .seconds(10)) == false)
             #expect(try await broker.get(lock) == "owner-a")
             let ttl = try await broker.ttl(lock)
-            #expect((9_000...10_000).contains(ttl))
+            // Expiring within the 10 s, and not much has passed (a loaded machine took over a
+            // second between the two commands once).
+            #expect((5_000...10_000).contains(ttl))
 
             #expect(try await broker.deleteIfEquals(lock, value: "owner-b") == false)
             #expect(try await broker.get(lock) == "owner-a")

@@ -85,7 +85,7 @@ struct RequestReplyTests {
                         try? await broker.reply(to: request, from: "twice", body: "2")
                     }
                 }
-                let responses = try await requester.request("x", on: ns + "calls", expecting: 2, timeout: .milliseconds(300))
+                let responses = try await requester.request("x", on: ns + "calls", expecting: 2, timeout: .seconds(2))
                 #expect(responses.replies.map(\.body) == ["1"])
                 #expect(!responses.isComplete)
                 group.cancelAll()

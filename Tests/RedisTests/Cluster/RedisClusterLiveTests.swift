@@ -7,7 +7,7 @@ import WSCTesting
 
 /// The cluster client against real clusters of `redis-server --cluster-enabled yes`, each
 /// test with a cluster of its own: routing, a slot migrated under writes, a master killed.
-@Suite("Redis Cluster: live clusters")
+@Suite("Redis Cluster: live clusters", .serialized)  // each test starts up to 6 redis-servers: one cluster at a time
 struct RedisClusterLiveTests {
     /// Runs `body` with a client of `cluster`, running.
     func withClient(_ cluster: RedisClusterProcess, retryFor: Duration = .seconds(20), _ body: (RedisClusterClient) async throws -> Void) async throws {

@@ -7,7 +7,7 @@ import WSCTesting
 
 /// Sharded pub/sub against live clusters: channels on every master, a channel's slot
 /// migrated, its master killed; each time the subscription follows the slot.
-@Suite("Redis Cluster: sharded pub/sub")
+@Suite("Redis Cluster: sharded pub/sub", .serialized)  // one cluster at a time
 struct RedisClusterPubSubTests {
     /// What the subscriber received, per channel.
     final class Received: Sendable {
