@@ -9,6 +9,9 @@ public struct NodeConfiguration: Sendable {
     public var host: String
     /// WebSocket port; 0 picks a free one.
     public var port: Int
+    /// The host clients reach this node at, as its heartbeat and `getStats` announce it; nil:
+    /// ``host``, or this machine's host name when ``host`` binds every interface.
+    public var advertisedHost: String?
     /// Prefix of every key and channel.
     public var prefix: String
     /// How often the node rewrites its heartbeat.

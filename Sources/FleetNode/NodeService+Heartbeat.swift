@@ -16,9 +16,11 @@ extension NodeService {
         hub.describe(["version": .string(wscenterVersion), "address": .string("\(advertisedHost):\(port)")])
     }
 
-    /// The address clients reach: the bind address, or this host's name for a wildcard.
+    /// The address clients reach: `ADVERTISE_HOST`, else the bind address, or this host's name
+    /// for a wildcard.
     var advertisedHost: String {
-        ["0.0.0.0", "::", ""].contains(configuration.host) ? ProcessInfo.processInfo.hostName : configuration.host
+        if let advertised = configuration.advertisedHost, !advertised.isEmpty { return advertised }
+        return ["0.0.0.0", "::", ""].contains(configuration.host) ? ProcessInfo.processInfo.hostName : configuration.host
     }
 
     var info: NodeInfo {

@@ -15,6 +15,11 @@ struct CommonOptions: ParsableArguments {
     @Option(help: "Bind address (env HOST).")
     var host: String = environment("HOST") ?? "0.0.0.0"
 
+    @Option(name: .customLong("advertise-host"), help: "The host name or address clients reach this node at, announced in its heartbeat and getStats (env ADVERTISE_HOST; default: HOST, or this machine's host name when HOST binds every interface).")
+    var advertiseHostFlag: String?
+    /// The flag, else `ADVERTISE_HOST`; nil when neither is set.
+    var advertiseHost: String? { advertiseHostFlag ?? environment("ADVERTISE_HOST") }
+
     @Option(help: "Node WebSocket port; 0 picks a free one (env PORT).")
     var port: Int = Environment.value("PORT", 8090)
 

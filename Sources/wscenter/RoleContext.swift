@@ -119,6 +119,7 @@ struct RoleContext {
         switch service {
         case .node:
             var configuration = NodeConfiguration(nodeID: nodeID, host: options.host, port: options.port, prefix: options.redisPrefix)
+            configuration.advertisedHost = options.advertiseHost
             configuration.heartbeatInterval = .seconds(options.nodeHeartbeatInterval)
             configuration.heartbeatTTL = .seconds(options.nodeHeartbeatTTL)
             configuration.webSocketPingInterval = .seconds(options.heartbeatInterval)

@@ -1,4 +1,6 @@
+import BrokerCore
 import FleetCore
+import FleetNode
 import Foundation
 import PusherCore
 import Testing
@@ -33,6 +35,17 @@ struct ConsoleEventTests {
             let missing = try await fleet.get("event=get_IdsById")
             #expect(missing.status == 400 && missing.message?.contains("get_IdsById: missing parameter id") == true, "\(missing.json)")
             for socket in [a, b, c] { await socket.close() }
+        }
+    }
+
+    @Test("ADVERTISE_HOST replaces the bind address in getStats' address and in the heartbeat")
+    func advertisedHost() async throws {
+        try await withFleet(.embedded, nodes: 1, gateways: 1, configure: { $0.advertisedHost = "ws-1.example.net" }) { fleet in
+            let answer = try await fleet.get("event=getStats")
+            let stats = try #require(answer.results("getStats")[fleet.nodeIDs[0]] as? [String: Any])
+            #expect(stats["address"] as? String == "ws-1.example.net:\(fleet.nodePorts[0])")
+            let heartbeat = try #require(try await fleet.inspector.hashGet(FleetKeys(prefix: fleet.prefix).nodes, field: fleet.nodeIDs[0]))
+            #expect(try NodeInfo(decoding: heartbeat).host == "ws-1.example.net")
         }
     }
 
