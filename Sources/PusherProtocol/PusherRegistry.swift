@@ -35,6 +35,9 @@ struct PusherRegistry<Endpoint> {
         let endpoint: Endpoint
         /// Channels it is subscribed to.
         var channels: Set<String> = []
+        /// Of those, the ones whose `subscription_succeeded` is not queued yet: their events
+        /// do not reach it (the subscription starts with its confirmation).
+        var unconfirmed: Set<String> = []
         /// Presence channels it is a member of → its user id there.
         var presence: [String: String] = [:]
         /// The user it signed in as.
@@ -127,6 +130,7 @@ struct PusherRegistry<Endpoint> {
         guard var connection = connections[socketID] else { return .unknownConnection }
         guard !connection.channels.contains(channel) else { return .alreadySubscribed }
         connection.channels.insert(channel)
+        connection.unconfirmed.insert(channel)
         let key = ChannelKey(app: connection.app, channel: channel)
         subscribers[key, default: []].insert(socketID)
         var memberKey: MemberKey?
@@ -150,6 +154,7 @@ struct PusherRegistry<Endpoint> {
             return Unsubscription(wasSubscribed: false)
         }
         connection.channels.remove(channel)
+        connection.unconfirmed.remove(channel)
         let key = ChannelKey(app: connection.app, channel: channel)
         subscribers[key]?.remove(socketID)
         if subscribers[key]?.isEmpty == true { subscribers[key] = nil }
@@ -166,13 +171,26 @@ struct PusherRegistry<Endpoint> {
         return Unsubscription(wasSubscribed: true, member: memberKey)
     }
 
-    /// How many local connections are subscribed to the channel.
+    /// The subscription is confirmed: from now on the channel's events reach the connection.
+    /// - Returns: its endpoint, where the confirmation goes before any event; nil when it is
+    ///   no longer subscribed.
+    mutating func confirm(socketID: String, channel: String) -> Endpoint? {
+        guard var connection = connections[socketID], connection.channels.contains(channel) else { return nil }
+        connection.unconfirmed.remove(channel)
+        connections[socketID] = connection
+        return connection.endpoint
+    }
+
+    /// How many local connections are subscribed to the channel (confirmed or not).
     func subscriberCount(_ key: ChannelKey) -> Int { subscribers[key]?.count ?? 0 }
 
-    /// The endpoints of the channel's local subscribers, except `excluded`.
+    /// The endpoints of the channel's confirmed local subscribers, except `excluded`.
     func endpoints(of key: ChannelKey, excluding excluded: String?) -> [Endpoint] {
         guard let sockets = subscribers[key] else { return [] }
-        return sockets.compactMap { $0 == excluded ? nil : connections[$0]?.endpoint }
+        return sockets.compactMap { socket in
+            guard socket != excluded, let connection = connections[socket], !connection.unconfirmed.contains(key.channel) else { return nil }
+            return connection.endpoint
+        }
     }
 
     /// The user_info of a user that is a local member of the presence channel, if it is one.

@@ -176,11 +176,21 @@ extension PusherSocketSession {
                 return refuse("ServiceUnavailable", "The members could not be read; retry", 503)
             }
         }
-        send(PusherFrame.subscriptionSucceeded(channel: name, data: succeeded))
+        // Through the channel's own delivery path, under the registry's lock: the channel's
+        // events queued after it reach the client after it, and none before it.
+        let confirmation = PusherFrame.subscriptionSucceeded(channel: name, data: succeeded)
+        let target = registry.withLock { registry -> HubSocket? in
+            guard let endpoint = registry.confirm(socketID: socketID, channel: name) else { return nil }
+            writer.deliveries.send(WebSocketFrames.text(confirmation), payload: confirmation.utf8.count, to: [endpoint.target])
+            return endpoint.target
+        }
+        guard let target else { return }  // unsubscribed (or gone) meanwhile
         writer.enqueueCountEvent(key)
         if channel.isCache {
             let cached = try? await node.broker.get(keys.cache(app: app.id, channel: name))
-            send(cached ?? PusherFrame.cacheMiss(channel: name))
+            // The same path as the confirmation, so that it comes after it.
+            let replay = cached ?? PusherFrame.cacheMiss(channel: name)
+            writer.deliveries.send(WebSocketFrames.text(replay), payload: replay.utf8.count, to: [target])
             if cached == nil {
                 do {
                     try await writer.hooks?.cacheMiss(app: app.id, channel: name)

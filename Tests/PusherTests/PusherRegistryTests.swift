@@ -185,6 +185,13 @@ struct PusherRegistryTests {
         for socket in ["1.1", "1.2", "2.1"] { _ = registry.subscribe(socketID: socket, channel: "c") }
         _ = registry.subscribe(socketID: "1.3", channel: "other")
         let key = ChannelKey(app: "a", channel: "c")
+        // A subscription gets its channel's events once confirmed (its subscription_succeeded queued).
+        #expect(registry.endpoints(of: key, excluding: nil).isEmpty)
+        #expect(registry.confirm(socketID: "1.1", channel: "c") != nil)
+        #expect(ids(registry.endpoints(of: key, excluding: nil)) == ids([endpoints["1.1"]!]))
+        for socket in ["1.2", "2.1"] { #expect(registry.confirm(socketID: socket, channel: "c") != nil) }
+        _ = registry.confirm(socketID: "1.3", channel: "other")
+        #expect(registry.confirm(socketID: "1.3", channel: "c") == nil, "not subscribed: nothing to confirm")
         #expect(ids(registry.endpoints(of: key, excluding: nil)) == ids([endpoints["1.1"]!, endpoints["1.2"]!]))
         #expect(registry.endpoints(of: key, excluding: nil).count == 2)
         #expect(ids(registry.endpoints(of: key, excluding: "1.2")) == ids([endpoints["1.1"]!]))
