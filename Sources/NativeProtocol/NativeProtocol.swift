@@ -78,7 +78,8 @@ final class NativeSocketSession: WebSocketDelegate, DrainableSocket, @unchecked 
     private var limiter: RateLimiter
     private var failedReconnects = 0
     private var busy = false
-    private var waiting: [(message: ByteBuffer, isText: Bool)] = []
+    /// With when each arrived: the rate limit counts a message then, not when it runs.
+    private var waiting: [(message: ByteBuffer, isText: Bool, arrivedAt: Double)] = []
 
     init(
         admission: Result<ClientAuthenticator.Admission, ClientAuthenticator.Refusal>, node: NodeService,
@@ -142,10 +143,10 @@ final class NativeSocketSession: WebSocketDelegate, DrainableSocket, @unchecked 
                 socket.close(code: .policyViolation, reason: "too many messages while a command is in progress")
                 return
             }
-            waiting.append((message, isText))
+            waiting.append((message, isText, Self.now()))
             return
         }
-        receive(message, isText: isText)
+        receive(message, isText: isText, arrivedAt: Self.now())
     }
 
     func webSocketDidClose(_ socket: ServerWebSocket) {
@@ -179,14 +180,14 @@ final class NativeSocketSession: WebSocketDelegate, DrainableSocket, @unchecked 
     private func commandEnded() {
         busy = false
         while !busy, !waiting.isEmpty {
-            let (message, isText) = waiting.removeFirst()
-            receive(message, isText: isText)
+            let (message, isText, arrivedAt) = waiting.removeFirst()
+            receive(message, isText: isText, arrivedAt: arrivedAt)
         }
     }
 
-    private func receive(_ message: ByteBuffer, isText: Bool) {
+    private func receive(_ message: ByteBuffer, isText: Bool, arrivedAt: Double) {
         guard let connection, let socket, !socket.isClosing else { return }
-        switch limiter.admit(at: Self.now()) {
+        switch limiter.admit(at: arrivedAt) {
         case .allowed:
             break
         case .limited:

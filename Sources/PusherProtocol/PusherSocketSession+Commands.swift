@@ -25,7 +25,9 @@ extension PusherSocketSession {
         }
         let text = String(buffer: inbound.message)
         node.received(text, from: socketID)
-        let now = Self.now()
+        // A burst that arrived at once counts as one, however long its messages waited behind
+        // commands (client events publish one after the other).
+        let now = inbound.arrivedAt
         let parsed = Result { () throws(PusherInbound.Malformed) in try PusherInbound(parsing: text) }
         if case .success(let inbound) = parsed, inbound.event.hasPrefix("client-") {
             return clientEvent(inbound, now: now)

@@ -26,6 +26,9 @@ struct PusherSessionStateMachine {
     struct Inbound: Equatable {
         var message: ByteBuffer
         var isText: Bool
+        /// When it arrived (``PusherSocketSession/now()``): rate limits count a message then,
+        /// not when it is handled after the commands before it.
+        var arrivedAt: Double = 0
     }
 
     enum Phase: Equatable {

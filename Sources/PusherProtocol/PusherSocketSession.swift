@@ -95,7 +95,7 @@ final class PusherSocketSession: WebSocketDelegate, DrainableSocket, @unchecked 
 
     func webSocket(_ socket: ServerWebSocket, didReceive message: ByteBuffer, isText: Bool) {
         meter.received(bytes: message.readableBytes)
-        perform(machine.received(.init(message: message, isText: isText), now: socket.eventLoop.now))
+        perform(machine.received(.init(message: message, isText: isText, arrivedAt: Self.now()), now: socket.eventLoop.now))
     }
 
     func webSocketDidClose(_ socket: ServerWebSocket) {
