@@ -29,7 +29,10 @@ final class ChildProcess: @unchecked Sendable {
     /// - Returns: the running child.
     /// - Throws: ``WSCTestingError`` with code `systemCallFailed` if it cannot be started.
     /// - Parameter removing: environment variables the child does not inherit.
-    static func spawn(executable: String, arguments: [String], outputPath: String, removing: Set<String> = []) throws -> ChildProcess {
+    /// - Parameter adding: environment variables set for the child (after `removing`).
+    static func spawn(
+        executable: String, arguments: [String], outputPath: String, removing: Set<String> = [], adding: [String: String] = [:]
+    ) throws -> ChildProcess {
         #if canImport(Darwin)
         var actions: posix_spawn_file_actions_t? = nil
         var attributes: posix_spawnattr_t? = nil
@@ -66,7 +69,7 @@ final class ChildProcess: @unchecked Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
-        let inherited = ProcessInfo.processInfo.environment.filter { !removing.contains($0.key) }
+        let inherited = ProcessInfo.processInfo.environment.filter { !removing.contains($0.key) }.merging(adding) { $1 }
         let environment = inherited.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environment.forEach { free($0) } }
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environment)
@@ -90,6 +93,15 @@ final class ChildProcess: @unchecked Sendable {
             }
             return status == nil
         }
+    }
+
+    /// Its exit status, or 128 + the signal that ended it (as a shell reports it); nil while
+    /// it runs.
+    var exitStatus: Int32? {
+        guard !isRunning, let raw = lock.withLock({ status }) else { return nil }
+        if raw == -1 { return -1 }
+        let signal = raw & 0x7F
+        return signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
     }
 
     /// How the child ended, e.g. "exit status 1" or "signal 9"; nil while it runs.

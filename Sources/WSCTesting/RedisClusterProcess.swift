@@ -62,7 +62,7 @@ package final class RedisClusterProcess: Sendable {
 
     /// Runs `redis-cli` with `arguments`: its status and output.
     package func cli(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await ProcessRun.run(try Self.redisCLI(), arguments, stdout: true, timeout: 60)
+        try await ProcessRun.run(try Self.redisCLI(), arguments, timeout: 60)
     }
 
     /// One node's answer to a command, as `redis-cli` prints it.

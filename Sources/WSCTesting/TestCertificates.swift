@@ -22,16 +22,16 @@ package struct TestCertificates: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificates = TestCertificates(directory: directory)
         let ca = certificates.keyFile("ca")
-        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca, "-out", certificates.caFile, "-days", "2", "-subj", "/CN=wscenter test CA"], in: directory)
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca, "-out", certificates.caFile, "-days", "2", "-subj", "/CN=wscenter test CA"])
         let extensions = directory.appendingPathComponent("san.cnf")
         try Data("subjectAltName=IP:127.0.0.1,DNS:localhost\n".utf8).write(to: extensions)
         for name in names {
             let request = directory.appendingPathComponent("\(name).csr").path
-            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", certificates.keyFile(name), "-out", request, "-subj", "/CN=\(name)"], in: directory)
+            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", certificates.keyFile(name), "-out", request, "-subj", "/CN=\(name)"])
             try openssl([
                 "x509", "-req", "-in", request, "-CA", certificates.caFile, "-CAkey", ca, "-CAcreateserial",
                 "-out", certificates.certificateFile(name), "-days", "2", "-extfile", extensions.path,
-            ], in: directory)
+            ])
         }
         return certificates
     }
@@ -41,19 +41,11 @@ package struct TestCertificates: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private static func openssl(_ arguments: [String], in directory: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl"] + arguments
-        process.currentDirectoryURL = directory
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let output = try errors.fileHandleForReading.readAllRetryingInterrupts()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw WSCTestingError(.systemCallFailed, "openssl \(arguments.first ?? "") failed: \(String(decoding: output, as: UTF8.self))")
+    /// Runs `openssl` (every path it is given is absolute).
+    private static func openssl(_ arguments: [String]) throws {
+        let (status, output) = try ProcessRun.runBlocking("/usr/bin/env", ["openssl"] + arguments, timeout: 60)
+        guard status == 0 else {
+            throw WSCTestingError(.systemCallFailed, "openssl \(arguments.first ?? "") failed: \(output)")
         }
     }
 }

@@ -134,7 +134,7 @@ struct TLSTests {
     /// Runs the binary to its end, waited for on a thread of its own (not the concurrency pool).
     private func runWSCenter(_ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let removed: Set<String> = ["REDIS_URL", "PORT", "HTTP_PORT", "TLS_CERT_FILE", "TLS_KEY_FILE", "APP_SECRET"]
-        return try await ProcessRun.run(try wscenterBinary(), arguments, removing: removed, environment: environment, stdout: true)
+        return try await ProcessRun.run(try wscenterBinary(), arguments, removing: removed, environment: environment)
     }
 }
 
