@@ -102,11 +102,17 @@ public final class RedisBroker: Broker {
     }
 
     public func scanKeys(matching pattern: String) async throws -> [String] {
-        var cursor = "0"
-        // SCAN may repeat keys; deduplicate by bytes, as Redis compares them
-        // (Swift's String equality would merge canonically equivalent keys).
         var seen = Set<[UInt8]>()
         var keys: [String] = []
+        try await Self.scan(client, matching: pattern, seen: &seen, into: &keys)
+        return keys
+    }
+
+    /// Every key of `client`'s server that matches `pattern`, appended to `keys` once each.
+    /// SCAN may repeat keys: they are deduplicated by bytes, as Redis compares them (Swift's
+    /// String equality would merge canonically equivalent keys).
+    static func scan(_ client: RedisClient, matching pattern: String, seen: inout Set<[UInt8]>, into keys: inout [String]) async throws {
+        var cursor = "0"
         repeat {
             let reply = try await mapErrors("SCAN") {
                 try await client.send(RedisCommand("SCAN", [.string(cursor), "MATCH", .string(pattern), "COUNT", 1000]))
@@ -119,7 +125,6 @@ public final class RedisBroker: Broker {
             }
             cursor = next
         } while cursor != "0"
-        return keys
     }
 
     @discardableResult

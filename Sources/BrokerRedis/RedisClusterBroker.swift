@@ -135,20 +135,7 @@ public final class RedisClusterBroker: Broker {
         var seen = Set<[UInt8]>()
         var keys: [String] = []
         for shard in topology.shards {
-            let client = cluster.client(for: shard.master)
-            var cursor = "0"
-            repeat {
-                let reply = try await RedisBroker.mapErrors("SCAN") {
-                    try await client.send(RedisCommand("SCAN", [.string(cursor), "MATCH", .string(pattern), "COUNT", 1000]))
-                }
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].string, let batch = parts[1].array else {
-                    throw BrokerError(.commandFailed, "SCAN returned an unexpected reply")
-                }
-                for case .bulkString(let bytes) in batch where seen.insert(Array(bytes.readableBytesView)).inserted {
-                    keys.append(String(buffer: bytes))
-                }
-                cursor = next
-            } while cursor != "0"
+            try await RedisBroker.scan(cluster.client(for: shard.master), matching: pattern, seen: &seen, into: &keys)
         }
         return keys
     }
