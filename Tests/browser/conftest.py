@@ -6,11 +6,9 @@ sets it; else .build/debug/wscenter). The fleet is the interop suite's, with an 
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import urllib.request
@@ -19,7 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "interop"))
 
-from interop_support import Fleet, poll, wscenter_binary  # noqa: E402
+from interop_support import Fleet, poll, session_fleet, unwind_on_sigterm  # noqa: E402
 
 TOKEN = "browser-test-token"
 
@@ -58,36 +56,16 @@ class TokenFleet(Fleet):
 _fleet: TokenFleet | None = None
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def pytest_configure(config):
-    signal.signal(signal.SIGTERM, _interrupt)
+    unwind_on_sigterm()
 
 
 @pytest.fixture(scope="session")
 def fleet():
     global _fleet
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        pytest.exit("REDIS_URL is not set; run through scripts/with-redis.sh scripts/browser.sh", returncode=2)
-    binary = wscenter_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.exit(f"wscenter binary not found at {binary}; set WSCENTER_BIN", returncode=2)
-    _fleet = TokenFleet(binary, redis_url)
-    atexit.register(_fleet.stop)
-    try:
-        _fleet.start(tag="browser")
-    except Exception:
-        sys.stderr.write(_fleet.tails(60) + "\n")
-        _fleet.stop()
-        raise
-    try:
+    for _fleet in session_fleet(TokenFleet, "scripts/browser.sh", tag="browser"):
         yield _fleet
-    finally:
-        _fleet.stop()
-        _fleet = None
+    _fleet = None
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ Needs REDIS_URL (scripts/with-redis.sh sets it) and the binary in WSCENTER_BIN
 
 from __future__ import annotations
 
-import atexit
 import os
-import signal
 import sys
 
 import pytest
@@ -20,44 +18,23 @@ from interop_support import (  # noqa: E402
     Fleet,
     PysherClient,
     RawClient,
-    wscenter_binary,
+    session_fleet,
+    unwind_on_sigterm,
 )
 
 _fleet: Fleet | None = None
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def pytest_configure(config):
-    # SIGTERM (CI timeouts) unwinds like Ctrl-C, so the fleet fixture stops its children.
-    # (They also get SIGKILL if this process dies some other way: PR_SET_PDEATHSIG.)
-    signal.signal(signal.SIGTERM, _interrupt)
+    unwind_on_sigterm()
 
 
 @pytest.fixture(scope="session")
 def fleet():
     global _fleet
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        pytest.exit("REDIS_URL is not set; run through scripts/with-redis.sh scripts/interop.sh", returncode=2)
-    binary = wscenter_binary()
-    if not os.access(binary, os.X_OK):
-        pytest.exit(f"wscenter binary not found at {binary}; set WSCENTER_BIN", returncode=2)
-    _fleet = Fleet(binary, redis_url)
-    atexit.register(_fleet.stop)
-    try:
-        _fleet.start()
-    except Exception:
-        sys.stderr.write(_fleet.tails(60) + "\n")
-        _fleet.stop()
-        raise
-    try:
+    for _fleet in session_fleet(Fleet, "scripts/interop.sh"):
         yield _fleet
-    finally:
-        _fleet.stop()
-        _fleet = None
+    _fleet = None
 
 
 @pytest.fixture

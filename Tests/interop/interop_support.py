@@ -6,6 +6,7 @@ Everything waits with deadlines (`wait_for`), never with long fixed sleeps.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import hmac
@@ -17,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -592,6 +594,44 @@ class Fleet:
             except Exception:  # noqa: BLE001
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- session fleets
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def unwind_on_sigterm() -> None:
+    """SIGTERM (CI timeouts) unwinds like Ctrl-C, so a session fleet stops its children.
+    (They also get SIGKILL if the test process dies some other way: PR_SET_PDEATHSIG.)"""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def session_fleet(make, runner: str, **start):
+    """The generator of a session fixture: checks REDIS_URL and the binary, makes the fleet
+    with make(binary, redis_url), starts it (its children's log tails on failure), yields it
+    and stops it, also at exit. `runner` is the script to name when something is missing."""
+    import pytest
+
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        pytest.exit(f"REDIS_URL is not set; run through scripts/with-redis.sh {runner}", returncode=2)
+    binary = wscenter_binary()
+    if not os.access(binary, os.X_OK):
+        pytest.exit(f"wscenter binary not found at {binary}; set WSCENTER_BIN", returncode=2)
+    fleet = make(binary, redis_url)
+    atexit.register(fleet.stop)
+    try:
+        fleet.start(**start)
+    except Exception:
+        sys.stderr.write(fleet.tails(60) + "\n")
+        fleet.stop()
+        raise
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
 
 
 # --------------------------------------------------------------------------- raw REST
