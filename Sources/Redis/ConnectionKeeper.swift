@@ -5,8 +5,9 @@ import Synchronization
 /// Keeps one ``RedisConnection`` alive: connects, runs the owner's restore step, waits for
 /// the connection to close, backs off and reconnects, until its `run()` task is cancelled.
 ///
-/// While a connection attempt is under way, callers of ``connection()`` wait for it; while
-/// backing off, they fail fast with `.notConnected`.
+/// While a connection attempt is under way, callers of ``connection()`` wait for it (or until
+/// their task is cancelled); while backing off, they fail fast with `.notConnected`. After
+/// ``shutdown()``, or once `run()` has returned, they fail with `.shutdown`.
 final class ConnectionKeeper: Sendable {
     typealias Restore = @Sendable (RedisConnection, ReconnectStateMachine<SystemRandomNumberGenerator>.Established) async throws -> Void
 
@@ -14,7 +15,8 @@ final class ConnectionKeeper: Sendable {
         var machine: ReconnectStateMachine<SystemRandomNumberGenerator>
         var connection: RedisConnection?
         var lastError: RedisError?
-        var waiters: [CheckedContinuation<RedisConnection, any Error>] = []
+        var waiters: [UInt64: CheckedContinuation<RedisConnection, any Error>] = [:]
+        var nextWaiter: UInt64 = 0
         var listeners: [UInt64: AsyncStream<RedisConnectionEvent>.Continuation] = [:]
         var nextListener: UInt64 = 0
 
@@ -67,13 +69,44 @@ final class ConnectionKeeper: Sendable {
         if let result = shared.withLock({ $0.settledConnection() }) {
             return try result.get()
         }
-        return try await withCheckedThrowingContinuation { continuation in
-            let result: Result<RedisConnection, RedisError>? = shared.withLock { shared in
-                if let result = shared.settledConnection() { return result }
-                shared.waiters.append(continuation)
-                return nil
+        let id = shared.withLock { shared in
+            defer { shared.nextWaiter += 1 }
+            return shared.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let result: Result<RedisConnection, any Error>? = shared.withLock { shared in
+                    if let result = shared.settledConnection() { return result.mapError { $0 } }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    shared.waiters[id] = continuation
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
             }
-            if let result { continuation.resume(with: result) }
+        } onCancel: {
+            shared.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Shuts down now, whether or not `run()` is running (it then returns soon) or will ever
+    /// run (it then returns at once): waiters fail with `.shutdown`, event streams end, and the
+    /// connection is closed.
+    func shutdown() {
+        let (connection, waiters, listeners) = takeForShutdown()
+        for waiter in waiters { waiter.resume(throwing: RedisError(.shutdown, "the Redis client has shut down")) }
+        connection?.channel.close(promise: nil)
+        for listener in listeners { listener.finish() }
+    }
+
+    private func takeForShutdown() -> (RedisConnection?, [CheckedContinuation<RedisConnection, any Error>], [AsyncStream<RedisConnectionEvent>.Continuation]) {
+        shared.withLock { shared in
+            shared.machine.shutdown()
+            defer {
+                shared.connection = nil
+                shared.waiters = [:]
+                shared.listeners = [:]
+            }
+            return (shared.connection, Array(shared.waiters.values), Array(shared.listeners.values))
         }
     }
 
@@ -116,11 +149,17 @@ final class ConnectionKeeper: Sendable {
                     await connection.close()
                     throw error
                 }
-                let (established, waiters) = shared.withLock { shared in
+                let settled = shared.withLock { shared -> (ReconnectStateMachine<SystemRandomNumberGenerator>.Established, [CheckedContinuation<RedisConnection, any Error>])? in
+                    // Shut down while connecting: this connection is not kept.
+                    guard shared.machine.state != .shutdown else { return nil }
                     shared.connection = connection
                     shared.lastError = nil
-                    defer { shared.waiters = [] }
-                    return (shared.machine.connected(), shared.waiters)
+                    defer { shared.waiters = [:] }
+                    return (shared.machine.connected(), Array(shared.waiters.values))
+                }
+                guard let (established, waiters) = settled else {
+                    await connection.close()
+                    break
                 }
                 for waiter in waiters { waiter.resume(returning: connection) }
                 failures = 0
@@ -134,19 +173,22 @@ final class ConnectionKeeper: Sendable {
                 }
                 if Task.isCancelled { break }
                 let lost = RedisError(.connectionClosed, "the connection to \(connection.description) was lost")
-                delay = shared.withLock { shared in
+                let next = shared.withLock { shared -> Duration? in
+                    guard shared.machine.state != .shutdown else { return nil }
                     shared.connection = nil
                     shared.lastError = lost
                     return shared.machine.connectionLost()
                 }
+                guard let next else { break }
+                delay = next
                 logger.warning("redis connection lost", metadata: ["redis": "\(connection.description)"])
                 emit(.disconnected(lost))
             } catch {
                 let redisError = (error as? RedisError) ?? RedisError(.connectFailed, "connecting failed", underlying: error)
                 let (next, waiters) = shared.withLock { shared in
                     shared.lastError = redisError
-                    defer { shared.waiters = [] }
-                    return (shared.machine.connectFailed(), shared.waiters)
+                    defer { shared.waiters = [:] }
+                    return (shared.machine.connectFailed(), Array(shared.waiters.values))
                 }
                 for waiter in waiters { waiter.resume(throwing: redisError) }
                 // One warning per outage, then one every 20 attempts; the rest at debug level.
@@ -164,15 +206,7 @@ final class ConnectionKeeper: Sendable {
                 break
             }
         }
-        let (connection, waiters, listeners) = shared.withLock { shared in
-            shared.machine.shutdown()
-            defer {
-                shared.connection = nil
-                shared.waiters = []
-                shared.listeners = [:]
-            }
-            return (shared.connection, shared.waiters, Array(shared.listeners.values))
-        }
+        let (connection, waiters, listeners) = takeForShutdown()
         for waiter in waiters { waiter.resume(throwing: RedisError(.shutdown, "the Redis client has shut down")) }
         await connection?.close()
         for listener in listeners { listener.finish() }

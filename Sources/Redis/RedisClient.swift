@@ -42,6 +42,12 @@ public final class RedisClient: Sendable {
         await keeper.run()
     }
 
+    /// Shuts the client down now, whether or not ``run()`` runs: commands fail with
+    /// `.shutdown`, and ``run()`` returns (at once if it starts later).
+    public func shutdown() {
+        keeper.shutdown()
+    }
+
     /// Whether a connection is established and open right now.
     public var isConnected: Bool { keeper.currentConnection?.isActive ?? false }
 

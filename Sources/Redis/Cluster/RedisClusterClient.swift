@@ -49,6 +49,8 @@ public final class RedisClusterClient: Sendable {
         var lastReadSucceeded: Bool?
         var listeners: [UInt64: AsyncStream<RedisConnectionEvent>.Continuation] = [:]
         var nextListener: UInt64 = 0
+        /// Set when ``run()`` ends: a node client made later is shut down at once.
+        var stopped = false
     }
 
     /// - Parameters:
@@ -93,6 +95,13 @@ public final class RedisClusterClient: Sendable {
                 group.addTask { await client.run() }
             }
             group.cancelAll()
+            // A client made from now on (or handed over but not started) is never run: shut
+            // them all down, so that nothing waits for a connection that will not come.
+            let clients = state.withLock { state in
+                state.stopped = true
+                return Array(state.clients.values)
+            }
+            for client in clients { client.shutdown() }
         }
     }
 
@@ -102,19 +111,35 @@ public final class RedisClusterClient: Sendable {
     /// The client of the node at `endpoint` (made on first use, run by ``run()``): for what is
     /// not routed by key, such as one node's pub/sub or `SCAN`.
     public func client(for endpoint: Endpoint) -> RedisClient {
-        let (client, isNew) = state.withLock { state -> (RedisClient, Bool) in
-            if let client = state.clients[endpoint] { return (client, false) }
-            var configuration = self.configuration
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            var logger = self.logger
-            logger[metadataKey: "redis"] = "\(endpoint)"
-            let client = RedisClient(configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+        let (client, isNew, stopped) = state.withLock { state -> (RedisClient, Bool, Bool) in
+            if let client = state.clients[endpoint] { return (client, false, state.stopped) }
+            let client = RedisClient(
+                configuration: configuration(for: endpoint), eventLoopGroup: eventLoopGroup, logger: logger(for: endpoint, logger)
+            )
             state.clients[endpoint] = client
-            return (client, true)
+            return (client, true, state.stopped)
         }
-        if isNew { started.continuation.yield(client) }
+        if stopped {
+            client.shutdown()
+        } else if isNew {
+            started.continuation.yield(client)
+        }
         return client
+    }
+
+    /// ``configuration`` pointed at the node at `endpoint`.
+    func configuration(for endpoint: Endpoint) -> RedisConfiguration {
+        var configuration = self.configuration
+        configuration.host = endpoint.host
+        configuration.port = endpoint.port
+        return configuration
+    }
+
+    /// `logger` naming the node at `endpoint`.
+    func logger(for endpoint: Endpoint, _ logger: Logger) -> Logger {
+        var logger = logger
+        logger[metadataKey: "redis"] = "\(endpoint)"
+        return logger
     }
 
     // MARK: Slot map

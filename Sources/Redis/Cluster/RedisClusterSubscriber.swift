@@ -28,6 +28,8 @@ public final class RedisClusterSubscriber: Sendable {
         /// Where each wanted channel is subscribed (or being subscribed).
         var placement: [String: Endpoint] = [:]
         var shards: [Endpoint: ConnectionKeeper] = [:]
+        /// Set when ``run()`` ends: a connection made later is shut down at once.
+        var stopped = false
     }
 
     public init(cluster: RedisClusterClient, logger: Logger = Logger(label: "redis.cluster.pubsub")) {
@@ -57,6 +59,13 @@ public final class RedisClusterSubscriber: Sendable {
                 group.addTask { await keeper.run() }
             }
             group.cancelAll()
+            // One made from now on (or handed over but not started) is never run: shut them
+            // all down, so that nothing waits for a connection that will not come.
+            let keepers = state.withLock { state in
+                state.stopped = true
+                return Array(state.shards.values)
+            }
+            for keeper in keepers { keeper.shutdown() }
         }
     }
 
@@ -143,26 +152,25 @@ public final class RedisClusterSubscriber: Sendable {
 
     /// The connection to the master at `endpoint` (made and started on first use).
     private func shard(_ endpoint: Endpoint) -> ConnectionKeeper {
-        let (keeper, isNew) = state.withLock { state -> (ConnectionKeeper, Bool) in
-            if let keeper = state.shards[endpoint] { return (keeper, false) }
-            var configuration = cluster.configuration
-            configuration.host = endpoint.host
-            configuration.port = endpoint.port
-            var logger = self.logger
-            logger[metadataKey: "redis"] = "\(endpoint)"
+        let (keeper, isNew, stopped) = state.withLock { state -> (ConnectionKeeper, Bool, Bool) in
+            if let keeper = state.shards[endpoint] { return (keeper, false, state.stopped) }
             let keeper = ConnectionKeeper(
-                configuration: configuration,
+                configuration: cluster.configuration(for: endpoint),
                 onPush: { [weak self] push in self?.dispatch(push, from: endpoint) },
                 restore: { [weak self] connection, _ in
                     self?.restore(on: connection, endpoint: endpoint)
                 },
                 eventLoopGroup: cluster.eventLoopGroup.next(),
-                logger: logger
+                logger: cluster.logger(for: endpoint, logger)
             )
             state.shards[endpoint] = keeper
-            return (keeper, true)
+            return (keeper, true, state.stopped)
         }
-        if isNew { started.continuation.yield(keeper) }
+        if stopped {
+            keeper.shutdown()
+        } else if isNew {
+            started.continuation.yield(keeper)
+        }
         return keeper
     }
 
