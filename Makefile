@@ -50,14 +50,15 @@ build:
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
 
 ## Run the tests with REDIS_URL set (a throwaway redis-server unless REDIS_URL is set),
-## then the interop tests (unless INTEROP=0), the browser tests (unless BROWSER=0), a fast subset of the Autobahn WebSocket cases
+## then the interop tests on one Redis and again on a Redis Cluster (unless INTEROP=0), the browser tests (unless BROWSER=0), a fast subset of the Autobahn WebSocket cases
 ## (unless CONFORMANCE=0), the fleet smoke test (unless SMOKE=0) and the validation of
 ## docker/ and k8s/ (unless DEPLOY_CHECK=0).
 ## (`swift test` builds the wscenter binary too; the later steps use that one.)
 test: deps
 	WITH_CLUSTER=1 scripts/with-redis.sh $(SWIFT) test $(SWIFT_BUILD_FLAGS) $(SWIFT_TEST_FLAGS)
 	@if [ "$(INTEROP)" != 0 ]; then \
-	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh; \
+	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh && \
+	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" WITH_CLUSTER=1 INTEROP_BROKER=cluster scripts/with-redis.sh scripts/interop.sh; \
 	fi
 	@if [ "$(BROWSER)" != 0 ]; then \
 	    WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/browser.sh; \
@@ -89,9 +90,10 @@ compose-up:
 	docker compose -f docker/compose.yml up --build
 
 ## The interop tests alone: pysher, the pusher SDK and websockets against a real fleet on Redis.
+## INTEROP_BROKER=cluster runs them on a Redis Cluster instead.
 interop: deps
 	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product wscenter
-	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" scripts/with-redis.sh scripts/interop.sh
+	WSCENTER_BIN="$$($(SWIFT) build $(SWIFT_BUILD_FLAGS) --show-bin-path)/wscenter" WITH_CLUSTER=$(if $(filter cluster,$(INTEROP_BROKER)),1,0) scripts/with-redis.sh scripts/interop.sh
 
 ## The browser tests alone: the console at /ui/ and /client.js in headless Chromium.
 browser: deps

@@ -3,6 +3,10 @@
 # server SDK, `websockets`) against a real fleet: 2 nodes + 2 gateways on one Redis.
 #
 #   scripts/with-redis.sh scripts/interop.sh [PYTEST ARGS...]
+#   WITH_CLUSTER=1 INTEROP_BROKER=cluster scripts/with-redis.sh scripts/interop.sh
+#
+# The second form runs the fleets on the Redis Cluster (REDIS_CLUSTER_NODES) instead; the
+# chaos tests keep their own Redis, which is what they freeze and kill.
 #
 # Needs REDIS_URL (scripts/with-redis.sh provides one). The binary is $WSCENTER_BIN, or
 # else `$(swift build --show-bin-path)/wscenter` (built with `swift build --product
@@ -17,6 +21,10 @@ python=${PYTHON:-python3}
 
 if [[ -z "${REDIS_URL:-}" ]]; then
     echo "interop: REDIS_URL is not set; run as: scripts/with-redis.sh scripts/interop.sh" >&2
+    exit 2
+fi
+if [[ "${INTEROP_BROKER:-}" == cluster && -z "${REDIS_CLUSTER_NODES:-}" ]]; then
+    echo "interop: INTEROP_BROKER=cluster needs REDIS_CLUSTER_NODES; run as: WITH_CLUSTER=1 INTEROP_BROKER=cluster scripts/with-redis.sh scripts/interop.sh" >&2
     exit 2
 fi
 

@@ -22,6 +22,18 @@ public protocol Broker: Sendable {
     ///   (for example a wrong type); with `atomically: false` earlier commands may have run.
     func execute(_ commands: [BrokerCommand], atomically: Bool) async throws -> [BrokerValue]
 
+    /// Whether the keyspace is split over hash slots (a Redis Cluster). Then an atomic batch or
+    /// a script must keep its keys in one slot (a common `{hash tag}`), and
+    /// ``executeAtomicallyPerSlot(_:)`` is atomic per slot only. The fleet lays out its keys
+    /// for it (`FleetKeys`, `PusherKeys`).
+    var isSharded: Bool { get }
+
+    /// Runs `commands` as atomically as the keyspace allows: all at once, like
+    /// `execute(_:atomically: true)`, on one Redis and in the embedded broker; on a sharded
+    /// broker one `MULTI`/`EXEC` per hash slot, which together are not atomic (one slot's may
+    /// fail after another's ran). For writes whose owner repairs a partial failure.
+    func executeAtomicallyPerSlot(_ commands: [BrokerCommand]) async throws -> [BrokerValue]
+
     /// Every key that matches the glob `pattern` (Redis `SCAN MATCH` semantics).
     func scanKeys(matching pattern: String) async throws -> [String]
 
@@ -52,6 +64,12 @@ public protocol Broker: Sendable {
 
 extension Broker {
     public var preferredTaskExecutor: (any TaskExecutor)? { nil }
+
+    public var isSharded: Bool { false }
+
+    public func executeAtomicallyPerSlot(_ commands: [BrokerCommand]) async throws -> [BrokerValue] {
+        try await execute(commands, atomically: true)
+    }
 }
 
 /// What happens to the broker's link to its backing store.

@@ -79,6 +79,8 @@ public final class RedisClusterBroker: Broker {
 
     // MARK: Commands
 
+    public var isSharded: Bool { true }
+
     public func execute(_ commands: [BrokerCommand], atomically: Bool) async throws -> [BrokerValue] {
         guard !commands.isEmpty else { return [] }
         for command in commands { try command.validate() }
@@ -89,25 +91,42 @@ public final class RedisClusterBroker: Broker {
             }
             return [try RedisBroker.decode(reply, for: commands[0])]
         }
-        // A DEL of keys in several slots is one DEL per slot, their counts added (not atomic).
-        let expanded = atomically ? commands.map { [$0] } : commands.map(Self.splitBySlot)
-        let flat = expanded.flatMap { $0 }
-        let slots = flat.map { Self.slot(of: $0.keys) }
         if atomically {
-            try Self.requireOneSlot(flat.flatMap(\.keys), for: "an atomic batch")
+            try Self.requireOneSlot(commands.flatMap(\.keys), for: "an atomic batch")
             let replies = try await RedisBroker.mapErrors(commands[0].name) {
-                try await cluster.transaction(flat.map(RedisBroker.redisCommand(for:)), slot: slots[0])
+                try await cluster.transaction(commands.map(RedisBroker.redisCommand(for:)), slot: Self.slot(of: commands[0].keys))
             }
             return try zip(commands, replies).map { try RedisBroker.decode($1, for: $0) }
         }
+        return try await runBySlot(commands) { slot, batch in try await self.cluster.pipeline(batch, slot: slot) }
+    }
+
+    /// One `MULTI`/`EXEC` per slot, all at once.
+    public func executeAtomicallyPerSlot(_ commands: [BrokerCommand]) async throws -> [BrokerValue] {
+        guard !commands.isEmpty else { return [] }
+        for command in commands { try command.validate() }
+        if commands.contains(where: { if case .script = $0 { true } else { false } }) {
+            guard commands.count == 1 else { throw BrokerError(.invalidArgument, "a script runs alone, not in a batch per slot") }
+            return try await execute(commands, atomically: true)
+        }
+        return try await runBySlot(commands) { slot, batch in try await self.cluster.transaction(batch, slot: slot) }
+    }
+
+    /// Runs `commands` grouped by slot (a `DEL` over several slots split, its counts added),
+    /// each group with `send` on its slot's master, the groups at once; results in order.
+    private func runBySlot(
+        _ commands: [BrokerCommand], _ send: @escaping @Sendable (Int, [RedisCommand]) async throws -> [RESPValue]
+    ) async throws -> [BrokerValue] {
+        let expanded = commands.map(Self.splitBySlot)
+        let flat = expanded.flatMap { $0 }
         var bySlot: [Int: [Int]] = [:]
-        for (index, slot) in slots.enumerated() { bySlot[slot, default: []].append(index) }
+        for (index, command) in flat.enumerated() { bySlot[Self.slot(of: command.keys), default: []].append(index) }
         var replies = [RESPValue](repeating: .null, count: flat.count)
         try await RedisBroker.mapErrors(commands[0].name) {
             try await withThrowingTaskGroup(of: [(Int, RESPValue)].self) { group in
                 for (slot, indices) in bySlot {
                     group.addTask {
-                        let answers = try await self.cluster.pipeline(indices.map { RedisBroker.redisCommand(for: flat[$0]) }, slot: slot)
+                        let answers = try await send(slot, indices.map { RedisBroker.redisCommand(for: flat[$0]) })
                         return Array(zip(indices, answers))
                     }
                 }

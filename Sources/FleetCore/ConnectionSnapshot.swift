@@ -26,14 +26,14 @@ package struct ConnectionSnapshot: Sendable, Hashable {
 extension FleetKeys {
     /// The commands that take Redis from `before` to `after` for one connection: nil
     /// `before` is a new connection (or a rebuild), nil `after` a closed one. Run them in
-    /// one MULTI/EXEC.
+    /// one MULTI/EXEC (`Broker.executeAtomicallyPerSlot`).
     package func commands(from before: ConnectionSnapshot?, to after: ConnectionSnapshot?) -> [BrokerCommand] {
         guard let snapshot = after ?? before else { return [] }
         let cid = snapshot.connectionID
         var commands: [BrokerCommand] = []
         guard let after else {
             // Closed: remove every trace.
-            commands.append(.hashDelete(key: connections, fields: [cid]))
+            commands.append(.hashDelete(key: connections(of: cid), fields: [cid]))
             commands.append(.delete(keys: [connection(cid)]))
             commands.append(.setRemove(key: nodeConnections(snapshot.node), members: [cid]))
             if let id = snapshot.id { commands.append(.hashDelete(key: user(id), fields: [cid])) }
@@ -42,7 +42,7 @@ extension FleetKeys {
         }
         var fields: [String: String] = [:]
         if before == nil || before?.node != after.node {
-            commands.append(.hashSet(key: connections, fields: [cid: after.node]))
+            commands.append(.hashSet(key: connections(of: cid), fields: [cid: after.node]))
             commands.append(.setAdd(key: nodeConnections(after.node), members: [cid]))
             fields["node"] = after.node
         }

@@ -41,6 +41,8 @@ enum StepTarget: Hashable {
 struct CallRunner: Sendable {
     let broker: any Broker
     let keys: FleetKeys
+    /// This gateway's broadcast channel (``FleetKeys/broadcastChannel(from:)``).
+    let broadcastChannel: String
     let requester: BrokerRequester
     let timeout: Duration
     /// The events the gateway answers itself (see ``GatewayService/gatewayEvents()``).
@@ -114,7 +116,7 @@ struct CallRunner: Sendable {
         case .none:
             return [:]
         case .all:
-            channel = keys.broadcastChannel
+            channel = broadcastChannel
             awaited = Set(nodes)
         case .node(let node):
             channel = keys.nodeChannel(node)
@@ -164,7 +166,7 @@ struct CallRunner: Sendable {
             call.event.routing == .everyNode ? nil : call.arguments.connectionID
         }).sorted()
         guard !ids.isEmpty else { return [:] }
-        let values = try await broker.execute(ids.map { .hashGet(key: keys.connections, field: $0) }, atomically: false)
+        let values = try await broker.execute(ids.map { .hashGet(key: keys.connections(of: $0), field: $0) }, atomically: false)
         var owners: [String: String] = [:]
         for (id, value) in zip(ids, values) {
             if case .string(let node) = value { owners[id] = node }

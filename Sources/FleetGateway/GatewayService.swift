@@ -86,7 +86,7 @@ package final class GatewayService: Sendable {
         self.telemetry = telemetry
         self.meter = APIMeter(telemetry: telemetry)
         self.broker = broker
-        self.keys = FleetKeys(prefix: configuration.prefix)
+        self.keys = FleetKeys(prefix: configuration.prefix, sharded: broker.isSharded)
         self.logger = logger
         self.directory = NodeDirectory(broker: broker, keys: keys)
         self.routes = routes
@@ -274,7 +274,8 @@ extension GatewayService: Service {
         // calls of one turn of a loop go out in one message per channel.
         let requester = try await BrokerRequester.start(broker: broker, replyChannel: keys.replyChannel(configuration.gatewayID), batches: true)
         let runner = CallRunner(
-            broker: broker, keys: keys, requester: requester, timeout: configuration.callTimeout,
+            broker: broker, keys: keys, broadcastChannel: keys.broadcastChannel(from: configuration.gatewayID),
+            requester: requester, timeout: configuration.callTimeout,
             gatewayAnswers: gatewayEvents()
         )
         let linkEvents = broker.events()

@@ -44,10 +44,10 @@ struct NodeJanitor: Sendable {
         for connectionID in try await broker.setMembers(keys.nodeConnections(nodeID)) {
             try await forget(connectionID, of: nodeID, broker: broker, keys: keys, sessionTTL: sessionTTL)
         }
-        _ = try await broker.execute([
+        _ = try await broker.executeAtomicallyPerSlot([
             .delete(keys: [keys.nodeConnections(nodeID), keys.node(nodeID)]),
             .hashDelete(key: keys.nodes, fields: [nodeID]),
-        ], atomically: true)
+        ])
     }
 
     /// Removes one connection of `nodeID` from every binding key; its session, if any, turns
@@ -56,12 +56,12 @@ struct NodeJanitor: Sendable {
         let hash = try await broker.hashGetAll(keys.connection(connectionID))
         let snapshot = ConnectionSnapshot(connectionID: connectionID, hash: hash)
             ?? ConnectionSnapshot(connectionID: connectionID, node: nodeID)
-        if let token = try await broker.hashGet(keys.connectionSessions, field: connectionID) {
+        if let token = try await broker.hashGet(keys.connectionSessions(of: connectionID), field: connectionID) {
             try await SessionStore.suspend(
                 token: token, connectionID: connectionID, id: snapshot.id, groups: snapshot.groups.sorted(),
                 broker: broker, keys: keys, ttl: sessionTTL
             )
         }
-        _ = try await broker.execute(keys.commands(from: snapshot, to: nil), atomically: true)
+        _ = try await broker.executeAtomicallyPerSlot(keys.commands(from: snapshot, to: nil))
     }
 }

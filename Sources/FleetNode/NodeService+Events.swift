@@ -39,7 +39,7 @@ extension NodeService {
         guard let requester = self.requester else { throw BrokerError(.unavailable, "the node is not running") }
         let answers = try await requester.call(
             [.sendToGroups([room], message: message, excluding: excluding, messageID: EventArguments.makeMessageID())],
-            on: keys.broadcastChannel, awaiting: Set(try await directory.liveNodes()), timeout: configuration.callTimeout
+            on: keys.broadcastChannel(from: configuration.nodeID), awaiting: Set(try await directory.liveNodes()), timeout: configuration.callTimeout
         )
         return answers.values.reduce(0) { total, results in
             guard case .int(let reached)? = results.first else { return total }

@@ -42,11 +42,11 @@ extension NodeService {
     @discardableResult
     func beat() async throws -> Bool {
         let text = info.encoded()
-        let values = try await broker.execute([
+        let values = try await broker.executeAtomicallyPerSlot([
             .ttl(key: keys.node(configuration.nodeID)),
             .set(key: keys.node(configuration.nodeID), value: text, ttl: configuration.heartbeatTTL),
             .hashSet(key: keys.nodes, fields: [configuration.nodeID: text]),
-        ], atomically: true)
+        ])
         lastBeat.store(epochMilliseconds(), ordering: .relaxed)
         let hadBeaten = hasBeaten.exchange(true, ordering: .relaxed)
         guard case .int(let ttl) = values.first, ttl < 0, hadBeaten else { return false }
@@ -102,7 +102,7 @@ extension NodeService {
             }
             let answers = try await requester.call(
                 [.adoptSessions(from: configuration.nodeID, to: target, sessions: sessions)],
-                on: keys.broadcastChannel, awaiting: [configuration.nodeID, target], timeout: configuration.callTimeout
+                on: keys.broadcastChannel(from: configuration.nodeID), awaiting: [configuration.nodeID, target], timeout: configuration.callTimeout
             )
             await mailboxes.flush()
             logger.info("handed over sessions", metadata: [

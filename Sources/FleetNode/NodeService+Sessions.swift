@@ -47,7 +47,7 @@ extension NodeService {
         nodes.insert(configuration.nodeID)
         let answers = try await requester.call(
             [.claimSession(token: token, connectionID: connectionID, id: id, groups: groups)],
-            on: keys.broadcastChannel, awaiting: nodes, timeout: configuration.callTimeout
+            on: keys.broadcastChannel(from: configuration.nodeID), awaiting: nodes, timeout: configuration.callTimeout
         )
         var found = Claim.Found.lost
         var held: (id: String?, groups: [String])?

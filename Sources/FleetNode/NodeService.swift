@@ -61,10 +61,10 @@ public final class NodeService: Sendable {
         self.meters = meters
         self.configuration = configuration
         self.broker = broker
-        self.keys = FleetKeys(prefix: configuration.prefix)
+        self.keys = FleetKeys(prefix: configuration.prefix, sharded: broker.isSharded)
         self.logger = logger
         self.boundPort = Atomic(configuration.port)
-        self.directory = NodeDirectory(broker: broker, keys: FleetKeys(prefix: configuration.prefix))
+        self.directory = NodeDirectory(broker: broker, keys: keys)
         let sync = BindingSync(broker: broker, keys: keys, nodeID: configuration.nodeID, sessionTTL: configuration.reconnectionTTL, logger: logger)
         let eventHub = NodeEventHub()
         let mailboxes = MailboxWriter(broker: broker, keys: keys, ttl: configuration.reconnectionTTL, logger: logger)
@@ -114,7 +114,7 @@ extension NodeService: Service {
     public func run() async throws {
         defer { lifecycle.stop() }
         guard await broker.waitUntilConnected() else { return }
-        let bus = try await broker.subscribe(to: [keys.broadcastChannel, keys.nodeChannel(configuration.nodeID)])
+        let bus = try await broker.subscribe(to: keys.broadcastChannels + [keys.nodeChannel(configuration.nodeID)])
         defer { bus.cancel() }
         let events = broker.events()
         let linkEvents = broker.events()

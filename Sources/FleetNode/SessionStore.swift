@@ -20,10 +20,10 @@ package struct SessionStore: Sendable {
 
     /// Records a live connection's session.
     package func open(token: String, connectionID: String) async throws {
-        _ = try await broker.execute([
+        _ = try await broker.executeAtomicallyPerSlot([
             .hashSet(key: keys.session(token), fields: ["conn": connectionID, "node": nodeID, "state": "live"]),
-            .hashSet(key: keys.connectionSessions, fields: [connectionID: token]),
-        ], atomically: true)
+            .hashSet(key: keys.connectionSessions(of: connectionID), fields: [connectionID: token]),
+        ])
     }
 
     /// The commands that turn a session away (it then waits `ttl` for a resume, with what its
@@ -35,15 +35,15 @@ package struct SessionStore: Sendable {
         [
             .hashSetIfExists(key: keys.session(token), fields: ["state": "away", "id": id ?? "", "groups": groups.joined(separator: ",")]),
             .expire(key: keys.session(token), ttl: ttl),
-            .hashDelete(key: keys.connectionSessions, fields: [connectionID]),
+            .hashDelete(key: keys.connectionSessions(of: connectionID), fields: [connectionID]),
         ]
     }
 
     static func suspend(
         token: String, connectionID: String, id: String?, groups: [String], broker: any Broker, keys: FleetKeys, ttl: Duration
     ) async throws {
-        _ = try await broker.execute(
-            suspendCommands(token: token, connectionID: connectionID, id: id, groups: groups, keys: keys, ttl: ttl), atomically: true
+        _ = try await broker.executeAtomicallyPerSlot(
+            suspendCommands(token: token, connectionID: connectionID, id: id, groups: groups, keys: keys, ttl: ttl)
         )
     }
 
@@ -69,7 +69,7 @@ package struct SessionStore: Sendable {
             .delete(keys: [keys.session(token)]),
         ], atomically: true)
         guard case .hash(let hash)? = values.first, let record = Self.record(hash) else { return nil }
-        _ = try await broker.hashDelete(keys.connectionSessions, fields: [record.connectionID])
+        _ = try await broker.hashDelete(keys.connectionSessions(of: record.connectionID), fields: [record.connectionID])
         return record
     }
 

@@ -53,6 +53,14 @@ package final class MeteredBroker: Broker {
         return try await base.execute(commands, atomically: atomically)
     }
 
+    package var isSharded: Bool { base.isSharded }
+
+    package func executeAtomicallyPerSlot(_ commands: [BrokerCommand]) async throws -> [BrokerValue] {
+        let start = ContinuousClock.now
+        defer { executeTimer.record(duration: ContinuousClock.now - start) }
+        return try await base.executeAtomicallyPerSlot(commands)
+    }
+
     package func scanKeys(matching pattern: String) async throws -> [String] {
         try await base.scanKeys(matching: pattern)
     }

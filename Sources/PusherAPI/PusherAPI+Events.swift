@@ -1,3 +1,4 @@
+import BrokerCore
 import FleetCore
 import FleetGateway
 import PusherCore
@@ -11,7 +12,7 @@ extension PusherAPI {
     static let consoleMemberLimit = 100
 
     package func gatewayEvents(gateway: GatewayService) -> [FleetEvent: GatewayEventAnswer] {
-        let keys = PusherKeys(prefix: gateway.configuration.prefix)
+        let keys = PusherKeys(prefix: gateway.configuration.prefix, sharded: gateway.broker.isSharded)
         return [
             .getPusherChannels: { _ in try await channelsOfEveryApp(gateway: gateway, keys: keys) },
             .triggerPusherEvent: { arguments in try await trigger(arguments, gateway: gateway, keys: keys) },

@@ -56,7 +56,7 @@ package struct PusherAPI: GatewayRoutes {
             (.get, "/channels/{channel_name}/users", .channelUsers),
             (.post, "/users/{user_id}/terminate_connections", .terminate),
         ]
-        let keys = PusherKeys(prefix: gateway.configuration.prefix)
+        let keys = PusherKeys(prefix: gateway.configuration.prefix, sharded: gateway.broker.isSharded)
         var prefixes = [""]
         if !authenticator.pathPrefix.isEmpty { prefixes.append(authenticator.pathPrefix) }
         for prefix in prefixes {

@@ -1,11 +1,27 @@
 /// Every Redis key and pub/sub channel of the Pusher side, under `REDIS_PREFIX` + `pusher:`.
 /// Per-app names start with the app id, so apps never share a key. docs/redis.md describes
 /// each with its type, writer and lifetime.
+///
+/// On a sharded broker (a Redis Cluster) the keys that a script changes together share a hash
+/// tag: a presence channel's keys carry `{<channel>}`, and an app's occupancy and signed-in
+/// users `{<app>}` (so their scripts run in one slot, and channels spread over the slots).
 package struct PusherKeys: Sendable, Hashable {
     package let prefix: String
+    /// Whether the names carry hash tags (``Broker/isSharded``).
+    package let isSharded: Bool
 
-    /// - Parameter prefix: `REDIS_PREFIX` (`wsc:`); the Pusher names go under `<prefix>pusher:`.
-    package init(prefix: String) { self.prefix = prefix + "pusher:" }
+    /// - Parameters:
+    ///   - prefix: `REDIS_PREFIX` (`wsc:`); the Pusher names go under `<prefix>pusher:`.
+    ///   - sharded: whether the broker is a Redis Cluster (hash tags in the names).
+    package init(prefix: String, sharded: Bool = false) {
+        self.prefix = prefix + "pusher:"
+        self.isSharded = sharded
+    }
+
+    /// `app`, as a hash tag on a sharded broker: the slot of an app's occupancy and users.
+    private func tagged(app: String) -> String { isSharded ? "{" + app + "}" : app }
+    /// `channel`, as a hash tag on a sharded broker: the slot of a presence channel's keys.
+    private func tagged(channel: String) -> String { isSharded ? "{" + channel + "}" : channel }
 
     // MARK: Pub/sub
 
@@ -32,15 +48,29 @@ package struct PusherKeys: Sendable, Hashable {
 
     /// Hash: user id → the nodes where the user is a member of the presence channel
     /// (node ids joined by line breaks). A user is added and removed exactly once.
-    package func presence(app: String, channel: String) -> String { prefix + app + ":presence:" + channel }
+    package func presence(app: String, channel: String) -> String { prefix + app + ":presence:" + tagged(channel: channel) }
     /// Hash: user id → user_info JSON, the members of the presence channel on one node.
     package func nodePresence(app: String, channel: String, node: String) -> String {
-        prefix + app + ":presence:" + channel + ":node:" + node
+        presence(app: app, channel: channel) + ":node:" + node
+    }
+    /// A glob (Redis `SCAN MATCH`) for every ``nodePresence(app:channel:node:)`` of `node`.
+    package func nodePresencePattern(app: String, node: String) -> String {
+        Self.globEscaped(prefix + app + ":presence:") + "*" + Self.globEscaped(":node:" + node)
+    }
+    /// The channel a key matched by ``nodePresencePattern(app:node:)`` is for.
+    package func channel(ofNodePresence key: String, app: String, node: String) -> String? {
+        let head = prefix + app + ":presence:"
+        let tail = ":node:" + node
+        guard key.hasPrefix(head), key.hasSuffix(tail), key.count >= head.count + tail.count else { return nil }
+        let part = key.dropFirst(head.count).dropLast(tail.count)
+        guard isSharded else { return String(part) }
+        guard part.first == "{", part.last == "}", part.count >= 2 else { return nil }
+        return String(part.dropFirst().dropLast())
     }
     /// Hash: user id → the nodes where the user has a signed-in connection.
-    package func users(app: String) -> String { prefix + app + ":users" }
+    package func users(app: String) -> String { prefix + tagged(app: app) + ":users" }
     /// Hash: user id → "" for the users signed in on one node.
-    package func nodeUsers(app: String, node: String) -> String { prefix + app + ":users:node:" + node }
+    package func nodeUsers(app: String, node: String) -> String { prefix + tagged(app: app) + ":users:node:" + node }
 
     // MARK: Cache channels
 
@@ -48,15 +78,25 @@ package struct PusherKeys: Sendable, Hashable {
     package func cache(app: String, channel: String) -> String { prefix + app + ":cache:" + channel }
     /// Webhooks: channel → the nodes holding subscribers of it (joined by line breaks), for the
     /// apps with webhooks; one hash per node beside it. Kept by the membership scripts.
-    package func occupancy(app: String) -> String { prefix + app + ":occupied" }
-    package func nodeOccupancy(app: String, node: String) -> String { prefix + app + ":occupied:node:" + node }
+    package func occupancy(app: String) -> String { prefix + tagged(app: app) + ":occupied" }
+    package func nodeOccupancy(app: String, node: String) -> String { prefix + tagged(app: app) + ":occupied:node:" + node }
     /// Webhooks: set while a `cache_miss` of the channel stands for every miss (`SET NX PX`).
     package func cacheMissAnnounced(app: String, channel: String) -> String { prefix + app + ":cache-miss:" + channel }
     /// Webhooks: the token of a `channel_vacated` waiting for `WEBHOOK_VACATE_DELAY`.
-    package func pendingVacate(app: String, channel: String) -> String { prefix + app + ":vacating:" + channel }
+    package func pendingVacate(app: String, channel: String) -> String { prefix + tagged(app: app) + ":vacating:" + channel }
     /// Webhooks: the token of a `member_removed` waiting (channel names hold no `:`).
     package func pendingMemberLeave(app: String, channel: String, user: String) -> String {
-        prefix + app + ":leaving:" + channel + ":" + user
+        prefix + app + ":leaving:" + tagged(channel: channel) + ":" + user
+    }
+
+    /// `text` with the glob's special characters (`*`, `?`, `[`, `]`, `\`) escaped.
+    static func globEscaped(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if "*?[]\\".contains(character) { out.append("\\") }
+            out.append(character)
+        }
+        return out
     }
 }
 

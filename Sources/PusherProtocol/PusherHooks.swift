@@ -62,7 +62,7 @@ final class PusherHooks: Sendable {
     /// - Parameter prefix: `REDIS_PREFIX`, which the webhook streams are under.
     init(broker: any Broker, prefix: String, apps: PusherApps, settings: PusherWebhookSettings, telemetry: Telemetry, logger: Logger) {
         self.broker = broker
-        self.keys = PusherKeys(prefix: prefix)
+        self.keys = PusherKeys(prefix: prefix, sharded: broker.isSharded)
         self.queue = HookOutbox(
             queue: HookQueue(broker: broker, keys: HookKeys(prefix: prefix)), file: settings.spoolFile, capacity: settings.spoolCapacity,
             telemetry: telemetry, logger: logger

@@ -65,7 +65,7 @@ package struct PusherProtocol: ClientProtocol {
             let (apps, webhooks) = (configuration.apps, configuration.webhooks)
             return writer.withLock { writer in
                 if let writer { return writer }
-                let keys = PusherKeys(prefix: node.configuration.prefix)
+                let keys = PusherKeys(prefix: node.configuration.prefix, sharded: node.broker.isSharded)
                 let made = PusherWriter(
                     registry: registry, apps: apps, broker: node.broker, keys: keys,
                     nodeID: node.configuration.nodeID, directory: node.directory, logger: node.logger,
@@ -122,16 +122,14 @@ package struct PusherProtocol: ClientProtocol {
     /// was the last to hold.
     package func forgetNode(_ nodeID: String, on node: NodeService) async throws {
         let broker = node.broker
-        let keys = PusherKeys(prefix: node.configuration.prefix)
+        let keys = PusherKeys(prefix: node.configuration.prefix, sharded: node.broker.isSharded)
         let hooks = shared.writer(for: node, configuration: configuration).hooks
         for app in try await broker.setMembers(keys.nodeApps(node: nodeID)).sorted() {
             let channels = try await broker.hashGetAll(keys.nodeChannels(app: app, node: nodeID))
             var presence = Set(channels.keys.filter { PusherChannel($0)?.isPresence == true })
             // Members written without their count (the node died in between) are found too.
-            let prefix = keys.presence(app: app, channel: "")
-            let suffix = ":node:" + nodeID
-            for key in try await broker.scanKeys(matching: Self.globEscaped(prefix) + "*" + Self.globEscaped(suffix)) {
-                let channel = String(key.dropFirst(prefix.count).dropLast(suffix.count))
+            for key in try await broker.scanKeys(matching: keys.nodePresencePattern(app: app, node: nodeID)) {
+                guard let channel = keys.channel(ofNodePresence: key, app: app, node: nodeID) else { continue }
                 if PusherChannel(channel)?.isPresence == true { presence.insert(channel) }
             }
             var presenceGone: [(channel: String, users: [String])] = []
@@ -155,23 +153,14 @@ package struct PusherProtocol: ClientProtocol {
             if case .strings(let users) = offline {
                 for user in users.sorted() { try await broker.publish("offline\n" + user, to: keys.userStatusTopic(app: app)) }
             }
-            _ = try await broker.execute([
+            _ = try await broker.executeAtomicallyPerSlot([
                 .delete(keys: [keys.nodeChannels(app: app, node: nodeID)]),
                 .hashDelete(key: keys.connections(app: app), fields: [nodeID]),
-            ], atomically: true)
+            ])
         }
         _ = try await broker.execute(.delete(keys: [keys.nodeApps(node: nodeID)]))
         // This node stops in order: what it was the last to hold is announced before it goes.
         if nodeID == node.configuration.nodeID { await hooks?.confirmRemaining() }
-    }
-
-    static func globEscaped(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            if "*?[]\\".contains(character) { out.append("\\") }
-            out.append(character)
-        }
-        return out
     }
 
     // MARK: Connections

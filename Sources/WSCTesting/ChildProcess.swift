@@ -28,7 +28,9 @@ final class ChildProcess: @unchecked Sendable {
     /// appended to `outputPath`.
     /// - Returns: the running child.
     /// - Throws: ``WSCTestingError`` with code `systemCallFailed` if it cannot be started.
-    /// - Parameter removing: environment variables the child does not inherit.
+    /// - Parameter removing: environment variables the child does not inherit. Nor does it
+    ///   inherit `REDIS_CLUSTER_NODES` (the cluster the test process's own tests use, beside
+    ///   `REDIS_URL`; `wscenter` refuses both at once): a child for the cluster gets it in `adding`.
     /// - Parameter adding: environment variables set for the child (after `removing`).
     static func spawn(
         executable: String, arguments: [String], outputPath: String, removing: Set<String> = [], adding: [String: String] = [:]
@@ -69,7 +71,9 @@ final class ChildProcess: @unchecked Sendable {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
-        let inherited = ProcessInfo.processInfo.environment.filter { !removing.contains($0.key) }.merging(adding) { $1 }
+        let inherited = ProcessInfo.processInfo.environment
+            .filter { !removing.contains($0.key) && $0.key != "REDIS_CLUSTER_NODES" }
+            .merging(adding) { $1 }
         let environment = inherited.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { environment.forEach { free($0) } }
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environment)

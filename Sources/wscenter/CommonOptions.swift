@@ -12,6 +12,11 @@ struct CommonOptions: ParsableArguments {
     /// The flag, else `REDIS_URL`.
     var redisURL: String? { redisURLFlag ?? environment("REDIS_URL") }
 
+    @Option(name: .customLong("redis-cluster-nodes"), help: "A Redis Cluster's seed nodes instead of REDIS_URL: host:port,host:port,… (an entry may be a redis:// or rediss:// URL, whose credentials and TLS apply to every node) (env REDIS_CLUSTER_NODES).")
+    var redisClusterNodesFlag: String?
+    /// The flag, else `REDIS_CLUSTER_NODES`.
+    var redisClusterNodes: String? { redisClusterNodesFlag ?? environment("REDIS_CLUSTER_NODES") }
+
     @Option(help: "Bind address (env HOST).")
     var host: String = environment("HOST") ?? "0.0.0.0"
 

@@ -55,13 +55,20 @@ struct RoleContext {
     /// `CALL_TIMEOUT` plus about this much even when Redis freezes (docs/api.md).
     static let gatewayRedisTimeout = Duration.seconds(1)
 
-    /// The Redis broker when `REDIS_URL` is set; otherwise the embedded one, or a clear
-    /// error for roles that only make sense in a fleet. `gateway`: the role is a gateway
-    /// alone, whose command connection gets ``gatewayRedisTimeout``.
+    /// The Redis broker when `REDIS_URL` is set, the cluster broker when `REDIS_CLUSTER_NODES`
+    /// is; otherwise the embedded one, or a clear error for roles that only make sense in a
+    /// fleet. `gateway`: the role is a gateway alone, whose command connections get
+    /// ``gatewayRedisTimeout``.
     func makeBroker(requireRedis: Bool, gateway: Bool = false) throws -> any Broker {
+        if let nodes = options.redisClusterNodes {
+            guard options.redisURL == nil else {
+                throw ValidationError("REDIS_URL and REDIS_CLUSTER_NODES are both set: set one (the cluster's credentials and TLS go in a redis:// or rediss:// entry of REDIS_CLUSTER_NODES)")
+            }
+            return try makeClusterBroker(nodes: nodes, gateway: gateway)
+        }
         guard let url = options.redisURL else {
             if requireRedis {
-                throw ValidationError("wscenter \(role) needs Redis: set REDIS_URL (or --redis-url), e.g. REDIS_URL=redis://127.0.0.1:6379")
+                throw ValidationError("wscenter \(role) needs Redis: set REDIS_URL (or --redis-url), e.g. REDIS_URL=redis://127.0.0.1:6379, or REDIS_CLUSTER_NODES for a Redis Cluster")
             }
             logger.info("using the embedded broker (no REDIS_URL): a single-process hub")
             return EmbeddedBroker()
@@ -82,6 +89,58 @@ struct RoleContext {
             "redis": "\(configuration.host):\(configuration.port)/\(configuration.database)", "tls": "\(configuration.tls != nil)",
         ])
         return RedisBroker(configuration: configuration, commandTimeout: gateway ? Self.gatewayRedisTimeout : nil, logger: logger)
+    }
+
+    /// The broker on the Redis Cluster whose seed nodes `nodes` lists (`host:port`, or a URL
+    /// whose credentials and TLS then apply to every node).
+    private func makeClusterBroker(nodes: String, gateway: Bool) throws -> any Broker {
+        let (seeds, configuration) = try Self.clusterSeeds(nodes, caFile: options.security.redisTLSCAFile)
+        // A brace in the prefix would be every key's hash tag: the whole fleet in one slot.
+        guard !options.redisPrefix.contains("{"), !options.redisPrefix.contains("}") else {
+            throw ValidationError("REDIS_PREFIX must not contain { or } on a Redis Cluster: it would put every key in one hash slot")
+        }
+        var nodeConfiguration = configuration
+        if gateway {
+            nodeConfiguration.commandTimeout = Self.gatewayRedisTimeout
+            nodeConfiguration.connectTimeout = min(configuration.connectTimeout, Self.gatewayRedisTimeout)
+        }
+        logger.info("using a Redis Cluster", metadata: ["seeds": "\(seeds.joined(separator: ","))", "tls": "\(configuration.tls != nil)"])
+        do {
+            return try RedisClusterBroker(seeds: seeds, configuration: nodeConfiguration, logger: logger)
+        } catch let error as BrokerError {
+            throw ValidationError(error.message)
+        }
+    }
+
+    /// The seeds of `REDIS_CLUSTER_NODES`, and the configuration (credentials, TLS) of its
+    /// first URL entry, or the default.
+    static func clusterSeeds(_ nodes: String, caFile: String?) throws -> (seeds: [String], configuration: RedisConfiguration) {
+        var seeds: [String] = []
+        var configuration: RedisConfiguration?
+        for entry in nodes.split(separator: ",").map({ String($0.filter { $0 != " " }) }) where !entry.isEmpty {
+            guard entry.contains("://") else {
+                seeds.append(entry)
+                continue
+            }
+            let parsed: RedisConfiguration
+            do {
+                parsed = try RedisConfiguration(url: entry)
+            } catch let error as RedisError {
+                throw ValidationError("REDIS_CLUSTER_NODES: \(entry) is not usable: \(error.message)")
+            }
+            guard parsed.database == 0 else { throw ValidationError("REDIS_CLUSTER_NODES: a Redis Cluster has only database 0 (\(entry))") }
+            seeds.append("\(parsed.host):\(parsed.port)")
+            configuration = configuration ?? parsed
+        }
+        guard !seeds.isEmpty else { throw ValidationError("REDIS_CLUSTER_NODES lists no node: give host:port,host:port,…") }
+        var result = configuration ?? RedisConfiguration()
+        if let caFile {
+            guard result.tls != nil else {
+                throw ValidationError("REDIS_TLS_CA_FILE is set but no REDIS_CLUSTER_NODES entry is rediss://: use rediss:// for TLS to Redis")
+            }
+            result.tls = RedisTLS(caFile: caFile)
+        }
+        return (seeds, result)
     }
 
     /// Runs the role's services in one `ServiceGroup`, until one fails or SIGTERM/SIGINT
@@ -203,9 +262,14 @@ struct RoleContext {
                 let (keys, sources) = (HookKeys(prefix: options.redisPrefix), hookSources.sorted { $0.description < $1.description })
                 configuration.webhookDeadLetters = { try await HookDeadLetters.read(broker: broker, keys: keys, sources: sources) }
             }
-            configuration.brokerKind = options.redisURL == nil ? "embedded" : "redis"
-            if let url = options.redisURL, let redis = try? RedisConfiguration(url: url) {
-                configuration.brokerAddress = "\(redis.host):\(redis.port)"
+            if let nodes = options.redisClusterNodes, let seeds = try? Self.clusterSeeds(nodes, caFile: nil).seeds {
+                configuration.brokerKind = "redis-cluster"
+                configuration.brokerAddress = seeds.joined(separator: ",")
+            } else {
+                configuration.brokerKind = options.redisURL == nil ? "embedded" : "redis"
+                if let url = options.redisURL, let redis = try? RedisConfiguration(url: url) {
+                    configuration.brokerAddress = "\(redis.host):\(redis.port)"
+                }
             }
             var routes: [any GatewayRoutes] = [BrowserGatewayRoutes()]
             if options.security.pusherEnabled {

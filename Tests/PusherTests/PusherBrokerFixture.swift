@@ -6,11 +6,12 @@ import Redis
 import Testing
 import WSCTesting
 
-/// The brokers the Pusher contract tests run against: the in-process one and a real Redis
-/// (`REDIS_URL`).
+/// The brokers the Pusher contract tests run against: the in-process one, a real Redis
+/// (`REDIS_URL`) and a Redis Cluster (`REDIS_CLUSTER_NODES`).
 enum PusherBrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case embedded
     case redis
+    case redisCluster
 
     var testDescription: String { rawValue }
 
@@ -18,6 +19,7 @@ enum PusherBrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertib
         switch self {
         case .embedded: EmbeddedBroker()
         case .redis: RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
+        case .redisCluster: try RedisClusterBroker(seeds: TestEnvironment.redisClusterNodes(), configuration: RedisConfiguration())
         }
     }
 }
@@ -36,7 +38,8 @@ func withPusherBroker(_ kind: PusherBrokerKind, _ body: @Sendable (any Broker) a
     }
 }
 
-/// A key prefix unique to one test, so tests can share one Redis.
+/// A key prefix unique to one test, so tests can share one Redis; a hash tag, so that on a
+/// cluster a test's keys share one slot, as a script's keys must.
 func pusherNamespace() -> String {
-    "t:\(UUID().uuidString.lowercased()):"
+    "t:{\(UUID().uuidString.lowercased())}:"
 }

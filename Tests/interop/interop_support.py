@@ -494,15 +494,41 @@ class Service:
         return "\n".join(content[-lines:])
 
 
-class Fleet:
-    """2 nodes + 2 gateways on one Redis, with a session-unique REDIS_PREFIX."""
+def suite_cluster_nodes() -> Optional[str]:
+    """REDIS_CLUSTER_NODES when this run is on the Redis Cluster (INTEROP_BROKER=cluster)."""
+    if os.environ.get("INTEROP_BROKER") != "cluster":
+        return None
+    nodes = os.environ.get("REDIS_CLUSTER_NODES")
+    if not nodes:
+        raise RuntimeError("INTEROP_BROKER=cluster needs REDIS_CLUSTER_NODES (WITH_CLUSTER=1 scripts/with-redis.sh)")
+    return nodes
 
-    def __init__(self, binary: str, redis_url: str):
+
+def broker_env(redis_url: str, cluster_nodes: Optional[str]) -> dict:
+    """The variables that point wscenter at its broker: REDIS_CLUSTER_NODES or REDIS_URL."""
+    return {"REDIS_CLUSTER_NODES": cluster_nodes} if cluster_nodes else {"REDIS_URL": redis_url}
+
+
+def redis_cli(redis_url: str, cluster_nodes: Optional[str]) -> list[str]:
+    """redis-cli for the suite's Redis, or for the cluster (-c: it follows MOVED)."""
+    if not cluster_nodes:
+        return ["redis-cli", "-u", redis_url]
+    host, port = cluster_nodes.split(",")[0].rsplit(":", 1)
+    return ["redis-cli", "-c", "-h", host, "-p", port]
+
+
+class Fleet:
+    """2 nodes + 2 gateways on one Redis (or on the cluster, when the run is on it), with a
+    session-unique REDIS_PREFIX. `cluster_nodes`: the cluster to use; the default is the
+    run's (``suite_cluster_nodes``); "" keeps the fleet on `redis_url` whatever the run."""
+
+    def __init__(self, binary: str, redis_url: str, cluster_nodes: Optional[str] = None):
         self.dir = tempfile.mkdtemp(prefix="wscenter-interop-")
         # A private copy: the tree's binary may be rebuilt while the suite runs.
         self.binary = os.path.join(self.dir, "wscenter")
         shutil.copy2(binary, self.binary)
         self.redis_url = redis_url
+        self.cluster_nodes = suite_cluster_nodes() if cluster_nodes is None else cluster_nodes
         self.prefix = f"interop-{secrets.token_hex(4)}:"
         self.apps_file = os.path.join(self.dir, "apps.json")
         with open(self.apps_file, "w") as f:
@@ -512,9 +538,9 @@ class Fleet:
 
     def _env(self, **extra: str) -> dict:
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("APP_", "TOKEN", "NODE_", "PORT", "HTTP_PORT", "HOST", "REDIS_PREFIX"))}
+               if not k.startswith(("APP_", "TOKEN", "NODE_", "PORT", "HTTP_PORT", "HOST", "REDIS_"))}
+        env.update(broker_env(self.redis_url, self.cluster_nodes))
         env.update({
-            "REDIS_URL": self.redis_url,
             "REDIS_PREFIX": self.prefix,
             "HOST": "127.0.0.1",
             "APPS_FILE": self.apps_file,

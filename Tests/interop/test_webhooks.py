@@ -18,7 +18,8 @@ import time
 
 import pusher
 
-from interop_support import APP1, _die_with_parent, free_port, http_get, poll, wscenter_binary
+from interop_support import (APP1, _die_with_parent, broker_env, free_port, http_get, poll, redis_cli, suite_cluster_nodes,
+                              wscenter_binary)
 
 
 class Receiver:
@@ -57,7 +58,7 @@ def queue_event(redis_url: str, key: str, name: str, channel: str, extra: dict) 
     event_id = secrets.token_hex(16)
     event = {"name": name, "channel": channel, **extra, "event_id": event_id}
     subprocess.run(
-        ["redis-cli", "-u", redis_url, "XADD", key, "MAXLEN", "~", "1000", "*",
+        redis_cli(redis_url, suite_cluster_nodes()) + ["XADD", key, "MAXLEN", "~", "1000", "*",
          "i", event_id, "t", str(int(time.time() * 1000)), "n", name, "c", channel, "e", json.dumps(event)],
         check=True, capture_output=True,
     )
@@ -71,9 +72,10 @@ def start_worker(env: dict, log_path: str) -> subprocess.Popen:
 
 
 def worker_env(redis_url: str, prefix: str, url: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "WEBHOOK_", "REDIS_PREFIX", "HTTP_PORT"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "WEBHOOK_", "REDIS_", "HTTP_PORT"))}
+    env.update(broker_env(redis_url, suite_cluster_nodes()))
     env.update({
-        "REDIS_URL": redis_url, "REDIS_PREFIX": prefix, "APP_ID": APP1["id"], "APP_KEY": APP1["key"],
+        "REDIS_PREFIX": prefix, "APP_ID": APP1["id"], "APP_KEY": APP1["key"],
         "APP_SECRET": APP1["secret"], "APP_WEBHOOK_URL": url, "LOG_LEVEL": "info", "HTTP_PORT": str(free_port()),
         "HOST": "127.0.0.1",
     })

@@ -19,10 +19,7 @@ import WSCTesting
 struct HookWorkerTests {
     /// Runs a broker of `kind` while `body` runs.
     private static func withBroker(_ kind: FleetBrokerKind, _ body: @Sendable (any Broker) async throws -> Void) async throws {
-        let broker: any Broker = switch kind {
-        case .embedded: EmbeddedBroker()
-        case .redis: RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
-        }
+        let broker = try kind.make()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await broker.run() }
             defer { group.cancelAll() }

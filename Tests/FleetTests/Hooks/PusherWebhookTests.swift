@@ -76,11 +76,11 @@ struct PusherWebhookTests {
             // within the delay: no vacated, no second occupied.
             try await a.send(#"{"event":"pusher:unsubscribe","data":{"channel":"news"}}"#)
             try await eventually("a's unsubscribe is written") {
-                try await fleet.inspector.hashGetAll(PusherKeys(prefix: fleet.prefix).nodeChannels(app: "1", node: fleet.nodeIDs[0]))["news"] == nil
+                try await fleet.inspector.hashGetAll(fleet.pusherKeys.nodeChannels(app: "1", node: fleet.nodeIDs[0]))["news"] == nil
             }
             try await b.send(#"{"event":"pusher:unsubscribe","data":{"channel":"news"}}"#)
             try await eventually("the last leave is pending") {
-                try await fleet.inspector.get(PusherKeys(prefix: fleet.prefix).pendingVacate(app: "1", channel: "news")) != nil
+                try await fleet.inspector.get(fleet.pusherKeys.pendingVacate(app: "1", channel: "news")) != nil
             }
             try await a.subscribe("news")
 
@@ -134,10 +134,10 @@ struct PusherWebhookTests {
     func deadNode(kind: FleetBrokerKind) async throws {
         try await Self.withWebhookFleet(kind, nodes: 1, eventTypes: ["channel_vacated", "member_removed"], heartbeatTTL: .seconds(1)) { fleet, receiver in
             // What a dead node "ghost" left behind, as its writer and the scripts write it.
-            let keys = PusherKeys(prefix: fleet.prefix)
+            let keys = fleet.pusherKeys
             let broker = fleet.inspector
             let ghost = NodeInfo(id: "ghost", host: "127.0.0.1", port: 1, startedAt: 0, connections: 1, version: "x", expiresAt: epochMilliseconds() + 500)
-            _ = try await broker.hashSet(FleetKeys(prefix: fleet.prefix).nodes, ["ghost": ghost.encoded()])
+            _ = try await broker.hashSet(fleet.keys.nodes, ["ghost": ghost.encoded()])
             _ = try await broker.setAdd(keys.nodeApps(node: "ghost"), ["1"])
             _ = try await broker.hashSet(keys.nodeChannels(app: "1", node: "ghost"), ["news": "1", "presence-x": "1"])
             _ = try await broker.hashSet(keys.occupancy(app: "1"), ["news": "ghost", "presence-x": "ghost"])

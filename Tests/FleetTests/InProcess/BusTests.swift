@@ -14,7 +14,7 @@ struct BusTests {
     @Test("a node ignores what is not a call, the shapes of earlier versions too, and answers the next call", arguments: FleetBrokerKind.allCases)
     func malformedCalls(kind: FleetBrokerKind) async throws {
         try await withFleet(kind, nodes: 1, gateways: 1) { fleet in
-            let keys = FleetKeys(prefix: fleet.prefix)
+            let keys = fleet.keys
             let replyChannel = keys.replyChannel("bus-test")
             let replies = try await fleet.inspector.subscribe(to: [replyChannel])
             defer { replies.cancel() }

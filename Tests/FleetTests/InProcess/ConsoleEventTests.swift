@@ -44,7 +44,7 @@ struct ConsoleEventTests {
             let answer = try await fleet.get("event=getStats")
             let stats = try #require(answer.results("getStats")[fleet.nodeIDs[0]] as? [String: Any])
             #expect(stats["address"] as? String == "ws-1.example.net:\(fleet.nodePorts[0])")
-            let heartbeat = try #require(try await fleet.inspector.hashGet(FleetKeys(prefix: fleet.prefix).nodes, field: fleet.nodeIDs[0]))
+            let heartbeat = try #require(try await fleet.inspector.hashGet(fleet.keys.nodes, field: fleet.nodeIDs[0]))
             #expect(try NodeInfo(decoding: heartbeat).host == "ws-1.example.net")
         }
     }

@@ -163,7 +163,7 @@ struct FleetIntegrationTests {
     @Test("disconnect and orderly node stop leave nothing behind in answers or in the broker", arguments: FleetBrokerKind.allCases)
     func cleanup(kind: FleetBrokerKind) async throws {
         try await withFleet(kind) { fleet in
-            let keys = FleetKeys(prefix: fleet.prefix)
+            let keys = fleet.keys
             let (a, aid) = try await fleet.connect(node: 0)
             let (_, bid) = try await fleet.connect(node: 1)
             _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=u&bindId%5B_id%5D=\(aid)&joinGroupBy_Id%5BgroupId%5D=g&joinGroupBy_Id%5B_id%5D=\(aid)")
@@ -178,7 +178,7 @@ struct FleetIntegrationTests {
                 return answer.union("getIds").isEmpty && answer.union("get_Ids") == [bid] && answer.union("getGroupIds").isEmpty
             }
             try await eventually("the closed connection is gone from the broker") {
-                let conns = try await fleet.inspector.hashGetAll(keys.connections)
+                let conns = try await fleet.connectionOwners()
                 let user = try await fleet.inspector.hashGetAll(keys.user("u"))
                 let group = try await fleet.inspector.hashGetAll(keys.group("g"))
                 let record = try await fleet.inspector.hashGetAll(keys.connection(aid))
@@ -194,7 +194,7 @@ struct FleetIntegrationTests {
             let after = try await fleet.get("event=get_Ids")
             #expect(after.masterIDs == [fleet.nodeIDs[0]])
             #expect(after.union("get_Ids").isEmpty)
-            #expect(try await fleet.inspector.hashGetAll(keys.connections).isEmpty)
+            #expect(try await fleet.connectionOwners().isEmpty)
             #expect(try await fleet.inspector.hashGetAll(keys.nodes).keys.sorted() == [fleet.nodeIDs[0]])
         }
     }
@@ -202,11 +202,11 @@ struct FleetIntegrationTests {
     @Test("a listed node that does not answer: timeout entry and extra, then it expires and is cleaned up", arguments: FleetBrokerKind.allCases)
     func unresponsiveNode(kind: FleetBrokerKind) async throws {
         try await withFleet(kind, nodes: 1, gateways: 1, callTimeout: .milliseconds(300)) { fleet in
-            let keys = FleetKeys(prefix: fleet.prefix)
+            let keys = fleet.keys
             let ghost = NodeInfo(id: "ghost", host: "127.0.0.1", port: 1, startedAt: 0, connections: 5, version: "x", expiresAt: epochMilliseconds() + 4_000)
             _ = try await fleet.inspector.hashSet(keys.nodes, ["ghost": ghost.encoded()])
             _ = try await fleet.inspector.setAdd(keys.nodeConnections("ghost"), ["ghost-conn"])
-            _ = try await fleet.inspector.hashSet(keys.connections, ["ghost-conn": "ghost"])
+            _ = try await fleet.inspector.hashSet(keys.connections(of: "ghost-conn"), ["ghost-conn": "ghost"])
             // Listed once the gateway's node cache has been refreshed (a fixed sleep here let
             // a loaded machine pass the ghost's expiry before the request).
             try await eventually("the gateway lists the ghost") {
@@ -225,7 +225,7 @@ struct FleetIntegrationTests {
             try await eventually(within: .seconds(8), "the ghost leaves master_ids and the janitor removes it") {
                 let listed = try await fleet.get("event=getConnectionCount").masterIDs
                 let nodes = try await fleet.inspector.hashGetAll(keys.nodes)
-                let conns = try await fleet.inspector.hashGetAll(keys.connections)
+                let conns = try await fleet.connectionOwners()
                 return listed == [fleet.nodeIDs[0]] && nodes["ghost"] == nil && conns["ghost-conn"] == nil
             }
         }

@@ -301,7 +301,7 @@ struct AwayBoundsTests {
             for _ in 0..<10 {
                 #expect(try await fleet.post("event=sendToGroup", body: #"{"sendToGroup":{"groupId":"room:lobby","msg":"\#(chunk)"}}"#).status == 200)
             }
-            let keys = FleetKeys(prefix: fleet.prefix)
+            let keys = fleet.keys
             // In turning away order: 0-5 record the room (its cap is 6); 6 and 7 are past it;
             // 8-11 each push out the address's oldest (its cap is 8), 0-3, whose room places
             // they take. So 4, 5, 8-11 record: 6 mailboxes with messages, 4 markers of dropped ones.

@@ -177,7 +177,7 @@ struct NativeProtocolTests {
             #expect(try await b.nextJSON()["type"] as? String == "joined")
             // chat-1 now holds a (node 0) and b (node 1): full, fleet-wide.
             try await eventually("both joins reached the broker") {
-                try await fleet.inspector.hashLength(FleetKeys(prefix: fleet.prefix).group("chat-1")) == 2
+                try await fleet.inspector.hashLength(fleet.keys.group("chat-1")) == 2
             }
             try await c.send(#"{"type":"join","room":"chat-1"}"#)
             let full = try await c.nextJSON()
@@ -223,7 +223,7 @@ struct NativeProtocolTests {
             $0.webSocketPingInterval = .seconds(1)
             $0.webSocketTimeout = .seconds(2)
         }) { fleet in
-            let keys = FleetKeys(prefix: fleet.prefix)
+            let keys = fleet.keys
             let live = try await IdleWebSocket.open(port: fleet.nodePorts[0])
             live.answerPings()
             let liveIDs = try await fleet.get("event=get_Ids").union("get_Ids")
@@ -236,7 +236,7 @@ struct NativeProtocolTests {
                 try await fleet.get("event=get_Ids").union("get_Ids") == liveIDs
             }
             try await eventually("its entries leave the broker") {
-                try await fleet.inspector.hashLength(keys.connections) == 1
+                try await fleet.connectionOwners().count == 1
             }
             // Pings keep coming and keep being answered: the live client is still here.
             #expect(live.isAnswering)

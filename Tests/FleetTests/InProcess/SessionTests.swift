@@ -14,7 +14,7 @@ struct SessionTests {
     @Test("after open a 256-bit reconnect token arrives; resume on another node restores id and groups, once", arguments: FleetBrokerKind.allCases)
     func resumeElsewhere(kind: FleetBrokerKind) async throws {
         try await withFleet(kind) { fleet in
-            let keys = FleetKeys(prefix: fleet.prefix)
+            let keys = fleet.keys
             let (old, oldID, token) = try await fleet.connectWithToken(node: 0)
             #expect(token.count == 64 && token.allSatisfy(\.isHexDigit))
             _ = try await fleet.get("event=bindId,joinGroupBy_Id&bindId%5Bid%5D=ann&bindId%5B_id%5D=\(oldID)&joinGroupBy_Id%5BgroupId%5D=g1,g2&joinGroupBy_Id%5B_id%5D=\(oldID)")

@@ -153,7 +153,7 @@ struct FleetProcessTests {
         let redis = try await fleet.inspector()
         let keys = FleetKeys(prefix: fleet.prefix)
         try await eventually(within: .seconds(10), "the janitor cleans up the dead node") {
-            let conns = try await redis.hashGetAll(keys.connections)
+            let conns = try await redis.hashGetAll(keys.connections(of: aid))
             let user = try await redis.hashGetAll(keys.user("ub"))
             let nodes = try await redis.hashGetAll(keys.nodes)
             return conns.keys.sorted() == [aid] && user.isEmpty && nodes.keys.sorted() == survivor
@@ -212,7 +212,7 @@ struct FleetProcessTests {
         let keys = FleetKeys(prefix: fleet.prefix)
         #expect(try await redis.hashGetAll(keys.nodes).keys.sorted() == [fleet.nodeIDs[0]])
         #expect(try await redis.hashGetAll(keys.user("leaver")).isEmpty)
-        #expect(try await redis.hashGetAll(keys.connections)[id] == nil)
+        #expect(try await redis.hashGetAll(keys.connections(of: id))[id] == nil)
         #expect(try await redis.get(keys.node(fleet.nodeIDs[1])) == nil)
     }
 

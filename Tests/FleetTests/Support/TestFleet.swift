@@ -1,6 +1,7 @@
 import BrokerCore
 import BrokerEmbedded
 import BrokerRedis
+import FleetCore
 import FleetGateway
 import FleetNode
 import NativeProtocol
@@ -23,8 +24,19 @@ import FoundationNetworking
 enum FleetBrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case embedded
     case redis
+    /// A Redis Cluster of 3 masters (`REDIS_CLUSTER_NODES`): sharded pub/sub, tagged keys.
+    case redisCluster
 
     var testDescription: String { rawValue }
+
+    /// A new broker of this kind (not run yet).
+    func make() throws -> any Broker {
+        switch self {
+        case .embedded: EmbeddedBroker()
+        case .redis: RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
+        case .redisCluster: try RedisClusterBroker(seeds: TestEnvironment.redisClusterNodes(), configuration: RedisConfiguration())
+        }
+    }
 }
 
 /// An answer of the event API.
@@ -88,6 +100,18 @@ final class TestFleet: Sendable {
     }
 
     func nodeURL(_ index: Int) -> String { "ws://127.0.0.1:\(nodePorts[index])/" }
+
+    /// The fleet's key names, laid out for its broker.
+    var keys: FleetKeys { FleetKeys(prefix: prefix, sharded: inspector.isSharded) }
+    var pusherKeys: PusherKeys { PusherKeys(prefix: prefix, sharded: inspector.isSharded) }
+
+    /// Connection id → owning node, from every `conns` hash (one, or a cluster's buckets).
+    func connectionOwners() async throws -> [String: String] {
+        let hashes = try await inspector.execute(keys.connectionHashes.map { BrokerCommand.hashGetAll(key: $0) }, atomically: false)
+        var owners: [String: String] = [:]
+        for case .hash(let fields) in hashes { owners.merge(fields) { first, _ in first } }
+        return owners
+    }
 
     /// Opens a WebSocket on node `index` and reads its `open` message; returns the socket
     /// and its `_id`.
@@ -214,8 +238,7 @@ func withFleet(
     logger.logLevel = .critical
     let shared: (any Broker)? = kind == .embedded ? EmbeddedBroker() : nil
     func makeBroker() throws -> any Broker {
-        if let shared { return shared }
-        return RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
+        try shared ?? kind.make()
     }
 
     var brokers: [any Broker] = []

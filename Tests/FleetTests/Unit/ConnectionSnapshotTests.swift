@@ -56,7 +56,7 @@ struct ConnectionSnapshotTests {
 
     @Test("key names under the prefix")
     func keyNames() {
-        #expect(keys.connections == "t:conns")
+        #expect(keys.connections(of: "c1") == "t:conns" && keys.connectionHashes == ["t:conns"])
         #expect(keys.connection("c1") == "t:conn:c1")
         #expect(keys.user("u1") == "t:user:u1")
         #expect(keys.group("g1") == "t:group:g1")
