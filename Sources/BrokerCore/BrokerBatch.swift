@@ -94,10 +94,20 @@ package enum BrokerBatch {
 
 extension Broker {
     /// Answers the requests of `received` on their reply channel, in one message.
+    ///
+    /// On a sharded broker, a reply that reached nobody (the reply channel's slot was moving)
+    /// is published again after the pauses of ``BrokerRequester/republishPauses`` until
+    /// someone receives it; a requester counts one reply per responder.
     /// - Parameter replies: one entry per request answered (ids of `received.requests`).
     package func reply(to received: BrokerRequests, from responder: String, _ replies: [BrokerBatch.Entry]) async throws {
         guard !replies.isEmpty else { return }
-        try await publish(try BrokerBatch.encodeReplies(replies, from: responder), to: received.replyTo)
+        let message = try BrokerBatch.encodeReplies(replies, from: responder)
+        var reached = try await publish(message, to: received.replyTo)
+        guard isSharded else { return }
+        for pause in BrokerRequester.republishPauses where reached == 0 {
+            try await Task.sleep(for: pause)
+            reached = try await publish(message, to: received.replyTo)
+        }
     }
 }
 

@@ -15,6 +15,13 @@ package struct BrokerResponses: Sendable {
 /// where they arrive, and the deadlines of all requests are kept by one sweeper in
 /// ``run()`` (no task, stream or timer per request).
 ///
+/// On a sharded broker (a Redis Cluster), a message published while its channel's slot moves
+/// reaches only the subscribers already on the new master. When a publish reaches fewer
+/// subscribers than the request expects responders, the requests still waiting are published
+/// again a few times (after 25, 50, 100, 200 and 400 ms), until enough subscribers receive
+/// them; responders ignore a request id they have already run (``RecentIDs``). A request
+/// published again may arrive after a later one.
+///
 /// With `batches`, requests to the same channel travel together: the first of a batch yields
 /// once to its executor, and the requests made meanwhile (on a gateway under load, the other
 /// request tasks ready on the same event loop) join it, up to ``maxBatch``; then one message
@@ -155,14 +162,38 @@ package final class BrokerRequester: Sendable {
     private func publish(_ batch: [BrokerBatch.Entry], on channel: String) async {
         guard !batch.isEmpty else { return }
         let outcome: BrokerError?
+        var reached = Int.max
         do {
-            try await broker.publish(try BrokerBatch.encodeRequests(batch, replyTo: replyChannel), to: channel)
+            reached = try await broker.publish(try BrokerBatch.encodeRequests(batch, replyTo: replyChannel), to: channel)
             outcome = nil
         } catch {
             outcome = error as? BrokerError ?? BrokerError(.unavailable, "\(error)")
         }
         let toResume = table.withLock { $0.published(batch.lazy.map(\.id), failure: outcome, at: .now) }
         for continuation in toResume { continuation.resume() }
+        if broker.isSharded, outcome == nil, reached < table.withLock({ $0.waiting(batch.lazy.map(\.id)).expected }) {
+            Task { await self.republish(batch, on: channel, reached: reached) }
+        }
+    }
+
+    /// The pauses before each new publish of requests that reached too few subscribers.
+    static let republishPauses: [Duration] = [.milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(400)]
+
+    /// Publishes the requests of `batch` still waiting again, while the last publish reached
+    /// fewer subscribers than they expect responders (see the type's documentation).
+    private func republish(_ batch: [BrokerBatch.Entry], on channel: String, reached: Int) async {
+        var reached = reached
+        for pause in Self.republishPauses {
+            try? await Task.sleep(for: pause)
+            let (waiting, expected) = table.withLock { $0.waiting(batch.lazy.map(\.id)) }
+            guard !waiting.isEmpty, reached < expected else { return }
+            let again = batch.filter { waiting.contains($0.id) }
+            do {
+                reached = try await broker.publish(try BrokerBatch.encodeRequests(again, replyTo: replyChannel), to: channel)
+            } catch {
+                return
+            }
+        }
     }
 
     /// Ends the requests whose deadline has passed, with what they have; sleeps until the
@@ -337,6 +368,22 @@ struct PendingTable: ~Copyable {
         }
         entries[id]?.caller = caller
         return false
+    }
+
+    /// Of `ids`, those published and still collecting replies, and how many responders the
+    /// most demanding of them expects.
+    func waiting(_ ids: some Sequence<String>) -> (ids: Set<String>, expected: Int) {
+        var waiting = Set<String>()
+        var expected = 0
+        for id in ids {
+            guard let entry = entries[id], entry.published, case .open = entry.phase else { continue }
+            waiting.insert(id)
+            switch entry.expected {
+            case .count(let count): expected = max(expected, count)
+            case .responders(let responders): expected = max(expected, responders.count)
+            }
+        }
+        return (waiting, expected)
     }
 
     /// Removes request `id`. - Returns: its replies. - Throws: why it could not be published.

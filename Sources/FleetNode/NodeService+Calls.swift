@@ -10,7 +10,12 @@ import Synchronization
 extension NodeService {
     // MARK: Calls
 
+    /// How many request ids a node remembers, to run a request published twice once: far more
+    /// than the requests of the few hundred milliseconds in which one is published again.
+    static let recentCallsRemembered = 16_384
+
     func serveCalls(_ bus: BrokerSubscription) async {
+        var recent = RecentIDs(capacity: Self.recentCallsRemembered)
         await withDiscardingTaskGroup { group in
             for await message in bus {
                 let received: BrokerRequests
@@ -25,7 +30,7 @@ extension NodeService {
                 var replies: [BrokerBatch.Entry] = []
                 replies.reserveCapacity(received.requests.count)
                 var claims = false
-                for request in received.requests {
+                for request in received.requests where recent.insert(request.id) {
                     let call: NodeCall
                     do {
                         call = try NodeCall(wireText: request.body)
