@@ -118,6 +118,43 @@ package final class RedisClusterProcess: Sendable {
         throw WSCTestingError(.systemCallFailed, "no node knows the master of slot \(slot)")
     }
 
+    /// Moves `slot` to the master on `target` as `redis-cli --cluster reshard` does: marks it
+    /// importing there and migrating at its master, moves its keys a few at a time (`MIGRATE`,
+    /// `pause` between batches), then gives it to `target` on every running node.
+    package func moveSlot(_ slot: Int, to target: Int, pause: Duration = .milliseconds(20)) async throws {
+        let source = try await masterPort(ofSlot: slot)
+        guard source != target else { return }
+        let (sourceID, targetID) = (try await nodeID(source), try await nodeID(target))
+        _ = try await ask(target, ["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", sourceID])
+        _ = try await ask(source, ["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", targetID])
+        while true {
+            let batch = try await ask(source, ["CLUSTER", "GETKEYSINSLOT", "\(slot)", "10"])
+                .split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+            guard !batch.isEmpty else { break }
+            _ = try await ask(source, ["MIGRATE", "127.0.0.1", "\(target)", "", "0", "5000", "KEYS"] + batch)
+            try await Task.sleep(for: pause)
+        }
+        // The new owner first, then the old, then the others (replicas refuse: ignored).
+        _ = try await ask(target, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID])
+        _ = try await ask(source, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID])
+        for server in servers where server.isRunning && server.port != source && server.port != target {
+            _ = try? await ask(server.port, ["CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID])
+        }
+    }
+
+    /// The ports of the masters that serve slots, as a running node sees them.
+    package func masterPorts() async throws -> [Int] {
+        for server in servers where server.isRunning {
+            guard let nodes = try? await ask(server.port, ["CLUSTER", "NODES"]) else { continue }
+            return nodes.split(separator: "\n").compactMap { line -> Int? in
+                let fields = line.split(separator: " ")
+                guard fields.count > 8, fields[2].split(separator: ",").contains("master"), !fields[2].contains("fail") else { return nil }
+                return fields[1].split(separator: "@")[0].split(separator: ":").last.flatMap { Int($0) }
+            }.sorted()
+        }
+        throw WSCTestingError(.systemCallFailed, "no cluster node answers CLUSTER NODES")
+    }
+
     /// The node id of the node on `port`.
     package func nodeID(_ port: Int) async throws -> String {
         try await ask(port, ["CLUSTER", "MYID"])

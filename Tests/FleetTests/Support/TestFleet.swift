@@ -29,12 +29,13 @@ enum FleetBrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     var testDescription: String { rawValue }
 
-    /// A new broker of this kind (not run yet).
-    func make() throws -> any Broker {
+    /// A new broker of this kind (not run yet); a cluster's at `seeds` (default: the test
+    /// environment's cluster).
+    func make(seeds: [String]? = nil) throws -> any Broker {
         switch self {
         case .embedded: EmbeddedBroker()
         case .redis: RedisBroker(configuration: try RedisConfiguration(url: TestEnvironment.redisURL()))
-        case .redisCluster: try RedisClusterBroker(seeds: TestEnvironment.redisClusterNodes(), configuration: RedisConfiguration())
+        case .redisCluster: try RedisClusterBroker(seeds: seeds ?? TestEnvironment.redisClusterNodes(), configuration: RedisConfiguration())
         }
     }
 }
@@ -78,6 +79,7 @@ final class TestFleet: Sendable {
     let nodeIDs: [String]
     let nodePorts: [Int]
     let gatewayPorts: [Int]
+    let gatewayIDs: [String]
     /// A broker for looking at the keys directly.
     let inspector: any Broker
     /// The node services, for what only an embedder sees (their events).
@@ -85,7 +87,7 @@ final class TestFleet: Sendable {
     private let nodeGroups: [RunningServices]
 
     fileprivate init(
-        kind: FleetBrokerKind, prefix: String, nodeIDs: [String], nodePorts: [Int], gatewayPorts: [Int],
+        kind: FleetBrokerKind, prefix: String, nodeIDs: [String], nodePorts: [Int], gatewayPorts: [Int], gatewayIDs: [String],
         inspector: any Broker, services: [NodeService], nodeGroups: [RunningServices]
     ) {
         self.services = services
@@ -94,6 +96,7 @@ final class TestFleet: Sendable {
         self.nodeIDs = nodeIDs
         self.nodePorts = nodePorts
         self.gatewayPorts = gatewayPorts
+        self.gatewayIDs = gatewayIDs
         self.api = APIClient(ports: gatewayPorts)
         self.inspector = inspector
         self.nodeGroups = nodeGroups
@@ -215,9 +218,11 @@ private final class PortBox: Sendable {
 }
 
 /// Runs `body` with `nodes` nodes and `gateways` gateways on a broker of `kind`, each on a
-/// free port of 127.0.0.1, and stops them all afterwards.
+/// free port of 127.0.0.1, and stops them all afterwards. `clusterSeeds`: a cluster of the
+/// test's own, for `.redisCluster`.
 func withFleet(
     _ kind: FleetBrokerKind,
+    clusterSeeds: [String]? = nil,
     nodes nodeCount: Int = 2,
     gateways gatewayCount: Int = 2,
     tokens: Set<String> = [],
@@ -238,7 +243,7 @@ func withFleet(
     logger.logLevel = .critical
     let shared: (any Broker)? = kind == .embedded ? EmbeddedBroker() : nil
     func makeBroker() throws -> any Broker {
-        try shared ?? kind.make()
+        try shared ?? kind.make(seeds: clusterSeeds)
     }
 
     var brokers: [any Broker] = []
@@ -288,11 +293,13 @@ func withFleet(
         nodeIDs.append(id)
     }
     var gatewayPorts: [Int] = []
+    var gatewayIDs: [String] = []
     for index in 0..<gatewayCount {
         let broker = try makeBroker()
         if shared == nil { try await start(broker) }
         brokers.append(broker)
-        var configuration = GatewayConfiguration(gatewayID: "gw\(index)-\(UInt32.random(in: 0...UInt32.max))", host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
+        gatewayIDs.append("gw\(index)-\(UInt32.random(in: 0...UInt32.max))")
+        var configuration = GatewayConfiguration(gatewayID: gatewayIDs[index], host: "127.0.0.1", port: 0, prefix: prefix, tokens: tokens)
         configuration.callTimeout = callTimeout
         configuration.brokerKind = kind.rawValue
         configureGateway(&configuration)
@@ -303,7 +310,7 @@ func withFleet(
         gatewayPorts.append(try await box.wait("gateway \(index)"))
     }
     let fleet = TestFleet(
-        kind: kind, prefix: prefix, nodeIDs: nodeIDs, nodePorts: nodePorts, gatewayPorts: gatewayPorts,
+        kind: kind, prefix: prefix, nodeIDs: nodeIDs, nodePorts: nodePorts, gatewayPorts: gatewayPorts, gatewayIDs: gatewayIDs,
         inspector: inspector, services: services, nodeGroups: nodeGroups
     )
     // Every gateway sees every node before the test starts.
