@@ -2,13 +2,14 @@ import BrokerCore
 import Synchronization
 
 /// The live nodes (`master_ids`) as the heartbeats in the `nodes` hash say. The hash is read
-/// at most once per `refreshInterval`; liveness is judged on every call against each
-/// node's `expires_at`, so a dead node leaves the list on time even between reads.
+/// at most once per `refreshInterval`, and at once after a node announces that it joined or
+/// left; liveness is judged on every call against each node's `expires_at`, so a dead node
+/// leaves the list on time even between reads (see ``NodeRoster`` for what a read changes).
 package final class NodeDirectory: Sendable {
     private let broker: any Broker
     private let keys: FleetKeys
     private let refreshInterval: Duration
-    private let cache = Mutex<(readAt: ContinuousClock.Instant, nodes: [NodeInfo])?>(nil)
+    private let state = Mutex<(roster: NodeRoster, readAt: ContinuousClock.Instant?)>((NodeRoster(), nil))
 
     package init(broker: any Broker, keys: FleetKeys, refreshInterval: Duration = .milliseconds(250)) {
         self.broker = broker
@@ -16,11 +17,16 @@ package final class NodeDirectory: Sendable {
         self.refreshInterval = refreshInterval
     }
 
-    /// Forgets the cached read when a node announces it joined or left, until cancelled.
+    /// Notes the nodes that announce they joined or left (and reads again), until cancelled.
     package func run() async {
         guard let subscription = try? await broker.subscribe(to: [keys.nodeEventsChannel]) else { return }
         await withTaskCancellationHandler {
-            for await _ in subscription { cache.withLock { $0 = nil } }
+            for await message in subscription {
+                state.withLock { state in
+                    state.roster.announce(message.payload)
+                    state.readAt = nil
+                }
+            }
         } onCancel: {
             subscription.cancel()
         }
@@ -29,16 +35,19 @@ package final class NodeDirectory: Sendable {
     /// The ids of the nodes alive now, sorted.
     package func liveNodes() async throws -> [String] {
         let now = ContinuousClock.now
-        var nodes = cache.withLock { cached -> [NodeInfo]? in
-            guard let cached, now - cached.readAt < refreshInterval else { return nil }
-            return cached.nodes
+        let generation = state.withLock { state -> UInt64? in
+            if let readAt = state.readAt, now - readAt < refreshInterval { return nil }
+            return state.roster.generation
         }
-        if nodes == nil {
+        if let generation {
             let read = try await broker.hashGetAll(keys.nodes).values.compactMap { try? NodeInfo(decoding: $0) }
-            cache.withLock { $0 = (now, read) }
-            nodes = read
+            let epoch = epochMilliseconds()
+            state.withLock { state in
+                state.roster.apply(read: read, startedAt: generation, now: epoch)
+                state.readAt = now
+            }
         }
         let epoch = epochMilliseconds()
-        return (nodes ?? []).filter { $0.isAlive(at: epoch) }.map(\.id).sorted()
+        return state.withLock { $0.roster.live(at: epoch) }
     }
 }

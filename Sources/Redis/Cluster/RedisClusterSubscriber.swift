@@ -30,7 +30,12 @@ public final class RedisClusterSubscriber: Sendable {
         var shards: [Endpoint: ConnectionKeeper] = [:]
         /// Set when ``run()`` ends: a connection made later is shut down at once.
         var stopped = false
+        /// How many reconciliations ran (for tests: about one a second when nothing moves).
+        var reconciliations = 0
     }
+
+    /// How many reconciliations have run: about one a second while nothing moves.
+    package var reconciliationCount: Int { state.withLock { $0.reconciliations } }
 
     public init(cluster: RedisClusterClient, logger: Logger = Logger(label: "redis.cluster.pubsub")) {
         self.cluster = cluster
@@ -43,16 +48,16 @@ public final class RedisClusterSubscriber: Sendable {
     /// until the calling task is cancelled.
     public func run() async {
         await withDiscardingTaskGroup { group in
+            // Woken by a moved channel or a lost connection, and once a second. (One iterator
+            // for the run: cancelling a wait on an AsyncStream would end the stream, and the
+            // loop would then spin.)
             group.addTask {
-                while !Task.isCancelled {
+                while (try? await Task.sleep(for: .seconds(1))) != nil { self.wake.continuation.yield() }
+            }
+            group.addTask {
+                await self.reconcile()
+                for await _ in self.wake.stream {
                     await self.reconcile()
-                    // Woken by a moved channel or a lost connection, or once a second.
-                    await withTaskGroup(of: Void.self) { waiting in
-                        waiting.addTask { for await _ in self.wake.stream { return } }
-                        waiting.addTask { try? await Task.sleep(for: .seconds(1)) }
-                        await waiting.next()
-                        waiting.cancelAll()
-                    }
                 }
             }
             for await keeper in started.stream {
@@ -203,7 +208,8 @@ public final class RedisClusterSubscriber: Sendable {
     /// slot has moved, and those whose master's connection is down (reading the map first).
     private func reconcile() async {
         let (placement, wanted, down) = state.withLock { state in
-            (state.placement, Array(state.handlers.keys), Set(state.shards.filter { $0.value.currentConnection == nil }.keys))
+            state.reconciliations += 1
+            return (state.placement, Array(state.handlers.keys), Set(state.shards.filter { $0.value.currentConnection == nil }.keys))
         }
         guard !wanted.isEmpty else { return }
         let unplaced = wanted.filter { placement[$0] == nil }

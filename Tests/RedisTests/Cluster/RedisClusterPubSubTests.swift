@@ -39,10 +39,18 @@ struct RedisClusterPubSubTests {
         try #require(try await client.send(RedisCommand("SPUBLISH", [.string(channel), .string(payload)]), key: channel).int)
     }
 
-    @Test("channels on every master: each message reaches its subscriber once; after cancel, nobody listens")
+    @Test("channels on every master: each message reaches its subscriber once; after cancel, nobody listens; idle, it reconciles about once a second")
     func everyMaster() async throws {
         let cluster = try await RedisClusterProcess.start(masters: 3, replicas: 0)
         try await withSubscriber(cluster) { client, subscriber in
+            // Nothing moves: one reconciliation a second, not a loop (a cancelled wait on its
+            // wake-up stream once ended the stream, and the loop spun a core).
+            let idle = try await subscriber.subscribe(to: ["idle-channel"]) { _ in }
+            let before = subscriber.reconciliationCount
+            try await Task.sleep(for: .seconds(2.5))
+            let during = subscriber.reconciliationCount - before
+            #expect((1...6).contains(during), "\(during) reconciliations in 2.5 s")
+            idle.cancel()
             let channels = (0..<12).map { "news:\($0)" }
             let received = Received()
             let subscription = try await subscriber.subscribe(to: channels) { received.record($0) }
