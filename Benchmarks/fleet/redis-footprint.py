@@ -82,6 +82,7 @@ def main() -> None:
         memory0 = int(info_field(url, "memory", "used_memory"))
         cpu0 = cpu_seconds(pid)
         loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
         sockets = loop.run_until_complete(run(port, a.clients))
         deadline = time.monotonic() + 30
         while int(redis(url, "HLEN", prefix + "sessions").strip() or 0) < a.clients:
@@ -90,7 +91,9 @@ def main() -> None:
             time.sleep(0.1)
         time.sleep(1.0)
         memory1 = int(info_field(url, "memory", "used_memory"))
-        loop.run_until_complete(asyncio.gather(*(ws.close() for ws in sockets)))
+        async def close_all():
+            await asyncio.gather(*(ws.close() for ws in sockets))
+        loop.run_until_complete(close_all())
         deadline = time.monotonic() + 30
         while int(redis(url, "HLEN", prefix + "sessions").strip() or 0) > 0:
             if time.monotonic() > deadline:
