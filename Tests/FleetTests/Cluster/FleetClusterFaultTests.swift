@@ -153,14 +153,15 @@ struct FleetClusterFaultTests {
             let sent = sends.all()
             for send in sent where !(send.status == 503 && send.code == 2) {
                 #expect(
-                    send.status == 200 && send.answered.union(send.extra) == Set(send.masterIDs) && !send.masterIDs.isEmpty,
+                    send.status == 200 && send.answered.union(send.extra) == Set(send.masterIDs),
                     "\(send.message): answered \(send.answered), extra \(send.extra), status \(send.status) code \(send.code) \(send.reason), master_ids \(send.masterIDs)"
                 )
             }
-            // Known, not fixed (see the issue 15 note): when the master that holds the nodes
-            // hash dies, a gateway has been seen to list one live node only for a few answers.
+            // Both nodes stay listed: a failover of the master that holds the nodes hash can
+            // lose its last writes, and a read that misses a live node must not drop it
+            // (NodeRoster; before it, one run in five listed one node for a few answers).
             let short = sent.filter { $0.status == 200 && Set($0.masterIDs) != Set(fleet.nodeIDs) }
-            if !short.isEmpty { print("failover: \(short.count) answers listed \(short[0].masterIDs) of \(fleet.nodeIDs.sorted())") }
+            #expect(short.isEmpty, "\(short.count) answers listed \(short.first?.masterIDs ?? []) of \(fleet.nodeIDs.sorted())")
             for (socket, id, node) in clients {
                 let owed = sent.filter { $0.answered.contains(node) }.map(\.message)
                 try await eventually("client \(id) on \(node) has what its node answered for") {
