@@ -7,7 +7,7 @@ import WSCTesting
 private func runWSCenter(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, stderr: String) {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wscenter")
     try #require(FileManager.default.isExecutableFile(atPath: binary.path), "wscenter is not built at \(binary.path)")
-    let removed: Set<String> = ["REDIS_URL", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN", "APP_SECRET", "PUSHER_ENABLED", "APPS_FILE"]
+    let removed: Set<String> = ["REDIS_URL", "REDIS_PREFIX", "REDIS_TLS_CA_FILE", "PORT", "HTTP_PORT", "NODE_ID", "TOKEN", "APP_SECRET", "PUSHER_ENABLED", "APPS_FILE"]
     let (status, output) = try await ProcessRun.run(binary.path, arguments, removing: removed, environment: extra)
     return (status, output)
 }
@@ -32,6 +32,20 @@ struct ExecutableTests {
         let (status, stderr) = try await runWSCenter(arguments)
         #expect(status != 0)
         #expect(stderr.contains("Error:"), "\(stderr)")
+    }
+
+    @Test("REDIS_CLUSTER_NODES that cannot be used is refused with the reason, before anything starts", arguments: [
+        (["REDIS_CLUSTER_NODES": "127.0.0.1:7000", "REDIS_URL": "redis://127.0.0.1:6379"], "both set"),
+        (["REDIS_CLUSTER_NODES": "127.0.0.1:7000", "REDIS_PREFIX": "wsc:{x}:"], "must not contain { or }"),
+        (["REDIS_CLUSTER_NODES": " , "], "lists no node"),
+        (["REDIS_CLUSTER_NODES": "no-port"], "not host:port"),
+        (["REDIS_CLUSTER_NODES": "redis://127.0.0.1:7000/3"], "only database 0"),
+        (["REDIS_CLUSTER_NODES": "127.0.0.1:7000", "REDIS_TLS_CA_FILE": "/tmp/ca.pem"], "no REDIS_CLUSTER_NODES entry is rediss://"),
+    ])
+    func badClusterNodes(environment: [String: String], reason: String) async throws {
+        let (status, stderr) = try await runWSCenter(["node"], environment: environment.merging(["APP_SECRET": "a-secret-of-our-own"]) { $1 })
+        #expect(status != 0)
+        #expect(stderr.contains(reason), "\(stderr)")
     }
 
     @Test("an unusable ECHO_PATH stops the process with a message naming it, from the flag or the environment")
