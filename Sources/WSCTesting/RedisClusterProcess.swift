@@ -18,15 +18,20 @@ package final class RedisClusterProcess: Sendable {
 
     /// `127.0.0.1:PORT` of every node.
     package var seeds: [String] { servers.map { "127.0.0.1:\($0.port)" } }
+    /// The password every node requires (`requirepass`, and `masterauth` for replicas), if any.
+    package let password: String?
 
-    private init(servers: [RedisServerProcess], nodeTimeout: Duration) {
+    private init(servers: [RedisServerProcess], nodeTimeout: Duration, password: String?) {
+        self.password = password
         self.servers = servers
         self.nodeTimeout = nodeTimeout
     }
 
     /// Starts the nodes, creates the cluster and returns once every node says it is `ok`
     /// with all 16,384 slots served.
-    package static func start(masters: Int = 3, replicas: Int = 1, nodeTimeout: Duration = .seconds(2)) async throws -> RedisClusterProcess {
+    package static func start(
+        masters: Int = 3, replicas: Int = 1, nodeTimeout: Duration = .seconds(2), password: String? = nil
+    ) async throws -> RedisClusterProcess {
         let milliseconds = Int(nodeTimeout.components.seconds * 1000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000)
         var servers: [RedisServerProcess] = []
         for _ in 0..<(masters * (1 + replicas)) {
@@ -36,9 +41,9 @@ package final class RedisClusterProcess: Sendable {
                 // A replica's first sync at once, not after the default 5 s: a replica that never
                 // synced does not take over from a master that dies.
                 "--repl-diskless-sync-delay", "0",
-            ]))
+            ] + (password.map { ["--requirepass", $0, "--masterauth", $0] } ?? [])))
         }
-        let cluster = RedisClusterProcess(servers: servers, nodeTimeout: nodeTimeout)
+        let cluster = RedisClusterProcess(servers: servers, nodeTimeout: nodeTimeout, password: password)
         let (status, output) = try await cluster.cli(["--cluster", "create"] + cluster.seeds + ["--cluster-replicas", "\(replicas)", "--cluster-yes"])
         guard status == 0 else { throw WSCTestingError(.systemCallFailed, "redis-cli --cluster create failed: \(output.suffix(2000))") }
         try await cluster.waitUntilHealthy()
@@ -62,7 +67,8 @@ package final class RedisClusterProcess: Sendable {
 
     /// Runs `redis-cli` with `arguments`: its status and output.
     package func cli(_ arguments: [String]) async throws -> (status: Int32, output: String) {
-        try await ProcessRun.run(try Self.redisCLI(), arguments, timeout: 60)
+        let auth = password.map { ["-a", $0, "--no-auth-warning"] } ?? []
+        return try await ProcessRun.run(try Self.redisCLI(), auth + arguments, timeout: 60)
     }
 
     /// One node's answer to a command, as `redis-cli` prints it.

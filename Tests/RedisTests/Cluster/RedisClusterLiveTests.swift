@@ -9,12 +9,15 @@ import WSCTesting
 /// test with a cluster of its own: routing, a slot migrated under writes, a master killed.
 @Suite("Redis Cluster: live clusters", .serialized)  // each test starts up to 6 redis-servers: one cluster at a time
 struct RedisClusterLiveTests {
-    /// Runs `body` with a client of `cluster`, running.
-    func withClient(_ cluster: RedisClusterProcess, retryFor: Duration = .seconds(20), _ body: (RedisClusterClient) async throws -> Void) async throws {
+    /// Runs `body` with a client of `cluster`, running; `url` gives its credentials.
+    func withClient(
+        _ cluster: RedisClusterProcess, url: String = "redis://127.0.0.1:1", retryFor: Duration = .seconds(20),
+        _ body: (RedisClusterClient) async throws -> Void
+    ) async throws {
         var logger = Logger(label: "cluster-test")
         logger.logLevel = .critical
         let client = try RedisClusterClient(
-            seeds: [cluster.seeds[0]], configuration: try RedisConfiguration(url: "redis://127.0.0.1:1"),
+            seeds: [cluster.seeds[0]], configuration: try RedisConfiguration(url: url),
             retryFor: retryFor, refreshInterval: .seconds(1), logger: logger
         )
         let runner = Task { await client.run() }
@@ -141,6 +144,25 @@ struct RedisClusterLiveTests {
             // Every other slot still works.
             for index in 0..<30 {
                 try await client.send(RedisCommand("SET", [.string("other:\(index)"), "x"]), key: "other:\(index)")
+            }
+        }
+    }
+
+    @Test("a cluster that requires a password: the configuration's password reaches every node it learns of; a wrong one is refused")
+    func password() async throws {
+        let cluster = try await RedisClusterProcess.start(masters: 3, replicas: 0, password: "cluster-secret")
+        // Only one seed is given: the other masters are learned from CLUSTER SLOTS, and need the
+        // password too.
+        try await withClient(cluster, url: "redis://:cluster-secret@127.0.0.1:1") { client in
+            for index in 0..<60 {
+                try await client.send(RedisCommand("SET", [.string("auth:\(index)"), "x"]), key: "auth:\(index)")
+            }
+            let masters = Set((0..<60).compactMap { client.topology?.master(ofSlot: RedisClusterSlot.of("auth:\($0)")) })
+            #expect(masters.count == 3, "the keys reached \(masters.count) masters")
+        }
+        try await withClient(cluster, url: "redis://:wrong@127.0.0.1:1", retryFor: .seconds(1)) { client in
+            await #expect(throws: RedisError.self) {
+                try await client.send(RedisCommand("SET", ["auth:refused", "x"]), key: "auth:refused")
             }
         }
     }
