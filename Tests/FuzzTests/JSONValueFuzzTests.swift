@@ -62,6 +62,9 @@ extension FuzzTests {
         /// keeps, so invalid bytes in the value of a repeated key pass; the reader refuses any.
         /// A fourth (seed 940394116834752561), of the same kind: a lone surrogate escape
         /// (`\udc00`) in the value of a repeated key passes JSONDecoder; the reader refuses it.
+        /// A fifth (seed 8247409520050240753), of the same kind again: an unescaped control
+        /// character (U+0011) in the value of a repeated key passes JSONDecoder; the reader
+        /// refuses it, as RFC 8259 wants.
         @Test("JSONValue(parsing:) agrees with decoding through JSONDecoder", arguments: FuzzSeeds.all)
         func agreesWithJSONDecoder(seed: UInt64) async {
             var random = FuzzRandom(seed: seed)
@@ -75,6 +78,7 @@ extension FuzzTests {
                 if parsed == nil, decoded != nil, input.contains(0) { continue }
                 if parsed == nil, decoded != nil, String(validating: input, as: UTF8.self) == nil { continue }
                 if parsed == nil, decoded != nil, refusal.contains("surrogate escape") { continue }
+                if parsed == nil, decoded != nil, refusal.contains("control character in a string") { continue }
                 #expect(JSONValue.agree(parsed, decoded), "seed \(seed): \(show(input)) read as \(parsed?.text ?? "an error"), decoded as \(decoded?.text ?? "an error")")
             }
         }
@@ -92,6 +96,15 @@ extension FuzzTests {
         @Test("a lone surrogate escape is refused even in a repeated key's value")
         func loneSurrogateInARepeatedKey() {
             for text in [#"{"a":"\udc00","a":"x"}"#, #"{"a":"x","a":"\ud800"}"#, #"{"a":"\ud800\u0041"}"#] {
+                #expect(throws: DecodingError.self, "\(text)") { try JSONValue(parsing: text.utf8) }
+            }
+        }
+
+        /// Found by the property above (seed 8247409520050240753): an unescaped control
+        /// character is refused wherever it is, also in the value of a key that is repeated.
+        @Test("an unescaped control character is refused even in a repeated key's value")
+        func controlCharacterInARepeatedKey() {
+            for text in ["{\"a\":\"x\u{11}y\",\"a\":\"x\"}", "{\"a\":\"x\",\"a\":\"\u{01}\"}", "[\"\u{1F}\"]"] {
                 #expect(throws: DecodingError.self, "\(text)") { try JSONValue(parsing: text.utf8) }
             }
         }
