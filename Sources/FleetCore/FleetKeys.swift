@@ -22,7 +22,7 @@ package struct FleetKeys: Sendable, Hashable {
 
     /// The hash tags of the broadcast partitions: partition `k`'s tag hashes (CRC16 mod 16384)
     /// into the `k`-th sixteenth of the slot space, so that a cluster whose masters share the
-    /// slots evenly gets an even share of partitions (`FleetKeysTests` checks it).
+    /// slots evenly gets an even share of partitions (`ShardedKeysTests` checks it).
     static let broadcastTags = [
         "all-0-0", "all-1-3", "all-2-60", "all-3-63", "all-4-23", "all-5-20", "all-6-10", "all-7-13",
         "all-8-60", "all-9-63", "all-10-13", "all-11-10", "all-12-1", "all-13-2", "all-14-63", "all-15-60",
@@ -99,13 +99,15 @@ package struct FleetKeys: Sendable, Hashable {
     /// that one publisher's broadcasts stay in order while many publishers spread over shards.
     package func broadcastChannel(from publisherID: String) -> String {
         guard isSharded else { return prefix + "bus:all" }
-        let partition = Int(Self.fnv1a(publisherID) % UInt32(Self.broadcastPartitionCount))
-        return prefix + "bus:all:{" + Self.broadcastTags[partition] + "}"
+        return partitionChannel(Int(Self.fnv1a(publisherID) % UInt32(Self.broadcastPartitionCount)))
     }
     /// Every broadcast channel: what a node subscribes to.
     package var broadcastChannels: [String] {
-        isSharded ? Self.broadcastTags.map { prefix + "bus:all:{" + $0 + "}" } : [prefix + "bus:all"]
+        isSharded ? Self.broadcastTags.indices.map(partitionChannel) : [prefix + "bus:all"]
     }
+
+    /// Broadcast partition `index`: `bus:all:{<tag>}`.
+    private func partitionChannel(_ index: Int) -> String { prefix + "bus:all:{" + Self.broadcastTags[index] + "}" }
     /// Calls for one node.
     package func nodeChannel(_ nodeID: String) -> String { prefix + "bus:node:" + nodeID }
     /// A node id, published when that node joins or leaves the fleet in an orderly way, so
